@@ -1,0 +1,52 @@
+# S2P Workbench — the two set-up commands are `make up` and `make test`.
+# Everything else here is a step they depend on, or a convenience for developers.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+SPAWNER ?= local
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[hub,test]'
+	@touch $@
+
+node_modules/.installed: package.json $(wildcard package-lock.json)
+	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
+	 else npm install --no-audit --no-fund --loglevel=error; fi
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## create .venv and node_modules (what `up` and `test` need)
+
+up: install ## start the workbench: dev IdP + hub on http://127.0.0.1:8000 (SPAWNER=local|docker|swarm)
+	$(VENV)/bin/workbench up --spawner $(SPAWNER)
+
+lint: install ## ruff (lint + format check) and mypy on the packages
+	$(VENV)/bin/ruff check libs hub tests bench
+	$(VENV)/bin/ruff format --check libs hub tests bench
+	$(VENV)/bin/mypy
+
+format: install ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff check --fix libs hub tests bench
+	$(VENV)/bin/ruff format libs hub tests bench
+
+test: install lint ## install what is missing, then run the whole suite
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install ## run the benchmarks against their peers (needs `pip install -e .[bench]`)
+	$(PIP) install --quiet -e '.[bench]' || true
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean: ## remove the local environments and caches (keeps data and state)
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help install up lint format test bench clean

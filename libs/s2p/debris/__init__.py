@@ -1,0 +1,1 @@
+"""s2p.debris — placeholder until the segment lands."""

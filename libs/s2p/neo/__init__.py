@@ -1,0 +1,1 @@
+"""s2p.neo — placeholder until the segment lands."""

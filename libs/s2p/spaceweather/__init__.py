@@ -1,0 +1,1 @@
+"""s2p.spaceweather — placeholder until the segment lands."""
