@@ -1,43 +1,12 @@
-"""Shared test fixtures.
-
-Prerequisites (Docker, Chromium, PostgreSQL, Node) are checked with :func:`need`: on a laptop without
-them a test skips, but under ``CI=true`` a missing prerequisite is a failure, never a skip.
-"""
+"""Session fixtures shared by every test package (helpers live in :mod:`tests.support`)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "data"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def need(condition: bool, what: str) -> None:
-    """Skip (laptop) or fail (CI) when a prerequisite is missing."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"prerequisite missing under CI=true: {what}")
-    pytest.skip(f"prerequisite missing: {what}")
-
-
-def need_executable(name: str) -> str:
-    path = shutil.which(name)
-    need(path is not None, f"executable {name!r} on PATH")
-    return path  # type: ignore[return-value]
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import DATA, ROOT
 
 
 @pytest.fixture(scope="session")
