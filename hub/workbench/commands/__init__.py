@@ -1,0 +1,1 @@
+"""Top-level commands of the ``workbench`` CLI (each module exposes ``register``)."""
