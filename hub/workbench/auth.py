@@ -1,0 +1,185 @@
+"""Hub login through OpenID Connect, exactly as against the programme's Keycloak.
+
+:class:`WorkbenchAuthenticator` is oauthenticator's ``GenericOAuthenticator`` with the workbench's
+policy:
+
+- endpoints come from ``<issuer>/.well-known/openid-configuration`` (:func:`discover`), so any
+  Keycloak-compatible issuer works from its URL alone;
+- the username is ``preferred_username``; hub groups follow the ``groups`` claim (Keycloak may send
+  group paths such as ``/swe``: the leading ``/`` is dropped);
+- members of ``admin_groups`` are hub admins; only members of ``allowed_groups`` get in, everybody else
+  gets a page saying what they lack and whom to ask (``templates/403.html``);
+- tokens live in the encrypted auth state and are refreshed with the refresh token every
+  ``auth_refresh_age`` seconds and before each spawn, re-reading the claims: a group removed in the
+  IdP is removed from the hub then, and a user left in no allowed group must log in again (and is
+  refused).
+"""
+
+from __future__ import annotations
+
+import time
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import requests
+from oauthenticator.generic import GenericOAuthenticator
+from tornado import web
+from traitlets import Unicode
+
+from workbench.settings import Settings
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+
+
+class DiscoveryError(RuntimeError):
+    """The issuer's OpenID Connect metadata could not be read."""
+
+
+def discover(issuer: str, *, timeout: float = 20.0) -> dict[str, Any]:
+    """Read the OpenID Connect metadata of ``issuer``.
+
+    Retries until ``timeout`` [s] (an IdP started next to the hub may still be coming up).
+
+    Raises
+    ------
+    DiscoveryError
+        Naming the URL and the last failure.
+    """
+    url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+    deadline = time.monotonic() + timeout
+    last = "no attempt"
+    while True:
+        try:
+            r = requests.get(url, timeout=5)
+            if r.status_code == 200:
+                meta = r.json()
+                missing = [k for k in ("authorization_endpoint", "token_endpoint") if k not in meta]
+                if missing:
+                    raise DiscoveryError(f"{url} lacks {', '.join(missing)}: is it an OpenID Connect issuer?")
+                return dict(meta)
+            last = f"HTTP {r.status_code}"
+        except requests.RequestException as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        except ValueError:
+            last = "the answer is not JSON"
+        if time.monotonic() >= deadline:
+            raise DiscoveryError(
+                f"cannot read the OpenID Connect metadata of WORKBENCH_OIDC_ISSUER={issuer} at {url} "
+                f"({last}). Is the IdP running and the issuer URL right?"
+            )
+        time.sleep(0.5)
+
+
+class AccessRefused(web.HTTPError):
+    """403 for an authenticated user who is in none of the allowed groups (rendered by 403.html)."""
+
+    def __init__(self, username: str, groups: list[str], allowed: list[str], contact: str) -> None:
+        super().__init__(403, f"{username} is in none of the groups {', '.join(allowed)}")
+        self.workbench_refusal = True
+        self.username = username
+        self.groups = groups
+        self.allowed = allowed
+        self.contact = contact
+        # Shown by the stock error page if our template is not on the template path.
+        self.jupyterhub_html_message = (
+            f"You are signed in as <b>{escape(username)}</b>, but your account is in none of the groups "
+            f"that may use this workbench ({escape(', '.join(allowed))}). "
+            f"Ask {escape(contact)} to add you to your segment's group."
+        )
+
+
+def groups_from_auth_state(auth_state: dict[str, Any]) -> list[str]:
+    """The IdP groups of a user: the ``groups`` claim of userinfo (else of the ID token), '/' stripped."""
+    claims = auth_state.get(WorkbenchAuthenticator.user_auth_state_key) or {}
+    groups = claims.get("groups")
+    if groups is None:
+        groups = (auth_state.get("id_token_claims") or {}).get("groups", [])
+    if isinstance(groups, str):
+        groups = [groups]
+    return sorted({str(g).lstrip("/") for g in groups if str(g).strip("/")})
+
+
+class WorkbenchAuthenticator(GenericOAuthenticator):
+    """GenericOAuthenticator with the workbench's discovery, group and refusal policy."""
+
+    access_contact = Unicode(
+        "your segment's workbench administrator",
+        config=True,
+        help="Who to ask for access, named on the refusal page.",
+    )
+    issuer = Unicode("", config=True, help="OpenID Connect issuer URL the endpoints were discovered from.")
+
+    async def check_allowed(self, username: str, auth_model: dict[str, Any] | None) -> bool:
+        if await super().check_allowed(username, auth_model):
+            return True
+        groups = list((auth_model or {}).get("groups") or [])
+        self.log.warning("Refusing %s: groups %s, allowed %s", username, groups, sorted(self.allowed_groups))
+        raise AccessRefused(username, groups, sorted(self.allowed_groups), self.access_contact)
+
+    async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
+        """Refresh tokens with the refresh token and re-read the claims.
+
+        Returns the new auth model (groups updated by the hub), or ``False`` to require a new login
+        when the IdP refuses the refresh or the user is no longer in an allowed group.
+        """
+        auth_state = await user.get_auth_state()
+        refresh_token = (auth_state or {}).get("refresh_token")
+        if not refresh_token:
+            return await super().refresh_user(user, handler, **kwargs)
+        try:
+            token_info = await self.get_token_info(
+                handler, self.build_refresh_token_request_params(refresh_token)
+            )
+        except Exception as exc:  # the IdP said no (expired session, disabled user): log in again
+            self.log.info("Refresh token of %s refused (%s): login required", user.name, exc)
+            return False
+        token_info.setdefault("refresh_token", refresh_token)
+        try:
+            auth_model = await self._token_to_auth_model(token_info)
+        except Exception as exc:
+            self.log.warning("Fresh token of %s did not work (%s): login required", user.name, exc)
+            return False
+        if not (set(auth_model.get("groups") or []) & self.allowed_groups) and not auth_model.get("admin"):
+            self.log.info("%s is no longer in an allowed group: login required", user.name)
+            return False
+        self.log.info("Refreshed %s: groups %s", user.name, auth_model.get("groups"))
+        return auth_model
+
+
+def configure(c: Any, settings: Settings, metadata: dict[str, Any], *, client_secret: str) -> None:
+    """Configure the hub's authenticator from the settings and the issuer's discovered metadata.
+
+    ``client_secret`` is passed apart: with the dev IdP it is the one generated in the state directory.
+    """
+    c.JupyterHub.authenticator_class = WorkbenchAuthenticator
+    a = c.WorkbenchAuthenticator
+    a.issuer = settings.oidc_issuer
+    a.client_id = settings.oidc_client_id
+    a.client_secret = client_secret
+    a.oauth_callback_url = f"{settings.public_url}/hub/oauth_callback"
+    a.authorize_url = metadata["authorization_endpoint"]
+    a.token_url = metadata["token_endpoint"]
+    a.userdata_url = metadata.get("userinfo_endpoint", "")
+    a.userdata_from_id_token = not metadata.get("userinfo_endpoint")
+    end_session = metadata.get("end_session_endpoint")
+    if end_session:
+        # Keycloak asks the user to confirm, then ends the SSO session too.
+        a.logout_redirect_url = f"{end_session}?client_id={settings.oidc_client_id}"
+    # Keycloak's userinfo requires the openid scope.
+    a.scope = ["openid", "email", "profile"]
+    a.username_claim = "preferred_username"
+    a.login_service = "S2P single sign-on" if settings.auth == "keycloak" else "S2P dev IdP"
+    a.auto_login = True
+    a.manage_groups = True
+    a.auth_state_groups_key = groups_from_auth_state
+    a.allowed_groups = set(settings.allowed_groups)
+    a.admin_groups = set(settings.admin_groups)
+    a.access_contact = settings.access_contact
+    a.enable_auth_state = True
+    a.refresh_pre_spawn = True
+    a.auth_refresh_age = settings.auth_refresh_age
+    # Send the client secret the way the issuer prefers (Keycloak accepts both).
+    methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+    a.basic_auth = "client_secret_basic" in methods
+    c.JupyterHub.template_paths = [str(TEMPLATES_DIR)]

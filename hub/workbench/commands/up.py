@@ -1,0 +1,217 @@
+"""``workbench up``: start the dev IdP (unless ``WORKBENCH_AUTH=keycloak``) and the hub, stop both on exit.
+
+Order of events: read and check the settings (``WORKBENCH_ENV=ope`` refusals happen here, before
+anything starts), make sure the ports are free, generate the secrets, start the IdP with the hub's
+callback as redirect URI, start the hub (which starts configurable-http-proxy and later the users'
+servers), wait until it answers, print the URL and the demo logins, then wait.
+
+On Ctrl-C or SIGTERM the hub is asked to stop (it stops the proxy and the servers), then anything of
+ours still alive is terminated (we are a child subreaper, so orphans of the hub come back to us),
+then the IdP. Exit code: 0 after a requested stop, 1 when the hub died, 2 when refused before start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from workbench.hubconfig import HubConfigError, check_environment, effective_client_secret, proxy_command
+from workbench.process import ManagedProcess, become_subreaper, stop_descendants, wait_for_http
+from workbench.secrets import SecretsError, ensure_secrets
+from workbench.settings import PROJECT_ROOT, SPAWNERS, Settings, SettingsError
+
+HUB_CONFIG = PROJECT_ROOT / "hub" / "jupyterhub_config.py"
+
+
+class _Stop(Exception):
+    """Raised from the SIGTERM handler to leave the wait loop like Ctrl-C does."""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "up",
+        help="start the dev IdP and the hub; Ctrl-C stops everything",
+        description=(
+            "Start the workbench: the dev IdP (unless WORKBENCH_AUTH=keycloak), JupyterHub and its proxy. "
+            "Settings come from WORKBENCH_* variables (see `workbench settings`)."
+        ),
+    )
+    p.add_argument("--spawner", choices=SPAWNERS, help="where labs run (overrides WORKBENCH_SPAWNER)")
+    p.add_argument(
+        "--log-to-terminal",
+        action="store_true",
+        help="stream the hub's and IdP's logs here instead of <state>/logs/",
+    )
+    p.set_defaults(handler=run)
+
+
+def demo_logins(realm_file: Path) -> list[tuple[str, str, str]]:
+    """(username, password, groups) of the realm file's users that have a plain dev password."""
+    try:
+        realm = json.loads(realm_file.read_text())
+    except (OSError, ValueError):
+        return []
+    rows = []
+    for user in realm.get("users", []):
+        passwords = [c.get("value") for c in user.get("credentials", []) if c.get("type") == "password"]
+        if not passwords or not passwords[0]:
+            continue
+        groups = ", ".join(g.lstrip("/") for g in user.get("groups", [])) or "(none: refused)"
+        rows.append((user["username"], passwords[0], groups))
+    return rows
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def busy_ports(settings: Settings) -> list[str]:
+    """The workbench's ports that something else already listens on, as 'VARIABLE=port'."""
+    ports = {
+        "WORKBENCH_HUB_PORT": settings.hub_port,
+        "WORKBENCH_HUB_API_PORT": settings.hub_api_port,
+        "WORKBENCH_PROXY_API_PORT": settings.proxy_api_port,
+    }
+    if settings.auth == "dev-idp":
+        ports["WORKBENCH_IDP_PORT"] = settings.idp_port
+    return [f"{name}={port}" for name, port in ports.items() if _port_in_use(port)]
+
+
+def _fail(message: str) -> int:
+    print(f"workbench: {message}", file=sys.stderr)
+    return 2
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _print_banner(settings: Settings, issuer: str, log_dir: Path | None) -> None:
+    print()
+    print(f"  S2P Workbench is up:  {settings.public_url}")
+    print(f"  identity provider:    {issuer} ({settings.auth})")
+    print(f"  labs:                 {settings.spawner} spawner")
+    if log_dir is not None:
+        print(f"  logs:                 {log_dir}/")
+    logins = demo_logins(settings.realm_file) if settings.auth == "dev-idp" else []
+    if logins:
+        print()
+        print("  demo logins (dev only):")
+        width = max(len(u) for u, _, _ in logins)
+        for user, password, groups in logins:
+            print(f"    {user:<{width}}  {password:<20}  groups: {groups}")
+    print()
+    print("  Ctrl-C stops the hub, the proxy, the users' servers and the IdP.")
+    print(flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = {"spawner": args.spawner} if args.spawner else {}
+    try:
+        settings = Settings.from_env(**overrides)
+        settings.ensure_dirs()
+        secrets = ensure_secrets(settings.state_dir)
+        check_environment(settings, secrets)
+        proxy_command()
+    except (SettingsError, SecretsError, HubConfigError) as exc:
+        return _fail(str(exc))
+    busy = busy_ports(settings)
+    if busy:
+        return _fail(
+            f"port already in use on 127.0.0.1: {', '.join(busy)} (choose free ports with these variables)"
+        )
+    if not HUB_CONFIG.exists():
+        return _fail(f"{HUB_CONFIG} is missing: run workbench from the project checkout")
+
+    become_subreaper()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise _Stop()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGHUP, on_sigterm)
+
+    log_dir = None if args.log_to_terminal else settings.logs_dir
+    client_secret = effective_client_secret(settings, secrets)
+    idp: Any = None
+    hub: ManagedProcess | None = None
+    code = 0
+    try:
+        issuer = settings.oidc_issuer
+        if settings.auth == "dev-idp":
+            from workbench.devidp import DevIdP
+
+            idp = DevIdP(
+                settings.realm_file,
+                port=settings.idp_port,
+                redirect_uris={settings.oidc_client_id: [f"{settings.public_url}/hub/oauth_callback"]},
+                env={"WORKBENCH_OIDC_CLIENT_SECRET": client_secret},
+                state_dir=settings.state_dir / "idp",
+                log_file=None if log_dir is None else log_dir / "idp.log",
+            )
+            idp.start(timeout=30)
+            issuer = idp.issuer
+
+        env = dict(os.environ)
+        env.update(
+            {
+                "WORKBENCH_SPAWNER": settings.spawner,
+                "WORKBENCH_OIDC_ISSUER": issuer,
+                "WORKBENCH_STATE_DIR": str(settings.state_dir),
+            }
+        )
+        hub = ManagedProcess(
+            "hub",
+            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HUB_CONFIG)],
+            env=env,
+            cwd=settings.state_dir,
+            log_file=None if log_dir is None else log_dir / "hub.log",
+        ).start()
+        wait_for_http(f"{settings.public_url}/hub/health", timeout=settings.spawn_timeout, process=hub)
+        _print_banner(settings, issuer, log_dir)
+        while hub.poll() is None:
+            time.sleep(0.5)
+        code = 1
+        print(f"workbench: the hub exited with code {hub.poll()}", file=sys.stderr)
+        if log_dir is not None:
+            print(_tail(log_dir / "hub.log"), file=sys.stderr)
+    except (KeyboardInterrupt, _Stop):
+        print("\nworkbench: stopping…", flush=True)
+    except RuntimeError as exc:  # a process did not come up
+        code = 1
+        print(f"workbench: {exc}", file=sys.stderr)
+        if log_dir is not None:
+            for name in ("hub.log", "idp.log"):
+                if (log_dir / name).exists():
+                    print(f"--- {log_dir / name} (last lines)\n{_tail(log_dir / name)}", file=sys.stderr)
+    finally:
+        # Don't let a second Ctrl-C interrupt the clean-up half-way.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if hub is not None:
+            hub.stop(timeout=30)
+        if idp is not None:
+            idp.stop()
+        # Whatever is left (a server or kernel orphaned by a hub that died) came back to us.
+        leftovers = stop_descendants(timeout=10)
+        if leftovers:
+            print(f"workbench: stopped left-over processes {leftovers}", file=sys.stderr)
+        print("workbench: stopped.", flush=True)
+    return code

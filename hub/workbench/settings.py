@@ -1,0 +1,509 @@
+"""Every setting of the workbench, in one place, read from ``WORKBENCH_*`` environment variables.
+
+The table below *is* the documentation: each field names its variable, its default and its help text,
+and ``workbench settings`` prints them (``--markdown`` renders ``docs/settings.md``). Business code takes a
+:class:`Settings` object and never reads ``os.environ`` itself.
+
+To add a setting, add one field to :class:`Settings` with :func:`setting`::
+
+    jobs_workers: int = setting("WORKBENCH_JOBS_WORKERS", default=2, parse=parse_int,
+                                help="Notebook runs executed at the same time.")
+
+Defaults that depend on other settings (``WORKBENCH_DB_URL`` lives in the state directory) are
+computed by ``derive=`` from the values parsed before them, in table order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout the ``workbench`` package was installed from (editable install)."""
+
+ENVIRONMENTS = ("dev", "ire", "pre-ope", "ope")
+AUTH_MODES = ("dev-idp", "keycloak")
+SPAWNERS = ("local", "docker", "swarm")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SEGMENT_GROUPS = ("swe", "debris", "neo", "operators", "admins")
+
+# Client secrets that are known from development set-ups and must never reach production.
+DEV_SECRETS = frozenset(
+    {"", "workbench", "secret", "changeme", "change-me", "dev", "password", "${WORKBENCH_OIDC_CLIENT_SECRET}"}
+)
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value, or the combination of settings is refused.
+
+    The message names the variable, the value found and what is allowed.
+    """
+
+
+# --------------------------------------------------------------------------------------------------
+# parsers: each takes the raw string and returns the typed value or raises ValueError with the reason
+
+
+def parse_str(raw: str) -> str:
+    return raw.strip()
+
+
+def parse_int(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError("expected an integer") from None
+
+
+def parse_port(raw: str) -> int:
+    port = parse_int(raw)
+    if not 0 < port < 65536:
+        raise ValueError("expected a TCP port between 1 and 65535")
+    return port
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected one of: true, false, 1, 0, yes, no")
+
+
+def parse_path(raw: str) -> Path:
+    if not raw.strip():
+        raise ValueError("expected a path")
+    return Path(raw.strip()).expanduser().resolve()
+
+
+def parse_groups(raw: str) -> tuple[str, ...]:
+    """Comma- or space-separated group names; a leading '/' (Keycloak's group path) is dropped."""
+    names = [g.strip().lstrip("/") for g in raw.replace(",", " ").split()]
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def parse_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+def parse_ip(raw: str) -> str:
+    value = raw.strip()
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("expected an IP address such as 127.0.0.1 or 0.0.0.0") from None
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# the declarative table
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one setting is read: variable, default, parser, allowed values, help text."""
+
+    env: str
+    help: str
+    default: Any = None
+    derive: Callable[[Mapping[str, Any]], Any] | None = None
+    parse: Callable[[str], Any] = parse_str
+    choices: tuple[str, ...] | None = None
+    secret: bool = False
+
+    def describe_default(self) -> str:
+        if self.derive is not None:
+            return (self.derive.__doc__ or "computed").strip()
+        if isinstance(self.default, tuple):
+            return ",".join(self.default)
+        if self.default == "":
+            return "(empty)"
+        return str(self.default)
+
+
+def setting(
+    env: str,
+    *,
+    help: str,
+    default: Any = None,
+    derive: Callable[[Mapping[str, Any]], Any] | None = None,
+    parse: Callable[[str], Any] = parse_str,
+    choices: tuple[str, ...] | None = None,
+    secret: bool = False,
+) -> Any:
+    """Declare one field of :class:`Settings` (a dataclass field carrying its :class:`Spec`)."""
+    spec = Spec(env, " ".join(help.split()), default, derive, parse, choices, secret)
+    return dataclasses.field(metadata={"spec": spec})
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _realm_name(realm_file: Path) -> str:
+    try:
+        return str(json.loads(realm_file.read_text())["realm"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "s2p"
+
+
+def _default_issuer(v: Mapping[str, Any]) -> str:
+    """dev-idp: http://127.0.0.1:<WORKBENCH_IDP_PORT>/realms/<realm of WORKBENCH_REALM_FILE>; keycloak: required"""
+    if v["auth"] == "dev-idp":
+        return f"http://127.0.0.1:{v['idp_port']}/realms/{_realm_name(v['realm_file'])}"
+    return ""
+
+
+def _default_public_url(v: Mapping[str, Any]) -> str:
+    """http://<WORKBENCH_HUB_IP>:<WORKBENCH_HUB_PORT> (127.0.0.1 when bound to all addresses)"""
+    host = v["hub_ip"]
+    if host in {"0.0.0.0", "::"}:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{v['hub_port']}"
+
+
+def _default_db_url(v: Mapping[str, Any]) -> str:
+    """sqlite:///<WORKBENCH_STATE_DIR>/jupyterhub.sqlite"""
+    return f"sqlite:///{v['state_dir'] / 'jupyterhub.sqlite'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The workbench configuration. Build it with :meth:`Settings.from_env`."""
+
+    env: str = setting(
+        "WORKBENCH_ENV",
+        default="dev",
+        choices=ENVIRONMENTS,
+        help="Deployment environment. `ope` (operations) refuses the dev IdP, plain HTTP on a public address "
+        "and development secrets.",
+    )
+    log_level: str = setting(
+        "WORKBENCH_LOG_LEVEL",
+        default="INFO",
+        parse=lambda raw: raw.strip().upper(),
+        choices=LOG_LEVELS,
+        help="Log level of the hub and of the workbench's own processes.",
+    )
+    state_dir: Path = setting(
+        "WORKBENCH_STATE_DIR",
+        default=PROJECT_ROOT / ".state",
+        parse=parse_path,
+        help="Where the hub keeps its database, generated secrets, logs and the users' directories "
+        "(created on first use, never committed).",
+    )
+    data_dir: Path = setting(
+        "WORKBENCH_DATA_DIR",
+        default=PROJECT_ROOT / "data",
+        parse=parse_path,
+        help="The sample and reference data the labs and the catalogs read.",
+    )
+    db_url: str = setting(
+        "WORKBENCH_DB_URL",
+        derive=_default_db_url,
+        secret=True,
+        help="SQLAlchemy URL of the hub database (SQLite embedded default; "
+        "postgresql://user:password@host/db in operations). Upgraded automatically on start.",
+    )
+    auth: str = setting(
+        "WORKBENCH_AUTH",
+        default="dev-idp",
+        choices=AUTH_MODES,
+        help="Identity provider: `dev-idp` starts the bundled Keycloak-shaped IdP with the realm file; "
+        "`keycloak` uses the issuer given by WORKBENCH_OIDC_ISSUER.",
+    )
+    realm_file: Path = setting(
+        "WORKBENCH_REALM_FILE",
+        default=PROJECT_ROOT / "deploy" / "keycloak" / "realm-s2p.json",
+        parse=parse_path,
+        help="Keycloak realm export read by the dev IdP (users, groups, clients) and by `workbench up` "
+        "for the demo logins it prints.",
+    )
+    idp_port: int = setting(
+        "WORKBENCH_IDP_PORT",
+        default=8080,
+        parse=parse_port,
+        help="Port of the dev IdP on 127.0.0.1 (dev-idp only).",
+    )
+    oidc_issuer: str = setting(
+        "WORKBENCH_OIDC_ISSUER",
+        derive=_default_issuer,
+        parse=parse_url,
+        help="OpenID Connect issuer URL, e.g. https://sso.example.org/realms/s2p; the endpoints are "
+        "discovered from <issuer>/.well-known/openid-configuration when the hub starts.",
+    )
+    oidc_client_id: str = setting(
+        "WORKBENCH_OIDC_CLIENT_ID",
+        default="workbench",
+        help="OIDC client id of the hub (a confidential client in the realm).",
+    )
+    oidc_client_secret: str = setting(
+        "WORKBENCH_OIDC_CLIENT_SECRET",
+        default="",
+        secret=True,
+        help="OIDC client secret. Empty with dev-idp: a random one is generated in the state directory and "
+        "handed to the dev IdP. Required with keycloak.",
+    )
+    allowed_groups: tuple[str, ...] = setting(
+        "WORKBENCH_ALLOWED_GROUPS",
+        default=SEGMENT_GROUPS,
+        parse=parse_groups,
+        help="IdP groups whose members may use the hub (comma-separated); others get a refusal page.",
+    )
+    admin_groups: tuple[str, ...] = setting(
+        "WORKBENCH_ADMIN_GROUPS",
+        default=("admins",),
+        parse=parse_groups,
+        help="IdP groups whose members are hub admins (comma-separated).",
+    )
+    auth_refresh_age: int = setting(
+        "WORKBENCH_AUTH_REFRESH_AGE",
+        default=300,
+        parse=parse_int,
+        help="Seconds after which the hub refreshes a user's tokens and groups from the IdP "
+        "(also before every spawn); a group removed in the IdP takes effect then.",
+    )
+    access_contact: str = setting(
+        "WORKBENCH_ACCESS_CONTACT",
+        default="your segment's workbench administrator",
+        help="Who to ask for access, shown on the refusal page to users in no allowed group.",
+    )
+    hub_ip: str = setting(
+        "WORKBENCH_HUB_IP",
+        default="127.0.0.1",
+        parse=parse_ip,
+        help="Address the public proxy binds (0.0.0.0 for all interfaces; then put TLS in front).",
+    )
+    hub_port: int = setting(
+        "WORKBENCH_HUB_PORT",
+        default=8000,
+        parse=parse_port,
+        help="Public port of the workbench (the proxy).",
+    )
+    hub_api_port: int = setting(
+        "WORKBENCH_HUB_API_PORT",
+        default=8081,
+        parse=parse_port,
+        help="Port of the hub's internal API on 127.0.0.1 (proxy and servers talk to it).",
+    )
+    proxy_api_port: int = setting(
+        "WORKBENCH_PROXY_API_PORT",
+        default=8001,
+        parse=parse_port,
+        help="Port of the proxy's control API on 127.0.0.1.",
+    )
+    public_url: str = setting(
+        "WORKBENCH_PUBLIC_URL",
+        derive=_default_public_url,
+        parse=parse_url,
+        help="URL users reach the workbench at (https://… in operations); the OIDC callback is "
+        "<public url>/hub/oauth_callback.",
+    )
+    spawner: str = setting(
+        "WORKBENCH_SPAWNER",
+        default="local",
+        choices=SPAWNERS,
+        help="Where each user's JupyterLab runs: `local` process, `docker` container, or `swarm` service.",
+    )
+    image: str = setting(
+        "WORKBENCH_IMAGE",
+        default="s2p-workbench/lab:latest",
+        help="Lab image for the docker and swarm spawners.",
+    )
+    spawn_timeout: int = setting(
+        "WORKBENCH_SPAWN_TIMEOUT",
+        default=180,
+        parse=parse_int,
+        help="Seconds a user's server may take to start before the spawn is declared failed.",
+    )
+
+    # ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def specs(cls) -> dict[str, Spec]:
+        """Field name → :class:`Spec`, in table order."""
+        return {f.name: f.metadata["spec"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every setting from ``environ`` (default: the process environment).
+
+        Parameters
+        ----------
+        environ
+            Mapping of ``WORKBENCH_*`` variables; unset or empty variables take their default.
+        **overrides
+            Typed values by field name, taking precedence over the environment (e.g. a CLI option).
+
+        Raises
+        ------
+        SettingsError
+            Naming the variable, the value found and the allowed values.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, spec in cls.specs().items():
+            if name in overrides:
+                values[name] = overrides[name]
+                continue
+            raw = env.get(spec.env, "")
+            if raw.strip() == "":
+                values[name] = spec.derive(values) if spec.derive is not None else spec.default
+                continue
+            try:
+                value = spec.parse(raw)
+            except ValueError as exc:
+                shown = "<hidden>" if spec.secret else repr(raw)
+                raise SettingsError(f"{spec.env}={shown} is invalid: {exc}.") from None
+            if spec.choices is not None and value not in spec.choices:
+                raise SettingsError(
+                    f"{spec.env}={raw!r} is invalid: allowed values are {', '.join(spec.choices)}."
+                )
+            values[name] = value
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Check combinations that no single parser can see; raise :class:`SettingsError`."""
+        if self.auth == "keycloak" and not self.oidc_issuer:
+            raise SettingsError(
+                "WORKBENCH_AUTH=keycloak needs WORKBENCH_OIDC_ISSUER (e.g. https://sso.example.org/realms/s2p)."
+            )
+        if self.auth == "keycloak" and not self.oidc_client_secret:
+            raise SettingsError(
+                "WORKBENCH_AUTH=keycloak needs WORKBENCH_OIDC_CLIENT_SECRET "
+                "(the secret of the client in your Keycloak realm)."
+            )
+        unknown_admin = set(self.admin_groups) - set(self.allowed_groups)
+        if unknown_admin:
+            raise SettingsError(
+                f"WORKBENCH_ADMIN_GROUPS has {', '.join(sorted(unknown_admin))}, which is not in "
+                f"WORKBENCH_ALLOWED_GROUPS={','.join(self.allowed_groups)}."
+            )
+        if self.auth_refresh_age < 0 or self.spawn_timeout <= 0:
+            raise SettingsError(
+                "WORKBENCH_AUTH_REFRESH_AGE must be >= 0 and WORKBENCH_SPAWN_TIMEOUT > 0 (seconds)."
+            )
+        ports = {
+            "WORKBENCH_HUB_PORT": self.hub_port,
+            "WORKBENCH_HUB_API_PORT": self.hub_api_port,
+            "WORKBENCH_PROXY_API_PORT": self.proxy_api_port,
+        }
+        if self.auth == "dev-idp":
+            ports["WORKBENCH_IDP_PORT"] = self.idp_port
+        clashes = [a for a in ports if list(ports.values()).count(ports[a]) > 1]
+        if clashes:
+            raise SettingsError(f"{' and '.join(clashes)} use the same port {ports[clashes[0]]}.")
+
+    def production_problems(self, dev_client_secret: str | None = None) -> list[str]:
+        """What ``WORKBENCH_ENV=ope`` refuses in this configuration (empty when acceptable).
+
+        Parameters
+        ----------
+        dev_client_secret
+            The client secret generated for the dev IdP in the state directory, if any: reusing it in
+            operations means the hub is wired to a development realm.
+        """
+        problems = []
+        if self.auth == "dev-idp":
+            problems.append(
+                "WORKBENCH_AUTH=dev-idp: the bundled dev IdP (demo users, dev passwords) is for development; "
+                "set WORKBENCH_AUTH=keycloak and WORKBENCH_OIDC_ISSUER to the programme's Keycloak realm."
+            )
+        public = urlsplit(self.public_url)
+        if public.scheme == "http" and not _is_loopback(public.hostname):
+            problems.append(
+                f"WORKBENCH_PUBLIC_URL={self.public_url}: plain HTTP on a public address; serve the "
+                "workbench over https:// (TLS terminated in front of the proxy)."
+            )
+        if public.scheme == "http" and not _is_loopback(self.hub_ip):
+            problems.append(
+                f"WORKBENCH_HUB_IP={self.hub_ip} with plain HTTP: bind 127.0.0.1 behind a TLS proxy, "
+                "or set WORKBENCH_PUBLIC_URL to the https:// address users reach."
+            )
+        issuer = urlsplit(self.oidc_issuer)
+        if issuer.scheme == "http" and not _is_loopback(issuer.hostname):
+            problems.append(
+                f"WORKBENCH_OIDC_ISSUER={self.oidc_issuer}: tokens over plain HTTP; use https://."
+            )
+        secret = self.oidc_client_secret
+        if secret in DEV_SECRETS or len(secret) < 16 or (dev_client_secret and secret == dev_client_secret):
+            problems.append(
+                "WORKBENCH_OIDC_CLIENT_SECRET is empty, short (< 16 characters) or a development default; "
+                "use the client secret Keycloak generated for this deployment."
+            )
+        return problems
+
+    def display_rows(self) -> list[tuple[str, str, str, str]]:
+        """(variable, value, default, help) for every setting, secrets masked."""
+        rows = []
+        for name, spec in self.specs().items():
+            value = getattr(self, name)
+            if spec.secret:
+                shown = _mask(name, value)
+            elif isinstance(value, tuple):
+                shown = ",".join(value)
+            else:
+                shown = str(value)
+            help_text = spec.help
+            if spec.choices:
+                help_text += f" One of: {', '.join(spec.choices)}."
+            rows.append((spec.env, shown, spec.describe_default(), help_text))
+        return rows
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where `workbench up` writes the logs of the processes it starts."""
+        return self.state_dir / "logs"
+
+    @property
+    def users_dir(self) -> Path:
+        """Parent of every user's own directory (``<state>/users/<name>``)."""
+        return self.state_dir / "users"
+
+    def ensure_dirs(self) -> None:
+        """Create the state directory (0700: it holds secrets and the hub database) and its children."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.state_dir, 0o700)
+        for d in (self.logs_dir, self.users_dir):
+            d.mkdir(exist_ok=True)
+
+
+def _mask(name: str, value: Any) -> str:
+    text = str(value)
+    if not text:
+        return "(empty)"
+    if name == "db_url":
+        # Only the password of a database URL is secret; the rest helps the reader.
+        parts = urlsplit(text)
+        if parts.password:
+            return text.replace(f":{parts.password}@", ":****@")
+        return text
+    return "****"

@@ -1,0 +1,101 @@
+"""The embedded default spawner: one local JupyterLab process per user.
+
+Each user's server runs ``jupyterhub-singleuser`` from the hub's own environment (so ``s2p`` and the
+sample data are there) as the hub's system user, in the user's own directory
+``<state>/users/<name>``, listening on a free port of 127.0.0.1.
+
+It is the development and single-machine mode: users are separated by directory, not by the kernel.
+Isolation between users is what the ``docker`` and ``swarm`` spawners add.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from jupyterhub.spawner import LocalProcessSpawner
+from traitlets import Unicode, default
+
+from workbench.settings import Settings
+
+
+def singleuser_command() -> str:
+    """``jupyterhub-singleuser`` of the environment the hub runs in."""
+    return str(Path(sys.executable).parent / "jupyterhub-singleuser")
+
+
+class WorkbenchLocalSpawner(LocalProcessSpawner):
+    """LocalProcessSpawner that needs no system account per user.
+
+    JupyterHub's own class switches to a system user of the same name (``pwd`` look-up, ``setuid``);
+    the workbench's users live in the IdP only, so the server runs as the hub's user, with ``HOME``
+    set to the user's directory. As root, JupyterLab refuses to start without ``--allow-root``.
+    """
+
+    users_dir = Unicode(
+        config=True,
+        help="Parent of the users' directories; each user's server runs in <users_dir>/<name>.",
+    )
+
+    @default("cmd")
+    def _default_cmd(self) -> list[str]:
+        return [singleuser_command()]
+
+    @default("popen_kwargs")
+    def _default_popen_kwargs(self) -> dict[str, Any]:
+        return {"cwd": str(self.home_dir)}
+
+    @property
+    def home_dir(self) -> Path:
+        return Path(self.users_dir) / self.user.name
+
+    def make_preexec_fn(self, name: str) -> Any:
+        # No setuid: the server runs as the hub's user (see the class docstring).
+        return None
+
+    def user_env(self, env: dict[str, str]) -> dict[str, str]:
+        env["USER"] = self.user.name
+        env["HOME"] = str(self.home_dir)
+        env["SHELL"] = "/bin/bash"
+        return env
+
+    def get_args(self) -> list[str]:
+        args: list[str] = super().get_args()
+        if os.geteuid() == 0:
+            args.append("--allow-root")
+        return args
+
+    async def move_certs(self, paths: dict[str, str]) -> dict[str, str]:
+        # Internal SSL certificates stay where the hub wrote them: same system user.
+        return paths
+
+    async def start(self) -> Any:
+        self.home_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        self.notebook_dir = str(self.home_dir)
+        return await super().start()
+
+    async def _signal(self, sig: int) -> bool:
+        """Signal the server's whole process group (it leads one: ``start_new_session``)."""
+        if sig == 0:
+            return bool(await super()._signal(sig))
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return bool(await super()._signal(sig))
+        return True
+
+
+def configure(c: Any, settings: Settings) -> None:
+    """Use :class:`WorkbenchLocalSpawner` with the users' directories under the state directory."""
+    c.JupyterHub.spawner_class = WorkbenchLocalSpawner
+    c.WorkbenchLocalSpawner.users_dir = str(settings.users_dir)
+    c.WorkbenchLocalSpawner.ip = "127.0.0.1"
+    c.WorkbenchLocalSpawner.port = 0  # a free port for every start
+    # A lab shuts its kernels down on SIGINT; don't let a stuck one hold the stop for long.
+    c.WorkbenchLocalSpawner.interrupt_timeout = 5
+    c.WorkbenchLocalSpawner.term_timeout = 5
+    c.WorkbenchLocalSpawner.default_url = "/lab"
