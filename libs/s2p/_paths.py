@@ -21,3 +21,43 @@ def data_dir() -> Path:
     if _PROJECT_DATA.is_dir():
         return _PROJECT_DATA
     return Path("/data")
+
+
+def live_sources() -> bool:
+    """Whether catalog entries read from their providers' URLs instead of the local files.
+
+    ``WORKBENCH_DATA_LIVE=1`` (or ``true``/``yes``/``on``) switches every entry of
+    :func:`s2p.catalog` to its provider's URL, read over HTTP through an fsspec local cache.
+    """
+    return os.environ.get("WORKBENCH_DATA_LIVE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def data_base_url() -> str | None:
+    """Mirror that replaces the scheme and host of every provider URL (``WORKBENCH_DATA_BASE_URL``).
+
+    Used by live reads and by ``workbench data fetch`` so that a site (or a test) can serve the
+    providers' files from its own server under the providers' URL paths.
+    """
+    return os.environ.get("WORKBENCH_DATA_BASE_URL") or None
+
+
+def data_cache_dir() -> Path:
+    """Local cache of files read live from providers (``WORKBENCH_DATA_CACHE``).
+
+    Defaults to ``$XDG_CACHE_HOME/s2p`` (``~/.cache/s2p``).
+    """
+    env = os.environ.get("WORKBENCH_DATA_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "s2p"
+
+
+def catalog_path() -> str | None:
+    """Root catalog to open instead of the project's ``catalogs/s2p.yaml`` (``WORKBENCH_CATALOG``)."""
+    return os.environ.get("WORKBENCH_CATALOG") or None
+
+
+def catalog_federation() -> str:
+    """Other centres' catalogs to include, ``name=url,name=url`` (``WORKBENCH_CATALOG_FEDERATION``)."""
+    return os.environ.get("WORKBENCH_CATALOG_FEDERATION", "")
