@@ -123,7 +123,7 @@ class DevIdP:
         fresh keys at every start.
     log_file
         File receiving the server's output (one line per login/refresh); default: a temporary
-        file inside ``state_dir`` or the system temp dir.
+        ``state_dir/devidp.log``, else a new file in the system temp dir.
     """
 
     def __init__(
@@ -152,6 +152,8 @@ class DevIdP:
         self.log_file = Path(log_file) if log_file is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_handle: IO[bytes] | None = None
+        #: Exit status of the last server process once it has ended (0 after a clean stop).
+        self.returncode: int | None = None
 
     # -- addresses -------------------------------------------------------------------------
     @property
@@ -219,13 +221,14 @@ class DevIdP:
         if self.running:
             return self
         cmd = self.command()
+        self.returncode = None
         if self.log_file is None:
-            log_dir = self.state_dir if self.state_dir is not None else None
-            if log_dir is not None:
-                log_dir.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f"devidp-{self.realm}-", suffix=".log", dir=log_dir)
-            os.close(fd)
-            self.log_file = Path(name)
+            if self.state_dir is not None:
+                self.log_file = self.state_dir / "devidp.log"
+            else:
+                fd, name = tempfile.mkstemp(prefix=f"devidp-{self.realm}-", suffix=".log")
+                os.close(fd)
+                self.log_file = Path(name)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_handle = open(self.log_file, "ab")  # noqa: SIM115 - kept open for the child's life
         env = {**os.environ, **self.env}
@@ -272,7 +275,9 @@ class DevIdP:
         self._close()
 
     def _close(self) -> None:
-        self._proc = None if self._proc is None or self._proc.poll() is not None else self._proc
+        if self._proc is not None and self._proc.poll() is not None:
+            self.returncode = self._proc.returncode
+            self._proc = None
         if self._log_handle is not None:
             self._log_handle.close()
             self._log_handle = None

@@ -92,9 +92,26 @@ function findMapper(rep, type) {
   return undefined;
 }
 
+// Catch the mistakes a hand-edited export is prone to, with the field that is wrong.
+function validate(rep) {
+  if (!rep || typeof rep !== 'object' || Array.isArray(rep)) throw new Error('not a realm export (expected a JSON object)');
+  if (typeof rep.realm !== 'string' || !rep.realm) throw new Error('"realm" (the realm name) is missing');
+  for (const key of ['users', 'groups', 'clients', 'clientScopes']) {
+    if (rep[key] !== undefined && !Array.isArray(rep[key])) throw new Error(`"${key}" must be a list`);
+  }
+  if (rep.roles?.realm !== undefined && !Array.isArray(rep.roles.realm)) throw new Error('"roles.realm" must be a list');
+  (rep.users || []).forEach((u, i) => {
+    if (!u || typeof u.username !== 'string') throw new Error(`users[${i}] has no "username"`);
+    for (const key of ['groups', 'realmRoles', 'credentials']) {
+      if (u[key] !== undefined && !Array.isArray(u[key])) throw new Error(`users[${i}] (${u.username}): "${key}" must be a list`);
+    }
+  });
+}
+
 /** One parsed snapshot of the realm file. */
 export class RealmData {
   constructor(rep, { realmName, redirectOverrides = {}, warn = () => {} }) {
+    validate(rep);
     this.name = realmName || rep.realm;
     this.displayName = rep.displayName || this.name;
     this.accessTokenLifespan = rep.accessTokenLifespan || 300;
@@ -113,7 +130,6 @@ export class RealmData {
     this.users = new Map();
     this.usersById = new Map();
     for (const u of rep.users || []) {
-      if (!u.username) continue;
       const username = u.username.toLowerCase();
       const password = (u.credentials || []).find((c) => c.type === 'password' && c.value !== undefined);
       const user = {
