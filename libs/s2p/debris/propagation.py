@@ -23,7 +23,7 @@ import numpy as np
 
 from s2p.debris import _sgp4_init, _sgp4_kernels
 from s2p.debris.tle import TLESet, read_tle
-from s2p.time import to_datetime64
+from s2p.time import jd_utc, to_datetime64
 
 __all__ = ["ERROR_CODES", "propagate", "sgp4", "sgp4_tsince"]
 
@@ -37,7 +37,6 @@ ERROR_CODES = {
 }
 _DEG = math.pi / 180.0
 _XPDOTP = 1440.0 / (2.0 * math.pi)  # rev/day → rad/min divisor
-_EPOCH_1950_NS = np.datetime64("1949-12-31T00:00:00", "ns").astype("int64")  # JD 2433281.5
 
 
 def _as_tleset(tles: Any) -> TLESet:
@@ -50,7 +49,11 @@ def _constants(tles: TLESet, opsmode: str) -> np.ndarray:
         raise ValueError(f"opsmode must be 'a' (AFSPC) or 'i' (improved), not {opsmode!r}")
     key = f"sgp4_constants_{opsmode}"
     if key not in tles._cache:
-        epoch = (tles.epoch.astype("int64") - _EPOCH_1950_NS) / 86_400e9
+        # The reference forms the epoch as (whole JD + fraction) - 2433281.5, i.e. rounded to a float64
+        # JD (~40 µs). Deep-space resonances see that rounding through GMST at epoch (~4e-6 km after days
+        # for a 24 h resonant orbit), so we round the same way to agree with it to its printed digits.
+        whole, frac = jd_utc(tles.epoch)
+        epoch = (whole + frac) - 2433281.5
         tles._cache[key] = _sgp4_init.sgp4_init(
             np.ascontiguousarray(epoch, dtype=float),
             np.ascontiguousarray(tles.bstar, dtype=float),
