@@ -327,7 +327,7 @@ async function main() {
   });
   provider.on('grant.error', (ctx, err) => {
     if (ctx.oidc.params?.grant_type === 'refresh_token') {
-      log(`refresh failed client=${ctx.oidc.client?.clientId} error=${err.error}: ${err.error_description}`);
+      log(`refresh failed client=${ctx.oidc.client?.clientId} error=${err.error}: ${err.error_detail || err.error_description}`);
     }
   });
   provider.on('server_error', (ctx, err) => log(`server error: ${err.stack || err}`));
