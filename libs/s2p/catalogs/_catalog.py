@@ -62,13 +62,13 @@ class S2PCatalog(Catalog):
             else:
                 yield f"{prefix}{alias}", entry
 
-    def specs(self) -> list[EntrySpec]:
-        """The :class:`EntrySpec` of every file entry (used by ``workbench data fetch``)."""
+    def specs(self) -> list[tuple[str, EntrySpec]]:
+        """``(dotted name, EntrySpec)`` of every file entry (used by ``workbench data fetch``)."""
         out = []
         for name, entry in self.walk():
             doc = {"kwargs": entry.kwargs, "metadata": entry.metadata}
-            spec = entry_spec(name.rsplit(".", 1)[-1], doc, entry.metadata.get("catalog", "<catalog>"))
-            out.append(spec)
+            source = entry.metadata.get("catalog", "<catalog>")
+            out.append((name, entry_spec(name.rsplit(".", 1)[-1], doc, source)))
         return out
 
     def describe(self) -> Any:

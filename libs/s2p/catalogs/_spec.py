@@ -70,6 +70,7 @@ class EntrySpec:
     function: str  #: dotted name of the reader function, e.g. ``s2p.spaceweather.read_celestrak``
     content: str  #: ``fixed`` (checksum verified) or ``updating`` (new checksum recorded)
     files: tuple[FileSpec, ...]
+    options: dict[str, Any] = field(default_factory=dict, compare=False)  #: extra reader kwargs
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -173,5 +174,6 @@ def entry_spec(name: str, entry: dict[str, Any], source: str) -> EntrySpec:
         function=kwargs["function"],
         content=metadata["content"],
         files=files,
+        options=dict(kwargs.get("options") or {}),
         metadata=metadata,
     )

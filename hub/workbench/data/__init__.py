@@ -1,0 +1,1 @@
+"""Data management of the workbench: ``workbench data fetch`` refreshes the data folder."""
