@@ -416,9 +416,11 @@ def test_wildcard_redirect_and_secret_placeholder_default(tmp_path: Path) -> Non
 def test_logout_ends_the_session(idp: Any, callback: str) -> None:
     browser = Browser(idp.issuer, callback)
     tokens = browser.login("admin")
+    # The realm's post-logout URIs end in `*`: any page under the hub matches.
+    after = "http://127.0.0.1:8000/hub/logged-out"
     r = browser.http.get(
         browser.meta["end_session_endpoint"],
-        params={"id_token_hint": tokens.id_token},
+        params={"id_token_hint": tokens.id_token, "post_logout_redirect_uri": after},
         timeout=HTTP_TIMEOUT_S,
     )
     assert r.status_code == 200
@@ -429,13 +431,23 @@ def test_logout_ends_the_session(idp: Any, callback: str) -> None:
     xsrf = re.search(r'name="xsrf" value="([^"]+)"', r.text)
     assert xsrf
     done = browser.http.post(
-        urljoin(r.url, form.group(1)), data={"xsrf": xsrf.group(1), "logout": "yes"}, timeout=HTTP_TIMEOUT_S
+        urljoin(r.url, form.group(1)),
+        data={"xsrf": xsrf.group(1), "logout": "yes"},
+        allow_redirects=False,
+        timeout=HTTP_TIMEOUT_S,
     )
-    assert done.status_code == 200
+    assert done.status_code == 303
+    assert done.headers["Location"] == after
     # The session is gone: a new authorization request shows the login form again, and the
     # refresh token bound to the session is dead.
     assert 'id="kc-form-login"' in browser.login_page().text
     assert browser.refresh(tokens.refresh_token).status_code == 400
+    refused = browser.http.get(
+        browser.meta["end_session_endpoint"],
+        params={"client_id": CLIENT, "post_logout_redirect_uri": "http://127.0.0.1:1/elsewhere"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert refused.status_code == 400
 
 
 def test_launcher_reports_missing_node_modules(tmp_path: Path) -> None:
