@@ -141,10 +141,23 @@ class WorkbenchAuthenticator(GenericOAuthenticator):
             self.log.warning("Fresh token of %s did not work (%s): login required", user.name, exc)
             return False
         if not (set(auth_model.get("groups") or []) & self.allowed_groups) and not auth_model.get("admin"):
-            self.log.info("%s is no longer in an allowed group: login required", user.name)
+            # Apply the loss now (groups, admin flag) rather than at the next login, which is refused.
+            self.log.info("%s is no longer in an allowed group: groups cleared, login required", user.name)
+            revoke_access(user, auth_model.get("groups") or [])
             return False
         self.log.info("Refreshed %s: groups %s", user.name, auth_model.get("groups"))
         return auth_model
+
+
+def revoke_access(user: Any, groups: list[str]) -> None:
+    """Set a hub user's groups to ``groups`` and drop admin rights (user left every allowed group)."""
+    from jupyterhub import roles
+
+    user.sync_groups(groups)
+    if user.admin:
+        user.admin = False
+        roles.assign_default_roles(user.db, entity=user)
+    user.db.commit()
 
 
 def configure(c: Any, settings: Settings, metadata: dict[str, Any], *, client_secret: str) -> None:

@@ -106,6 +106,9 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
     c.JupyterHub.db_url = settings.db_url
     c.JupyterHub.upgrade_db = True  # schema upgrades on start (SQLite is backed up first)
     c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
+    # After login, land on the home page (servers, published tools) rather than spawning at once:
+    # partners who only use published tools never need a lab.
+    c.JupyterHub.redirect_to_server = False
     c.JupyterHub.cookie_secret_file = str(secrets.cookie_secret_file)
     c.CryptKeeper.keys = [secrets.crypt_key]
 

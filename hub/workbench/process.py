@@ -187,8 +187,10 @@ def stop_descendants(timeout: float = 10.0) -> list[int]:
     return [c.pid for c in children]
 
 
-def wait_for_http(url: str, *, timeout: float, process: ManagedProcess | None = None) -> None:
-    """Poll ``url`` until it answers (any HTTP status below 500).
+def wait_for_http(
+    url: str, *, timeout: float, process: ManagedProcess | None = None, status: int | None = 200
+) -> None:
+    """Poll ``url`` until it answers with ``status`` (any status below 500 when ``None``).
 
     Raises
     ------
@@ -204,7 +206,7 @@ def wait_for_http(url: str, *, timeout: float, process: ManagedProcess | None = 
             raise RuntimeError(f"{process.name} exited with code {process.poll()} while starting")
         try:
             r = requests.get(url, timeout=2, allow_redirects=False)
-            if r.status_code < 500:
+            if r.status_code == status or (status is None and r.status_code < 500):
                 return
             last = f"HTTP {r.status_code}"
         except requests.RequestException as exc:

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from workbench.auth import DiscoveryError, discover
 from workbench.hubconfig import HubConfigError, check_environment, effective_client_secret, proxy_command
 from workbench.process import ManagedProcess, become_subreaper, stop_descendants, wait_for_http
 from workbench.secrets import SecretsError, ensure_secrets
@@ -139,6 +140,12 @@ def run(args: argparse.Namespace) -> int:
         )
     if not HUB_CONFIG.exists():
         return _fail(f"{HUB_CONFIG} is missing: run workbench from the project checkout")
+    if settings.auth == "keycloak":
+        # Fail here, with one line, rather than in the hub's log.
+        try:
+            discover(settings.oidc_issuer, timeout=10)
+        except DiscoveryError as exc:
+            return _fail(str(exc))
 
     become_subreaper()
 

@@ -1,0 +1,458 @@
+"""Multi-process test harness: a real ``workbench up`` (IdP + hub + proxy) driven like a user would.
+
+Nothing here is mocked: the harness runs the ``workbench up`` command as a subprocess on free ports of
+127.0.0.1 in a temporary state directory, logs users in through the IdP's real redirect flow with an
+HTTP client, starts and stops their servers through the hub's REST API, and runs code in a kernel
+through the server's REST and websocket API.
+
+Stable API (other test packages build on it)::
+
+    from tests.e2e.harness import start_workbench, start_idp, free_ports
+
+    with start_workbench(tmp_path, env={"WORKBENCH_SPAWNER": "docker"}) as wb:   # or wb = ...; wb.stop()
+        login = wb.login("swe-scientist", "dev-swe-scientist")   # Login: .ok, .session, .response
+        assert wb.user("swe-scientist")["groups"] == ["swe"]    # hub REST API, admin service token
+        wb.start_server("swe-scientist")                        # polls until ready; returns its URL
+        out = wb.run_code("swe-scientist", "print(1 + 1)")      # stdout (+ text/plain results)
+        wb.stop_server("swe-scientist")
+        wb.api("GET", "/users")                                 # any hub API call -> requests.Response
+
+``start_workbench(state_dir, env=None, *, realm_file=None, ports=None, timeout=120)``
+    ``env``: extra ``WORKBENCH_*`` variables (the harness fills the four ports and the state
+    directory unless given). With ``WORKBENCH_AUTH=keycloak`` no IdP is started: pass the issuer and
+    client secret of one started with :func:`start_idp` (its redirect URI must name the hub's port:
+    choose ``ports`` first with :func:`free_ports`).
+``start_idp(realm_file, state_dir, *, hub_url, client_secret, client_id="workbench", realm=None)``
+    A dev IdP (``workbench.devidp.DevIdP``) accepting ``hub_url``'s callback; stop it with ``.stop()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from tests.support import ROOT, free_port
+
+WORKBENCH = ROOT / ".venv" / "bin" / "workbench"
+LOGIN_FORM_ID = "kc-form-login"
+
+# Bounds of the waits, generous for a 2-core machine shared by other work [s].
+START_TIMEOUT = 120.0
+SPAWN_TIMEOUT = 180.0
+STOP_TIMEOUT = 60.0
+KERNEL_TIMEOUT = 120.0
+
+
+class HarnessError(AssertionError):
+    """Something the harness waited for did not happen; the message carries the relevant log tail."""
+
+
+# ------------------------------------------------------------------------------------------------
+# ports
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The four TCP ports of one workbench on 127.0.0.1."""
+
+    hub: int
+    hub_api: int
+    proxy_api: int
+    idp: int
+
+    def env(self) -> dict[str, str]:
+        return {
+            "WORKBENCH_HUB_PORT": str(self.hub),
+            "WORKBENCH_HUB_API_PORT": str(self.hub_api),
+            "WORKBENCH_PROXY_API_PORT": str(self.proxy_api),
+            "WORKBENCH_IDP_PORT": str(self.idp),
+        }
+
+
+def free_ports() -> Ports:
+    """Four distinct free ports."""
+    chosen: set[int] = set()
+    while len(chosen) < 4:
+        chosen.add(free_port())
+    hub, hub_api, proxy_api, idp = sorted(chosen)
+    return Ports(hub, hub_api, proxy_api, idp)
+
+
+# ------------------------------------------------------------------------------------------------
+# the IdP's login form
+
+
+class _FormParser(HTMLParser):
+    """Collects the action and inputs of the form with a given id."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.found = False
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("id") == self.form_id:
+            self.inside = self.found = True
+            self.action = a.get("action", "")
+        elif tag == "input" and self.inside and a.get("name"):
+            if a.get("type") in {"checkbox", "radio"} and "checked" not in a:
+                return
+            self.fields[a["name"]] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+def find_login_form(html: str) -> tuple[str, dict[str, str]] | None:
+    """(action, fields) of the IdP's ``form#kc-form-login``, or None if the page has none."""
+    parser = _FormParser(LOGIN_FORM_ID)
+    parser.feed(html)
+    return (parser.action, parser.fields) if parser.found else None
+
+
+@dataclass
+class Login:
+    """Outcome of a login through the redirect flow."""
+
+    session: requests.Session
+    response: requests.Response
+    """The last page: the hub's home page, the IdP's form again (wrong password) or a refusal."""
+
+    @property
+    def ok(self) -> bool:
+        return self.response.status_code == 200 and "/hub/" in urlsplit(self.response.url).path
+
+    @property
+    def on_idp_form(self) -> bool:
+        return find_login_form(self.response.text) is not None
+
+
+def login_via_idp(
+    hub_url: str, username: str, password: str, *, session: requests.Session | None = None
+) -> Login:
+    """Log in at ``hub_url`` the way a browser does: follow redirects to the IdP, submit its form.
+
+    Returns
+    -------
+    Login
+        Whatever page the flow ends on; a test asserts on it (``.ok``, status code, text).
+    """
+    s = session or requests.Session()
+    r = s.get(f"{hub_url}/hub/login", timeout=30)
+    form = find_login_form(r.text)
+    if form is None:
+        if r.status_code == 200 and "/hub/" in urlsplit(r.url).path:
+            return Login(s, r)  # single sign-on: the IdP session was still valid
+        raise HarnessError(f"no login form at {r.url} (HTTP {r.status_code}):\n{r.text[:2000]}")
+    action, fields = form
+    fields.update({"username": username, "password": password})
+    r = s.post(urljoin(r.url, action), data=fields, timeout=60)
+    return Login(s, r)
+
+
+# ------------------------------------------------------------------------------------------------
+# the dev IdP, when a test needs one of its own (WORKBENCH_AUTH=keycloak against it)
+
+
+def start_idp(
+    realm_file: Path,
+    state_dir: Path,
+    *,
+    hub_url: str,
+    client_secret: str,
+    client_id: str = "workbench",
+    realm: str | None = None,
+    port: int | None = None,
+) -> Any:
+    """Start a dev IdP for a hub at ``hub_url`` (its callback is the client's redirect URI)."""
+    from workbench.devidp import DevIdP
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    idp = DevIdP(
+        realm_file,
+        port=port,
+        realm=realm,
+        redirect_uris={client_id: [f"{hub_url}/hub/oauth_callback"]},
+        env={"WORKBENCH_OIDC_CLIENT_SECRET": client_secret},
+        state_dir=state_dir,
+        log_file=state_dir / "idp.log",
+    )
+    idp.start(timeout=30)
+    return idp
+
+
+# ------------------------------------------------------------------------------------------------
+# kernels
+
+
+class KernelError(AssertionError):
+    """The code raised in the kernel (ename, evalue and traceback in the message)."""
+
+
+def _execute_request(code: str, session: str) -> tuple[str, dict[str, Any]]:
+    msg_id = uuid.uuid4().hex
+    msg = {
+        "header": {
+            "msg_id": msg_id,
+            "username": "harness",
+            "session": session,
+            "msg_type": "execute_request",
+            "version": "5.3",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+    }
+    return msg_id, msg
+
+
+def run_in_kernel(server_url: str, token: str, code: str, *, timeout: float = KERNEL_TIMEOUT) -> str:
+    """Start a kernel on a Jupyter server, run ``code``, return its output, delete the kernel.
+
+    Output is the concatenated ``stream`` text and ``text/plain`` of results, in order.
+
+    Raises
+    ------
+    KernelError
+        If the code raised.
+    """
+    import websocket
+
+    headers = {"Authorization": f"token {token}"}
+    base = server_url.rstrip("/")
+    r = requests.post(f"{base}/api/kernels", json={"name": "python3"}, headers=headers, timeout=60)
+    if r.status_code != 201:
+        raise HarnessError(f"starting a kernel at {base}: HTTP {r.status_code} {r.text[:500]}")
+    kernel_id = r.json()["id"]
+    ws_url = "ws" + base[len("http") :] + f"/api/kernels/{kernel_id}/channels"
+    try:
+        deadline = time.monotonic() + timeout
+        ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout)
+        try:
+            msg_id, msg = _execute_request(code, uuid.uuid4().hex)
+            ws.send(json.dumps(msg))
+            out: list[str] = []
+            while time.monotonic() < deadline:
+                reply = json.loads(ws.recv())
+                if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind, content = reply["msg_type"], reply["content"]
+                if kind == "stream":
+                    out.append(content["text"])
+                elif kind in {"execute_result", "display_data"}:
+                    out.append(content["data"].get("text/plain", "") + "\n")
+                elif kind == "error":
+                    raise KernelError(
+                        f"{content['ename']}: {content['evalue']}\n" + "\n".join(content["traceback"])
+                    )
+                elif kind == "status" and content["execution_state"] == "idle":
+                    return "".join(out)
+            raise HarnessError(f"no idle status from kernel {kernel_id} within {timeout:.0f} s")
+        finally:
+            ws.close()
+    finally:
+        requests.delete(f"{base}/api/kernels/{kernel_id}", headers=headers, timeout=30)
+
+
+# ------------------------------------------------------------------------------------------------
+# the workbench
+
+
+@dataclass
+class Workbench:
+    """A running ``workbench up`` and the means to drive it. Build it with :func:`start_workbench`."""
+
+    url: str
+    state_dir: Path
+    env: dict[str, str]
+    ports: Ports
+    process: subprocess.Popen[bytes]
+    output: Path
+    admin_token: str = field(repr=False)
+
+    # -- hub API ------------------------------------------------------------------------------------
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Call the hub REST API (``/hub/api`` + ``path``) with the admin service token."""
+        headers = {"Authorization": f"token {self.admin_token}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.url}/hub/api{path}", headers=headers, timeout=60, **kwargs)
+
+    def user(self, name: str) -> dict[str, Any]:
+        """The hub's model of a user (``groups``, ``admin``, ``servers``…)."""
+        r = self.api("GET", f"/users/{name}")
+        if r.status_code != 200:
+            raise HarnessError(f"GET /users/{name}: HTTP {r.status_code} {r.text[:300]}")
+        return dict(r.json())
+
+    def login(self, username: str, password: str) -> Login:
+        """Log a user in through the IdP (see :func:`login_via_idp`)."""
+        return login_via_idp(self.url, username, password)
+
+    def start_server(self, name: str, *, timeout: float = SPAWN_TIMEOUT) -> str:
+        """Start ``name``'s server through the hub API and wait until it is ready; return its URL.
+
+        The spawn POST may answer 201, 202, or (JupyterHub 6.1.1, spawn slower than
+        ``slow_spawn_timeout``) 500 while the spawn goes on: the server state is what counts.
+        """
+        r = self.api("POST", f"/users/{name}/server")
+        if r.status_code not in {201, 202, 400, 500}:
+            raise HarnessError(f"spawn of {name}: HTTP {r.status_code} {r.text[:300]}")
+        posted = time.monotonic()
+        deadline = posted + timeout
+        seen = False
+        while time.monotonic() < deadline:
+            server = self.user(name).get("servers", {}).get("")
+            if server and server.get("ready"):
+                return f"{self.url}{server['url']}".rstrip("/")
+            if server:
+                seen = True
+            elif seen or time.monotonic() - posted > 10:
+                # the pending server disappeared (or never appeared): the spawn failed
+                raise HarnessError(
+                    f"spawn of {name} failed ({r.status_code} {r.text[:300]})\n{self.log_tail()}"
+                )
+            time.sleep(0.5)
+        raise HarnessError(f"server of {name} not ready after {timeout:.0f} s\n{self.log_tail()}")
+
+    def stop_server(self, name: str, *, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop ``name``'s server through the hub API and wait until it is gone."""
+        r = self.api("DELETE", f"/users/{name}/server")
+        if r.status_code not in {202, 204}:
+            raise HarnessError(f"stop of {name}: HTTP {r.status_code} {r.text[:300]}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.user(name).get("servers"):
+                return
+            time.sleep(0.5)
+        raise HarnessError(f"server of {name} still there after {timeout:.0f} s")
+
+    def run_code(self, name: str, code: str, *, timeout: float = KERNEL_TIMEOUT) -> str:
+        """Run ``code`` in a new kernel on ``name``'s running server; return its output."""
+        server = self.user(name).get("servers", {}).get("")
+        if not server or not server.get("ready"):
+            raise HarnessError(f"{name} has no ready server")
+        return run_in_kernel(f"{self.url}{server['url']}", self.admin_token, code, timeout=timeout)
+
+    # -- process ------------------------------------------------------------------------------------
+
+    def log_tail(self, name: str = "hub.log", lines: int = 40) -> str:
+        """Last lines of a log in ``<state>/logs`` (``hub.log``, ``idp.log``) and of ``workbench up``."""
+        parts = []
+        for path in (self.state_dir / "logs" / name, self.output):
+            if path.exists():
+                text = path.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {path}\n" + "\n".join(text))
+        return "\n".join(parts)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM ``workbench up`` (it stops what it started) and return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+                raise HarnessError(
+                    f"workbench up did not stop within {timeout:.0f} s\n{self.log_tail()}"
+                ) from None
+        return int(self.process.returncode)
+
+    def __enter__(self) -> Workbench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def workbench_env(state_dir: Path, ports: Ports, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test workbench: ours minus any WORKBENCH_*, then the test's settings."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    full.update(ports.env())
+    full["WORKBENCH_STATE_DIR"] = str(state_dir)
+    full.setdefault("WORKBENCH_LOG_LEVEL", "INFO")
+    full.update(env or {})
+    return full
+
+
+def start_workbench(
+    state_dir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    realm_file: Path | None = None,
+    ports: Ports | None = None,
+    timeout: float = START_TIMEOUT,
+) -> Workbench:
+    """Run ``workbench up`` in ``state_dir`` on free ports and wait until the hub answers.
+
+    Parameters
+    ----------
+    state_dir
+        A fresh directory (``tmp_path``): database, secrets, logs and users' directories go there.
+    env
+        Extra ``WORKBENCH_*`` settings.
+    realm_file
+        Realm export for the dev IdP (default: the project's ``deploy/keycloak/realm-s2p.json``).
+    ports
+        Ports to use (default: :func:`free_ports`).
+    timeout
+        Seconds to wait for the hub [s].
+    """
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ports = ports or free_ports()
+    full = workbench_env(state_dir, ports, env)
+    if realm_file is not None:
+        full["WORKBENCH_REALM_FILE"] = str(realm_file)
+    output = state_dir / "workbench-up.out"
+    with open(output, "ab") as out:
+        proc = subprocess.Popen(
+            [str(WORKBENCH), "up"],
+            env=full,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = full.get("WORKBENCH_PUBLIC_URL", f"http://127.0.0.1:{ports.hub}").rstrip("/")
+    wb = Workbench(url, state_dir, full, ports, proc, output, admin_token="")
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise HarnessError(f"workbench up exited with code {proc.returncode}\n{wb.log_tail()}")
+        # `workbench up` prints its banner once the hub answers through the proxy.
+        if "is up:" in output.read_text(errors="replace"):
+            break
+        if time.monotonic() > deadline:
+            wb.stop()
+            raise HarnessError(f"workbench up not ready after {timeout:.0f} s\n{wb.log_tail()}")
+        time.sleep(0.3)
+    wb.admin_token = (state_dir / "secrets" / "admin_api_token").read_text().strip()
+    return wb

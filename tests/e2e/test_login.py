@@ -1,0 +1,239 @@
+"""End to end: `workbench up` with the dev IdP, users logging in through the real OIDC redirect flow.
+
+Real processes only (dev IdP in Node, JupyterHub, configurable-http-proxy, JupyterLab, a kernel).
+One workbench is shared by the module; it runs on a temporary copy of the realm file so a test can
+take a user out of a group the way an IdP admin would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+import s2p
+from tests.e2e.harness import (
+    WORKBENCH,
+    Workbench,
+    free_ports,
+    start_idp,
+    start_workbench,
+    workbench_env,
+)
+from tests.support import ROOT, need_executable
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REALM_FILE = ROOT / "deploy" / "keycloak" / "realm-s2p.json"
+REFRESH_AGE_S = 3  # WORKBENCH_AUTH_REFRESH_AGE of the shared hub: short, so a test can wait it out
+
+
+def _password(realm: dict, username: str) -> str:
+    user = next(u for u in realm["users"] if u["username"] == username)
+    return str(next(c["value"] for c in user["credentials"] if c["type"] == "password"))
+
+
+@pytest.fixture(scope="module")
+def realm_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("realm") / "realm-s2p.json"
+    shutil.copy(REALM_FILE, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def realm(realm_copy: Path) -> dict:
+    return dict(json.loads(realm_copy.read_text()))
+
+
+@pytest.fixture(scope="module")
+def wb(tmp_path_factory: pytest.TempPathFactory, realm_copy: Path) -> Iterator[Workbench]:
+    need_executable("node")
+    state = tmp_path_factory.mktemp("state")
+    workbench = start_workbench(
+        state, {"WORKBENCH_AUTH_REFRESH_AGE": str(REFRESH_AGE_S)}, realm_file=realm_copy
+    )
+    yield workbench
+    code = workbench.stop()
+    assert code == 0, workbench.log_tail()
+
+
+def _edit_realm(path: Path, username: str, groups: list[str]) -> None:
+    """Change a user's groups in the realm file (the dev IdP re-reads it, as an admin's edit)."""
+    data = json.loads(path.read_text())
+    for user in data["users"]:
+        if user["username"] == username:
+            user["groups"] = [f"/{g}" for g in groups]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("username", "groups", "admin"),
+    [
+        ("swe-scientist", ["swe"], False),
+        ("operator", ["debris", "operators"], False),
+        ("admin", ["admins"], True),
+    ],
+)
+def test_login_through_idp_gives_hub_user_the_idp_groups(
+    wb: Workbench, realm: dict, username: str, groups: list[str], admin: bool
+) -> None:
+    login = wb.login(username, _password(realm, username))
+    assert login.ok, login.response.text[:1000]
+    assert login.response.url.endswith("/hub/home")
+    user = wb.user(username)
+    assert sorted(user["groups"]) == groups
+    assert user["admin"] is admin
+
+
+def test_server_starts_runs_s2p_in_a_kernel_and_stops(wb: Workbench, realm: dict) -> None:
+    name = "debris-analyst"
+    assert wb.login(name, _password(realm, name)).ok
+    url = wb.start_server(name)
+    assert url.endswith(f"/user/{name}")
+    out = wb.run_code(name, "import os, s2p\nprint(s2p.__version__)\nprint(os.getcwd())")
+    version, cwd = out.split()
+    assert version == s2p.__version__
+    assert Path(cwd) == wb.state_dir / "users" / name
+    pid = wb.user(name)["servers"][""]["state"]["pid"]
+    assert psutil.pid_exists(pid)
+    wb.stop_server(name)
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, f"server process {pid} still alive after stop"
+        time.sleep(0.2)
+    # The proxy no longer routes to a server: the hub answers instead (a redirect to log in).
+    r = requests.get(f"{url}/api/status", timeout=10, allow_redirects=False)
+    assert r.status_code in {302, 403, 424, 503}, r.status_code
+
+
+def test_wrong_password_gets_the_idp_error(wb: Workbench) -> None:
+    login = wb.login("neo-analyst", "not-the-password")
+    assert login.on_idp_form
+    assert "Invalid username or password." in login.response.text
+    assert wb.api("GET", "/users/neo-analyst").status_code == 404
+
+
+def test_user_in_no_group_gets_the_refusal_page(wb: Workbench, realm: dict) -> None:
+    login = wb.login("nogroup", _password(realm, "nogroup"))
+    assert login.response.status_code == 403
+    page = login.response.text
+    assert 'id="workbench-refusal"' in page
+    assert "<strong>nogroup</strong>" in page
+    assert "Your groups:" in page and "<strong>none</strong>" in page
+    assert "swe" in page and "How to get access" in page
+    assert wb.api("GET", "/users/nogroup").status_code == 404
+
+
+def test_group_removed_in_idp_is_removed_at_next_refresh(
+    wb: Workbench, realm: dict, realm_copy: Path
+) -> None:
+    name = "operator"
+    login = wb.login(name, _password(realm, name))
+    assert login.ok
+    assert sorted(wb.user(name)["groups"]) == ["debris", "operators"]
+    try:
+        _edit_realm(realm_copy, name, ["operators"])
+        time.sleep(REFRESH_AGE_S + 0.5)
+        # Any page the user opens after auth_refresh_age refreshes the tokens and the claims.
+        r = login.session.get(f"{wb.url}/hub/home", timeout=30)
+        assert r.status_code == 200
+        assert wb.user(name)["groups"] == ["operators"]
+    finally:
+        _edit_realm(realm_copy, name, ["operators", "debris"])
+
+
+def test_user_removed_from_every_group_loses_access_at_next_refresh(
+    wb: Workbench, realm: dict, realm_copy: Path
+) -> None:
+    name = "admin"
+    login = wb.login(name, _password(realm, name))
+    assert login.ok and wb.user(name)["admin"] is True
+    try:
+        _edit_realm(realm_copy, name, [])
+        time.sleep(REFRESH_AGE_S + 0.5)
+        r = login.session.get(f"{wb.url}/hub/home", timeout=30)
+        # Stale auth: the hub sends the user to log in again, which the IdP and hub now refuse.
+        assert r.status_code == 403, r.url
+        assert 'id="workbench-refusal"' in r.text
+        user = wb.user(name)
+        assert user["groups"] == [] and user["admin"] is False
+    finally:
+        _edit_realm(realm_copy, name, ["admins"])
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def test_hub_configured_only_by_env_logs_in_against_another_issuer(tmp_path: Path, realm_copy: Path) -> None:
+    """WORKBENCH_AUTH=keycloak + issuer URL + client id/secret: as against any Keycloak-compatible IdP."""
+    need_executable("node")
+    ports = free_ports()
+    secret = "x" * 8 + "second-idp-client-secret"
+    idp = start_idp(
+        realm_copy,
+        tmp_path / "idp",
+        hub_url=f"http://127.0.0.1:{ports.hub}",
+        client_secret=secret,
+        realm="partners",
+    )
+    try:
+        assert idp.issuer.endswith("/realms/partners")
+        assert str(ports.idp) not in idp.issuer  # a port of its own, not the one the hub would start
+        env = {
+            "WORKBENCH_ENV": "ire",
+            "WORKBENCH_AUTH": "keycloak",
+            "WORKBENCH_OIDC_ISSUER": idp.issuer,
+            "WORKBENCH_OIDC_CLIENT_ID": "workbench",
+            "WORKBENCH_OIDC_CLIENT_SECRET": secret,
+        }
+        with start_workbench(tmp_path / "state", env, ports=ports) as wb:
+            login = wb.login("neo-analyst", "dev-neo-analyst")
+            assert login.ok, login.response.text[:1000]
+            assert wb.user("neo-analyst")["groups"] == ["neo"]
+            assert "idp.log" not in {p.name for p in (wb.state_dir / "logs").iterdir()}
+    finally:
+        idp.stop()
+
+
+def test_ope_refuses_the_dev_idp_and_starts_nothing(tmp_path: Path) -> None:
+    ports = free_ports()
+    env = workbench_env(tmp_path, ports, {"WORKBENCH_ENV": "ope"})
+    r = subprocess.run([str(WORKBENCH), "up"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "WORKBENCH_ENV=ope refuses" in r.stderr
+    assert "WORKBENCH_AUTH=dev-idp" in r.stderr
+    assert "WORKBENCH_OIDC_CLIENT_SECRET" in r.stderr  # the generated dev secret is refused too
+    assert not (tmp_path / "logs" / "hub.log").exists()
+    assert not (tmp_path / "logs" / "idp.log").exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{ports.hub}/hub/health", timeout=5)
+
+
+def test_unreachable_issuer_is_one_clear_error(tmp_path: Path) -> None:
+    ports = free_ports()
+    issuer = f"http://127.0.0.1:{ports.idp}/realms/s2p"  # nothing listens there
+    env = workbench_env(
+        tmp_path,
+        ports,
+        {
+            "WORKBENCH_AUTH": "keycloak",
+            "WORKBENCH_OIDC_ISSUER": issuer,
+            "WORKBENCH_OIDC_CLIENT_SECRET": "s" * 32,
+        },
+    )
+    r = subprocess.run([str(WORKBENCH), "up"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert f"WORKBENCH_OIDC_ISSUER={issuer}" in r.stderr
+    assert "/.well-known/openid-configuration" in r.stderr
