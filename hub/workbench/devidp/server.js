@@ -8,7 +8,9 @@
 //   node server.js REALM_FILE [--port N] [--host 127.0.0.1] [--realm NAME]
 //        [--redirect-uris JSON] [--state-dir DIR] [--node-modules DIR]
 
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
+import {
+  createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, timingSafeEqual, verify,
+} from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join, resolve } from 'node:path';
@@ -127,6 +129,12 @@ function send(res, status, type, body, headers = {}) {
     ...headers,
   });
   res.end(body);
+}
+
+// Constant-time comparison (of digests, so lengths do not leak either).
+function sameSecret(expected, given) {
+  const digest = (v) => createHash('sha256').update(String(v)).digest();
+  return timingSafeEqual(digest(expected), digest(given));
 }
 
 function b64json(part) {
@@ -354,9 +362,23 @@ async function main() {
     const action = `${prefix}/login-actions/authenticate/${uid}`;
     const clientName = client?.client_name;
 
+    if (details.prompt.name === 'consent') {
+      // Normally loadExistingGrant grants everything up front; this covers the remaining cases
+      // (e.g. a native client) the same way: first-party clients never see a consent screen.
+      const missing = details.prompt.details;
+      const grant = (details.grantId && await provider.Grant.find(details.grantId))
+        || new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes || {})) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      const grantId = await grant.save();
+      await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      return;
+    }
     if (details.prompt.name !== 'login') {
-      // Only reached if a grant is missing despite loadExistingGrant: grant and continue.
-      await provider.interactionFinished(req, res, {}, { mergeWithLastSubmission: true });
+      send(res, 400, 'text/html; charset=utf-8', errorPage({ realmTitle: realmTitle(), message: `Unsupported interaction: ${details.prompt.name}` }));
       return;
     }
     if (req.method === 'GET') {
@@ -370,7 +392,7 @@ async function main() {
     const form = new URLSearchParams(await readBody(req));
     const login = form.get('username') || '';
     const user = realm().lookup(login);
-    const passwordOk = !!user && user.password !== undefined && user.password === form.get('password');
+    const passwordOk = !!user && user.password !== undefined && sameSecret(user.password, form.get('password') || '');
     if (!passwordOk || !user.enabled) {
       const error = passwordOk && !user.enabled
         ? 'Account is disabled, contact your admin.'
