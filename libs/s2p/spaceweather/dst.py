@@ -99,8 +99,9 @@ def dst_storms(
 ) -> pd.DataFrame:
     """Geomagnetic storms in a Dst series, with their phases.
 
-    A storm is a run of hours with Dst <= ``threshold_nT``. Its *main-phase minimum* is the first
-    hour of the run's lowest Dst; its *onset* (start of the main phase) the last hour before the
+    A storm is a run of hours with Dst <= ``threshold_nT``; runs not separated by a return to
+    ``quiet_nT`` are one (multi-step) storm. Its *main-phase minimum* is the first hour of the
+    storm's lowest Dst; its *onset* (start of the main phase) the last hour before the
     minimum with Dst >= ``quiet_nT`` (or, when Dst stayed disturbed since the previous storm, the
     hour of the highest Dst in between); its *recovery end* the first hour after the minimum with
     Dst >= ``quiet_nT`` (NaT if the series or the next storm comes first).
@@ -131,7 +132,16 @@ def dst_storms(
     t = np.arange(d.size) if times is None else np.asarray(times).astype("datetime64[ns]")
     below = np.nan_to_num(d, nan=np.inf) <= threshold_nT
     edges = np.diff(np.concatenate(([0], below.astype(np.int8), [0])))
-    run_starts, run_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    run_starts, run_ends = list(np.flatnonzero(edges == 1)), list(np.flatnonzero(edges == -1))
+    # Two dips below the threshold without a return to quiet in between are one (two-step) storm.
+    k = 0
+    while k + 1 < len(run_starts):
+        between = d[run_ends[k] : run_starts[k + 1]]
+        if not np.any(between >= quiet_nT):
+            run_ends[k] = run_ends.pop(k + 1)
+            run_starts.pop(k + 1)
+        else:
+            k += 1
     minima = [a + int(np.nanargmin(d[a:b])) for a, b in zip(run_starts, run_ends, strict=True)]
     rows = []
     for k, m in enumerate(minima):
