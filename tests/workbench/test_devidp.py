@@ -580,3 +580,39 @@ def test_realm_export_is_what_keycloak_imports() -> None:
         assert cred == {"type": "password", "value": PASSWORD[name], "temporary": False}
     assert users["nogroup"]["groups"] == []
     assert "/operators" in users["operator"]["groups"] and len(users["operator"]["groups"]) == 2
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for a reaper counts as ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_server_does_not_outlive_a_killed_launcher(tmp_path: Path) -> None:
+    _prerequisites()
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from workbench.devidp import DevIdP\n"
+        f"idp = DevIdP(Path({str(REALM_FILE)!r}), log_file=Path({str(tmp_path / 'idp.log')!r})).start()\n"
+        "print(idp.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert launcher.stdout is not None
+        node_pid = int(launcher.stdout.readline())
+        assert _alive(node_pid)
+        launcher.kill()  # SIGKILL: stop() never runs
+        launcher.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(node_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(node_pid), "the dev IdP outlived its launcher"
+        assert "gone, stopping" in (tmp_path / "idp.log").read_text()
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()

@@ -35,6 +35,8 @@ SERVER_JS = Path(__file__).resolve().parent / "server.js"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _LOG_TAIL_LINES = 40
+#: oidc-provider 8.x (pinned in package.json) supports Node.js 18 LTS and later; the project uses 20.
+MIN_NODE_MAJOR = 20
 
 
 class DevIdPError(RuntimeError):
@@ -42,18 +44,27 @@ class DevIdPError(RuntimeError):
 
 
 def find_node() -> str:
-    """Path of the ``node`` executable.
+    """Path of a ``node`` executable of version 20 or later.
 
     Raises
     ------
     DevIdPError
-        When ``node`` is not on ``PATH``.
+        When ``node`` is not on ``PATH`` or is older than Node.js 20.
     """
     node = shutil.which("node")
     if node is None:
         raise DevIdPError(
-            "the dev identity provider needs Node.js 20 or later (`node` is not on PATH); "
+            f"the dev identity provider needs Node.js {MIN_NODE_MAJOR} or later (`node` is not on PATH); "
             "install Node.js, then run `make install`"
+        )
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    try:
+        major = int(version.lstrip("v").split(".")[0])
+    except ValueError:
+        major = 0
+    if major < MIN_NODE_MAJOR:
+        raise DevIdPError(
+            f"{node} is Node.js {version or '?'}; the dev identity provider needs {MIN_NODE_MAJOR}+"
         )
     return node
 
@@ -64,16 +75,14 @@ def find_node_modules(root: Path | None = None) -> Path:
     Parameters
     ----------
     root
-        Directory that contains ``node_modules`` (default: the repository root, or
-        ``WORKBENCH_NODE_MODULES``'s parent when that variable names the directory itself).
+        Directory that contains ``node_modules`` (default: the repository root).
 
     Raises
     ------
     DevIdPError
         When ``node_modules/oidc-provider`` is missing (``make install`` was not run).
     """
-    override = os.environ.get("WORKBENCH_NODE_MODULES")
-    modules = Path(override) if override and root is None else (root or REPO_ROOT) / "node_modules"
+    modules = (root or REPO_ROOT) / "node_modules"
     if not (modules / "oidc-provider" / "package.json").is_file():
         raise DevIdPError(
             f"npm package oidc-provider not found in {modules}; run `make install` "
@@ -201,6 +210,8 @@ class DevIdP:
             cmd += ["--redirect-uris", json.dumps(self.redirect_uris)]
         if self.state_dir is not None:
             cmd += ["--state-dir", str(self.state_dir)]
+        # The server exits by itself if this process dies without calling stop(): no orphans.
+        cmd += ["--parent-pid", str(os.getpid())]
         return cmd
 
     # -- life cycle ------------------------------------------------------------------------
