@@ -1,0 +1,72 @@
+"""``workbench images …``: build the lab image, compile its pinned requirements."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from workbench.images import build
+
+
+def _default_image() -> str:
+    # The tag the spawners run: WORKBENCH_IMAGE through the platform settings when they exist.
+    try:
+        from workbench.settings import Settings
+
+        return str(Settings.from_env().image) or build.DEFAULT_IMAGE
+    except (ImportError, ValueError):
+        return build.DEFAULT_IMAGE
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``images build`` and ``images compile`` to the ``workbench`` CLI."""
+    images = subparsers.add_parser("images", help="build the lab container image")
+    sub = images.add_subparsers(dest="images_command", metavar="ACTION")
+
+    p = sub.add_parser(
+        "build",
+        help="build the lab image (local Debian base, host-resolved wheelhouse; cached)",
+        description=build.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--image", default=None, help=f"tag to build (default: WORKBENCH_IMAGE or {build.DEFAULT_IMAGE})"
+    )
+    p.add_argument(
+        "--base-image",
+        default=None,
+        help=f"an image with Python 3.11 to build on; default: make {build.LOCAL_BASE} with debootstrap",
+    )
+    p.add_argument("--if-missing", action="store_true", help="do nothing when the image already exists")
+    p.add_argument("--no-cache", action="store_true", help="rebuild every layer")
+    p.set_defaults(handler=_build)
+
+    c = sub.add_parser(
+        "compile", help="pin images/lab/requirements.in into requirements.txt for the image's Python"
+    )
+    c.add_argument("--base-image", default=None, help="base whose interpreter to resolve for")
+    c.set_defaults(handler=_compile)
+    images.set_defaults(handler=lambda args: images.print_help() or 2)
+
+
+def _build(args: argparse.Namespace) -> int:
+    image = args.image or _default_image()
+    if args.if_missing and build.image_exists(image):
+        print(f"{image}: present")
+        return 0
+    try:
+        build.build_lab_image(
+            image, base_image=args.base_image, extra_args=["--no-cache"] if args.no_cache else []
+        )
+    except build.BuildError as exc:
+        print(f"workbench images build: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    lab = build.ROOT / "images" / "lab"
+    base, _ = build.ensure_base(args.base_image)
+    interp = build.probe_interpreter(base)
+    build.compile_requirements(lab / "requirements.in", lab / "requirements.txt", interp)
+    return 0

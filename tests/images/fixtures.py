@@ -1,0 +1,42 @@
+"""Session fixtures for tests that need the lab image (image, Docker and Swarm tests).
+
+``lab_image`` builds the image once per test session with ``workbench images build``'s code: a
+fresh CI machine makes the base with debootstrap and builds everything (a few minutes); on a machine
+that has built it before, every layer comes from the cache (seconds). It is registered for the whole
+suite in ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from tests.support import need, need_executable
+from workbench.images import build
+
+
+def docker_answers() -> bool:
+    """Whether a Docker engine answers ``docker info``."""
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+def need_docker() -> None:
+    """Skip (laptop) or fail (``CI=true``) without a Docker engine."""
+    need_executable("docker")
+    need(docker_answers(), "a Docker engine answering `docker info` (bash .ci/start-dockerd)")
+
+
+@pytest.fixture(scope="session")
+def lab_image() -> build.BuildResult:
+    """The lab image, built (or confirmed up to date from the cache) once per session."""
+    need_docker()
+    need(
+        build.image_exists(build.LOCAL_BASE) or shutil.which("debootstrap") is not None,
+        "debootstrap (to make the base image) or an existing s2p/base:bookworm",
+    )
+    lines: list[str] = []
+    return build.build_lab_image(build.DEFAULT_IMAGE, log=lines.append)

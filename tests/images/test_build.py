@@ -1,0 +1,160 @@
+"""The lab image: built with no registry, cached on rebuild, clean of host settings, numba warmed."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tomllib
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+from workbench.images import build
+
+REBUILD_BUDGET_S = 60.0
+"""A rebuild with nothing changed must take less than this [s] (issue 7)."""
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
+
+
+def run_in_image(image: str, *args: str, env: dict[str, str] | None = None, data: bool = False) -> str:
+    """Run a command in a throw-away container with no network; return stdout (+stderr)."""
+    cmd = ["docker", "run", "--rm", "--network", "none"]
+    for k, v in (env or {}).items():
+        cmd += ["-e", f"{k}={v}"]
+    if data:
+        cmd += ["-v", f"{ROOT / 'data'}:/data:ro"]
+    proc = subprocess.run([*cmd, image, *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_image_builds_with_no_registry_and_carries_its_labels(lab_image: build.BuildResult):
+    # The build ran with `--network none` on a base made here: no registry was involved.
+    assert lab_image.image_id.startswith("sha256:")
+    labels = build.image_labels(lab_image.image)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert labels["org.opencontainers.image.version"] == project["version"]
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    assert labels["org.opencontainers.image.revision"].startswith(head)
+    created = datetime.fromisoformat(labels["org.opencontainers.image.created"].replace("Z", "+00:00"))
+    assert abs((datetime.now(created.tzinfo) - created).days) < 30
+
+
+def test_image_runs_as_jovyan_with_the_hubs_jupyterhub_and_s2p(lab_image: build.BuildResult):
+    code = (
+        "import os, pwd, jupyterhub, s2p, numba, voila, papermill, ipywidgets, dask, jupyterlab; "
+        "print(os.getuid(), pwd.getpwuid(os.getuid()).pw_name, jupyterhub.__version__, s2p.__version__)"
+    )
+    out = run_in_image(lab_image.image, "python", "-c", code).split()
+    assert out[:2] == ["1000", "jovyan"]
+    assert out[2] == version("jupyterhub") == "6.1.1"  # the single-user server speaks the hub's API
+    assert out[3] == version("s2p-workbench")
+
+
+def test_no_host_pip_setting_proxy_or_credential_enters_the_image(lab_image: build.BuildResult):
+    inspect = json.loads(
+        subprocess.run(["docker", "image", "inspect", lab_image.image], capture_output=True, text=True).stdout
+    )[0]
+    env = inspect["Config"]["Env"]
+    assert not [
+        e for e in env if re.match(r"(?i)(pip_(index|extra|cert|find|trusted)|https?_proxy|no_proxy)", e)
+    ], env
+    history = subprocess.run(
+        ["docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", lab_image.image],
+        capture_output=True,
+        text=True,
+    ).stdout
+    for needle in ("index-url", "--cert", "proxy", "/opt/pypi", "trusted-host"):
+        assert needle not in history, needle
+    out = run_in_image(
+        lab_image.image,
+        "sh",
+        "-c",
+        "pip config list; ls /etc/pip.conf /etc/xdg/pip 2>&1; env | grep -i -E 'pip_|proxy' || true",
+    )
+    assert "global." not in out and ":env:." not in out
+    assert "No such file" in out
+
+
+def test_no_setuid_binaries_and_catalogs_inside(lab_image: build.BuildResult):
+    out = run_in_image(
+        lab_image.image,
+        "sh",
+        "-c",
+        "find / -xdev -type f -perm /6000 2>/dev/null | wc -l; ls /opt/s2p/catalogs",
+    )
+    count, *catalogs = out.split()
+    assert count == "0"
+    shipped = sorted(p.name for p in (ROOT / "catalogs").glob("*") if not p.name.startswith("."))
+    assert sorted(catalogs) == shipped
+
+
+def test_fresh_container_loads_sgp4_from_the_numba_cache(lab_image: build.BuildResult):
+    # A first SGP4 call in a brand-new container must load machine code, not compile (17 s here).
+    code = (
+        "import numpy as np, s2p.debris as d\n"
+        "tles = d.read_tle('/data/space_debris/tle/celestrak_stations_2026-05-30.tle')\n"
+        "t = np.datetime64('2026-05-30T12:00', 'ns') + np.arange(3) * np.timedelta64(10, 'm')\n"
+        "r, v, e = d.sgp4(tles, t)\n"
+        "print('shape', r.shape)\n"
+    )
+    out = run_in_image(lab_image.image, "python", "-c", code, env={"NUMBA_DEBUG_CACHE": "1"}, data=True)
+    assert "shape (" in out
+    loaded = re.findall(r"data loaded from", out)
+    saved = re.findall(r"data saved to", out)
+    assert loaded, out[-2000:]
+    assert not saved, "a kernel was compiled in the fresh container:\n" + "\n".join(
+        line for line in out.splitlines() if "saved" in line
+    )
+
+
+def test_rebuild_with_nothing_changed_is_served_from_the_cache(lab_image: build.BuildResult):
+    before = build.docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", lab_image.image).stdout
+    again = build.build_lab_image(lab_image.image, log=lambda line: None)
+    after = build.docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", lab_image.image).stdout
+    assert again.seconds < REBUILD_BUDGET_S, f"rebuild took {again.seconds:.0f} s"
+    assert not again.base_built and not again.wheelhouse_downloaded
+    assert json.loads(after) == json.loads(before)  # every filesystem layer reused
+    # every step but the final labels (build date, commit) came from the cache
+    assert again.cached_steps >= again.steps - 5, "\n".join(again.log[-40:])
+
+
+# ------------------------------------------------------------------------------ no Docker needed
+
+
+def test_requirements_in_covers_the_library_and_the_pins_match_the_hub():
+    names = build._requested_names(ROOT / "images/lab/requirements.in")
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    wanted = {build.normalise(re.split(r"[\[=<>!~;\s]", d, maxsplit=1)[0]) for d in deps}
+    assert wanted <= names, wanted - names
+    pins = build.read_pins(ROOT / "images/lab/requirements.txt")
+    assert names <= pins.keys(), names - pins.keys()
+    assert pins["jupyterhub"] == version("jupyterhub")
+
+
+def test_debian_mirror_is_read_from_apt_sources(tmp_path: Path):
+    deb822 = tmp_path / "debian.sources"
+    deb822.write_text(
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\n"
+        "Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\nComponents: main\n"
+    )
+    assert build.debian_mirror([deb822]) == "http://mirror.example/debian"
+    one_line = tmp_path / "sources.list"
+    one_line.write_text("# comment\ndeb [arch=amd64] http://m2.example/debian bookworm main\n")
+    assert build.debian_mirror([one_line]) == "http://m2.example/debian"
+    assert build.debian_mirror([tmp_path / "missing.list"]) == build.DEBIAN_FALLBACK_MIRROR
+
+
+def test_interpreter_platform_tags_cover_its_glibc():
+    interp = build.Interpreter("3.11.2", (2, 36))
+    assert interp.abi == "cp311"
+    assert interp.platforms[0] == "manylinux_2_36_x86_64"
+    assert "manylinux_2_17_x86_64" in interp.platforms and "manylinux2014_x86_64" in interp.platforms
+    assert "manylinux_2_37_x86_64" not in interp.platforms
