@@ -284,7 +284,10 @@ class TLESet:
 
 
 def _iter_records(text: str):
-    """Yield (line number of line 1, name, line1, line2), or (line number, None, fault, text) for junk."""
+    """Yield (line number of line 1, name, line1, line2), or (line number, None, fault, text) for junk.
+
+    A missing line 2 is reported at the line where it was expected (one past the end at end of input).
+    """
     lines = [ln.rstrip() for ln in text.splitlines()]
     n = len(lines)
 
@@ -310,10 +313,10 @@ def _iter_records(text: str):
                 yield (k + 2, name, lines[k + 1], lines[k + 2])
                 k += 3
             else:
-                yield (k + 3 if k + 2 < n else k + 2, None, "missing line 2 after line 1", lines[k + 1])
+                yield (k + 3, None, "missing line 2 after line 1", lines[k + 1])
                 k += 2
         elif starts(k, "1 "):
-            yield (k + 2 if k + 1 < n else k + 1, None, "missing line 2 after line 1", lines[k])
+            yield (k + 2, None, "missing line 2 after line 1", lines[k])
             k += 1
         else:
             yield (k + 1, None, "expected a name line or line 1 of an element set", lines[k])
