@@ -232,6 +232,8 @@ def catalog(
             metadata={"description": f"catalog federated from {url}", "federated": True},
             output_instance=SubCatalog.output_instance,
         )
+        # Intake adds no alias when the name equals the entry's token; listing goes by aliases.
+        cat.aliases[name] = name
     return cat
 
 
