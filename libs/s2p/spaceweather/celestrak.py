@@ -245,7 +245,7 @@ def _read_csv(data: bytes, name: str) -> dict[str, np.ndarray]:
         if var in ("date", "data_type"):
             continue
         s = df[col]
-        if s.dtype == object:
+        if not pd.api.types.is_numeric_dtype(s):  # object (pandas 2) or str (pandas 3) column
             num = pd.to_numeric(s, errors="coerce")
             badn = np.flatnonzero(num.isna().to_numpy() & s.notna().to_numpy())
             raise fail(int(badn[0]), f"not a number in column {col}")
