@@ -17,7 +17,15 @@ from s2p.neo.close_approaches import close_approaches
 from s2p.neo.designations import pack_designation, unpack_designation, unpack_epoch
 from s2p.neo.ephemeris import ephemeris, hg_magnitude
 from s2p.neo.moid import moid, moid_elements
-from s2p.neo.observations import read_ades, read_mpc80
+from s2p.neo.neocc_files import (
+    read_neocc_close_encounters,
+    read_neocc_ephemeris,
+    read_neocc_physical_properties,
+    read_neocc_risk_file,
+    read_oef,
+    read_sbdb,
+)
+from s2p.neo.observations import read_ades, read_mpc80, read_mpc_obs_json, read_rwo
 from s2p.neo.observers import observatory_codes
 from s2p.neo.orbits import GAUSS_K, GM_SUN_AU3_D2, Orbits, read_mpcorb
 from s2p.neo.planets import earth_elements
@@ -26,6 +34,8 @@ from s2p.neo.readers import (
     read_allneo,
     read_cneos_close_approaches,
     read_neocc_close_approaches,
+    read_neocc_past_impactors,
+    read_neocc_priority_list,
     read_neocc_risk_list,
     read_sentry,
 )
@@ -51,6 +61,16 @@ __all__ = [
     "read_allneo",
     "read_cneos_close_approaches",
     "read_mpc80",
+    "read_mpc_obs_json",
+    "read_neocc_close_encounters",
+    "read_neocc_ephemeris",
+    "read_neocc_past_impactors",
+    "read_neocc_physical_properties",
+    "read_neocc_priority_list",
+    "read_neocc_risk_file",
+    "read_oef",
+    "read_rwo",
+    "read_sbdb",
     "read_mpcorb",
     "read_neocc_close_approaches",
     "read_neocc_risk_list",

@@ -131,7 +131,9 @@ def state_to_elements(r: np.ndarray, v: np.ndarray, mu: float) -> dict[str, np.n
 def earth_elements(jd_tdb_whole: Any, jd_tdb_frac: Any = 0.0) -> dict[str, np.ndarray]:
     """Heliocentric osculating elements of the Earth (not the EMB), ecliptic J2000, from DE421.
 
-    The two-body parameter is ``GM_sun + GM_earth`` (the Earth's own heliocentric Kepler problem).
+    The two-body parameter is ``GM_sun`` alone, the convention of JPL SBDB and ESA NEOCC for the Earth
+    MOID: with it, the MOIDs these services publish for Apophis are reproduced to 1e-8 au (with
+    ``GM_sun + GM_earth`` they differ by ~2e-6 au, with the Earth-Moon barycentre by ~1e-4 au).
 
     Parameters
     ----------
@@ -147,4 +149,4 @@ def earth_elements(jd_tdb_whole: Any, jd_tdb_frac: Any = 0.0) -> dict[str, np.nd
     r = (s["earth_p"] - s["sun_p"]) @ ECL_FROM_EQ.T
     v = (s["earth_v"] - s["sun_v"]) @ ECL_FROM_EQ.T
     k = constants()
-    return state_to_elements(r, v, k["GMS"] + k["GM_EARTH"])
+    return state_to_elements(r, v, k["GMS"])
