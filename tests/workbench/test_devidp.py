@@ -616,3 +616,19 @@ def test_server_does_not_outlive_a_killed_launcher(tmp_path: Path) -> None:
     finally:
         if launcher.poll() is None:
             launcher.kill()
+
+
+def test_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
+    _prerequisites()
+    import socket
+
+    from workbench.devidp import DevIdP, DevIdPError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        idp = DevIdP(REALM_FILE, port=port, log_file=tmp_path / "idp.log")
+        with pytest.raises(DevIdPError, match="EADDRINUSE"):
+            idp.start(timeout=15)
+        assert not idp.running
