@@ -16,6 +16,8 @@ Stable API (other test packages build on it)::
         out = wb.run_code("swe-scientist", "print(1 + 1)")      # stdout (+ text/plain results)
         wb.stop_server("swe-scientist")
         wb.api("GET", "/users")                                 # any hub API call -> requests.Response
+        wb.processes()                                          # psutil.Process of everything it runs
+        wb.stop(sig=signal.SIGINT)                              # as Ctrl-C; returns the exit code
 
 ``start_workbench(state_dir, env=None, *, realm_file=None, ports=None, timeout=120)``
     ``env``: extra ``WORKBENCH_*`` variables (the harness fills the four ports and the state
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import psutil
 import requests
 
 from tests.support import ROOT, free_port
@@ -370,10 +373,21 @@ class Workbench:
                 parts.append(f"--- {path}\n" + "\n".join(text))
         return "\n".join(parts)
 
-    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
-        """SIGTERM ``workbench up`` (it stops what it started) and return its exit code."""
+    def processes(self) -> list[psutil.Process]:
+        """``workbench up`` and every process descending from it (IdP, hub, proxy, servers, kernels)."""
+        try:
+            me = psutil.Process(self.process.pid)
+            return [me, *me.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, timeout: float = STOP_TIMEOUT, sig: int = signal.SIGTERM) -> int:
+        """Signal ``workbench up`` (SIGTERM, or SIGINT as Ctrl-C does) and return its exit code.
+
+        ``workbench up`` stops what it started; whatever it leaves is killed here after ``timeout``.
+        """
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(sig)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -173,6 +174,35 @@ def test_user_removed_from_every_group_loses_access_at_next_refresh(
         _edit_realm(realm_copy, name, ["admins"])
 
 
+def _wait_gone(procs: list[psutil.Process], timeout: float = 15.0) -> list[str]:
+    """Processes of ``procs`` still alive (not zombies) after ``timeout`` [s]."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for p in procs:
+            try:
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+def test_ctrl_c_stops_idp_hub_proxy_and_servers(wb: Workbench, realm: dict) -> None:
+    """Runs last among the tests of the shared workbench: it stops it."""
+    name = "swe-scientist"
+    assert wb.login(name, _password(realm, name)).ok
+    wb.start_server(name)
+    procs = wb.processes()
+    names = " ".join(" ".join(p.cmdline()) for p in procs)
+    for part in ("jupyterhub -f", "configurable-http-proxy", "jupyterhub-singleuser", "server.js"):
+        assert part in names, f"{part} not among the processes of workbench up"
+    assert wb.stop(sig=signal.SIGINT) == 0, wb.log_tail()
+    assert _wait_gone(procs) == []
+
+
 # ------------------------------------------------------------------------------------------------
 
 
@@ -237,3 +267,21 @@ def test_unreachable_issuer_is_one_clear_error(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert f"WORKBENCH_OIDC_ISSUER={issuer}" in r.stderr
     assert "/.well-known/openid-configuration" in r.stderr
+
+
+def test_hub_killed_leaves_no_orphans(tmp_path: Path) -> None:
+    """If the hub dies, `workbench up` says so, exits 1, and still stops the proxy and the servers."""
+    need_executable("node")
+    wb = start_workbench(tmp_path)
+    try:
+        assert wb.login("neo-analyst", "dev-neo-analyst").ok
+        wb.start_server("neo-analyst")
+        procs = wb.processes()
+        hub = next(p for p in procs if "jupyterhub -f" in " ".join(p.cmdline()))
+        assert any("jupyterhub-singleuser" in " ".join(p.cmdline()) for p in procs)
+        hub.kill()  # no clean-up by the hub: its proxy and the lab are orphaned
+        assert wb.process.wait(60) == 1
+        assert "the hub exited" in wb.output.read_text()
+        assert _wait_gone(procs) == []
+    finally:
+        wb.stop()

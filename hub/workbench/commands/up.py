@@ -23,10 +23,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from workbench.auth import DiscoveryError, discover
-from workbench.hubconfig import HubConfigError, check_environment, effective_client_secret, proxy_command
-from workbench.process import ManagedProcess, become_subreaper, stop_descendants, wait_for_http
-from workbench.secrets import SecretsError, ensure_secrets
 from workbench.settings import PROJECT_ROOT, SPAWNERS, Settings, SettingsError
 
 HUB_CONFIG = PROJECT_ROOT / "hub" / "jupyterhub_config.py"
@@ -124,6 +120,12 @@ def _print_banner(settings: Settings, issuer: str, log_dir: Path | None) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: oauthenticator takes seconds to import, and `workbench --help` needs none of it.
+    from workbench.auth import DiscoveryError, discover
+    from workbench.hubconfig import HubConfigError, check_environment, effective_client_secret, proxy_command
+    from workbench.process import ManagedProcess, become_subreaper, stop_descendants, wait_for_http
+    from workbench.secrets import SecretsError, ensure_secrets
+
     overrides = {"spawner": args.spawner} if args.spawner else {}
     try:
         settings = Settings.from_env(**overrides)
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     if settings.auth == "keycloak":
         # Fail here, with one line, rather than in the hub's log.
         try:
-            discover(settings.oidc_issuer, timeout=10)
+            discover(settings.oidc_issuer, timeout=5)
         except DiscoveryError as exc:
             return _fail(str(exc))
 
@@ -158,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     log_dir = None if args.log_to_terminal else settings.logs_dir
     client_secret = effective_client_secret(settings, secrets)
     idp: Any = None
-    hub: ManagedProcess | None = None
+    hub: Any = None
     code = 0
     try:
         issuer = settings.oidc_issuer
