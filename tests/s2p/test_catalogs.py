@@ -191,12 +191,15 @@ def _copy_tree(tmp_path: Path) -> Path:
 def test_malformed_yaml_names_the_file_and_line(tmp_path):
     tree = _copy_tree(tmp_path)
     text = (tree / "neo.yaml").read_text()
-    (tree / "neo.yaml").write_text(text.replace("entries:\n", "entries:\n  broken: [unclosed\n", 1))
+    at = text.index("\n  esa_risk_list:\n")
+    broken = text[at:].replace("segment: neo\n", "segment: neo: planetary defence\n", 1)
+    (tree / "neo.yaml").write_text(text[:at] + broken)
     cat = s2p.catalog(tree / "s2p.yaml")
     with pytest.raises(CatalogError) as info:
         cat.neo  # noqa: B018 - opening the sub-catalog is the act under test
     message = str(info.value)
     assert str(tree / "neo.yaml") in message and "malformed YAML" in message and "line" in message
+    assert "entry 'esa_risk_list'" in message
 
 
 def test_malformed_entry_names_the_entry_and_the_file(tmp_path):

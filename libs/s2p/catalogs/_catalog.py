@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,18 @@ class S2PCatalog(Catalog):
     Intake's: ``list(cat)``, ``cat.entries``, ``cat.metadata``, ``cat.search("kp")``.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._opened: dict[str, S2PCatalog] = {}
+
     def __getitem__(self, item: str) -> Any:
+        if item in self._opened:
+            return self._opened[item]
         out = super().__getitem__(item)
         if isinstance(out, SubCatalog):
-            return out.read()
+            # Opened once per parent: a notebook looping over ``cat[segment]`` parses each file once.
+            self._opened[item] = out.read()
+            return self._opened[item]
         return out
 
     @property
@@ -105,22 +114,44 @@ class S2PCatalog(Catalog):
 
 def _load_yaml(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
     """Text of the catalog at ``url`` parsed as YAML; errors name the file and line."""
+    shown = url.removeprefix("file://")
     try:
         of = fsspec.open(url, mode="rt", encoding="utf-8", **storage_options)
         with of as fh:
             text = fh.read()
         parent = of.fs.unstrip_protocol(of.fs._parent(of.path))
     except FileNotFoundError as exc:
-        raise CatalogError("catalog file not found", catalog=url) from exc
+        raise CatalogError("catalog file not found", catalog=shown) from exc
     except OSError as exc:
-        raise CatalogError(f"could not read the catalog file: {exc}", catalog=url) from exc
+        raise CatalogError(f"could not read the catalog file: {exc}", catalog=shown) from exc
     try:
         return yaml.safe_load(text), parent
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise CatalogError(f"malformed YAML: {where}{problem}", catalog=url) from exc
+        entry = _entry_at_line(text, mark.line) if mark is not None else None
+        raise CatalogError(f"malformed YAML: {where}{problem}", catalog=shown, entry=entry) from exc
+
+
+def _entry_at_line(text: str, line: int) -> str | None:
+    """Name of the entry whose block holds 0-based ``line`` (the file is not valid YAML, so by indent)."""
+    name = None
+    in_entries = False
+    for number, raw in enumerate(text.splitlines()):
+        if number > line:
+            break
+        if raw.startswith("entries:"):
+            in_entries = True
+            continue
+        if raw and not raw[0].isspace() and not raw.startswith("#"):
+            in_entries = False
+            name = None
+        elif in_entries:
+            match = re.match(r"^  ([^\s#:][^:]*):", raw)
+            if match:
+                name = match.group(1).strip("'\"")
+    return name
 
 
 def open_catalog(url: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None) -> S2PCatalog:
@@ -146,6 +177,7 @@ def open_catalog(url: str | os.PathLike[str], storage_options: Mapping[str, Any]
     url = os.fspath(url)
     options = dict(storage_options or {})
     doc, parent = _load_yaml(url, options)
+    url = url.removeprefix("file://")  # messages and metadata show a local file as a plain path
     check_catalog_dict(doc, url)
     doc = copy.deepcopy(doc)
     for key in ("entries", "aliases", "data", "user_parameters", "metadata"):
