@@ -53,9 +53,18 @@ def data_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "s2p"
 
 
-def catalog_path() -> str | None:
-    """Root catalog to open instead of the project's ``catalogs/s2p.yaml`` (``WORKBENCH_CATALOG``)."""
-    return os.environ.get("WORKBENCH_CATALOG") or None
+_PROJECT_CATALOG = Path(__file__).resolve().parents[2] / "catalogs" / "s2p.yaml"
+
+
+def catalog_path() -> str:
+    """The root catalog: ``WORKBENCH_CATALOG`` when set, else the project's ``catalogs/s2p.yaml``
+    (a source checkout), else ``/catalogs/s2p.yaml`` (the lab image's copy beside ``/data``)."""
+    env = os.environ.get("WORKBENCH_CATALOG")
+    if env:
+        return env
+    if _PROJECT_CATALOG.is_file():
+        return str(_PROJECT_CATALOG)
+    return "/catalogs/s2p.yaml"
 
 
 def catalog_federation() -> str:

@@ -6,7 +6,6 @@ import copy
 import os
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -26,7 +25,7 @@ from s2p.catalogs._spec import (
 )
 
 #: The root catalog shipped with the project (``catalogs/s2p.yaml`` of the source tree).
-ROOT_CATALOG = Path(__file__).resolve().parents[3] / "catalogs" / "s2p.yaml"
+ROOT_CATALOG = _paths._PROJECT_CATALOG
 
 
 class S2PCatalog(Catalog):
@@ -231,8 +230,8 @@ def catalog(
     Parameters
     ----------
     path : str or path, optional
-        Root catalog file or URL; default ``WORKBENCH_CATALOG`` or the project's
-        ``catalogs/s2p.yaml``.
+        Root catalog file or URL; default ``WORKBENCH_CATALOG``, else the project's
+        ``catalogs/s2p.yaml``, else ``/catalogs/s2p.yaml`` (see :func:`s2p._paths.catalog_path`).
     federate : mapping of str to str, optional
         Extra sub-catalogs by name and URL, e.g. ``{"dlr": "https://dlr.example/s2p.yaml"}``,
         added to those of ``WORKBENCH_CATALOG_FEDERATION`` (``name=url,name=url``).
@@ -249,7 +248,7 @@ def catalog(
     >>> cat.segments
     ['swe', 'debris', 'neo']
     """
-    root = path if path is not None else (_paths.catalog_path() or ROOT_CATALOG)
+    root = path if path is not None else _paths.catalog_path()
     cat = open_catalog(root)
     partners = _federation_from_env()
     partners.update(federate or {})
