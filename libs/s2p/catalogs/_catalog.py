@@ -71,9 +71,15 @@ class S2PCatalog(Catalog):
                 yield f"{prefix}{alias}", entry
 
     def specs(self) -> list[tuple[str, EntrySpec]]:
-        """``(dotted name, EntrySpec)`` of every file entry (used by ``workbench data fetch``)."""
+        """``(dotted name, EntrySpec)`` of every entry whose files live in the local data folder.
+
+        Used by ``workbench data fetch``; entries with their own ``data_root`` (another centre's
+        data, read from its server) are left out.
+        """
         out = []
         for name, entry in self.walk():
+            if entry.kwargs.get("data_root"):
+                continue
             doc = {"kwargs": entry.kwargs, "metadata": entry.metadata}
             source = entry.metadata.get("catalog", "<catalog>")
             out.append((name, entry_spec(name.rsplit(".", 1)[-1], doc, source)))
