@@ -138,13 +138,23 @@ def fetch_file(
         tmp, new, size = _download_with_retries(url, dest, options, session=session, sleep=sleep)
     except FetchError as exc:
         return FetchResult(name, item.path, url, "failed", old, None, None, f"{exc}; kept the existing file")
+    except OSError as exc:  # the data folder is not writable, or the disk is full
+        return FetchResult(
+            name, item.path, url, "failed", old, None, None, f"cannot write into {dest.parent}: {exc}"
+        )
     try:
+        # Same bytes as the file in place: nothing to verify or replace (a fixed file that differs
+        # from the catalog's checksum is still reported by _verify).
+        if new == old and spec.content == "updating":
+            return FetchResult(name, item.path, url, "unchanged", old, new, size)
         _verify(spec, item, tmp, new, options)
         if new == old:
             return FetchResult(name, item.path, url, "unchanged", old, new, size)
         _replace(tmp, dest)
     except FetchError as exc:
         return FetchResult(name, item.path, url, "failed", old, new, size, f"{exc}; kept the existing file")
+    except OSError as exc:
+        return FetchResult(name, item.path, url, "failed", old, new, size, f"cannot replace {dest}: {exc}")
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
