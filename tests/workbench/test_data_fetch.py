@@ -203,3 +203,14 @@ def test_the_installed_command_fetches_a_whole_segment(mirror, tmp_path, specs):
             assert sha(root / item.path) == item.sha256, item.path
     n = sum(len(s.files) for s in debris)
     assert f"{n} added" in proc.stdout
+
+
+def test_an_identical_update_changes_nothing(mirror, data_dir, specs, capsys):
+    item = specs[UPDATING].files[0]
+    before = (data_dir / item.path).stat().st_mtime_ns
+
+    assert fetch("--entry", UPDATING, "--base-url", mirror.base_url) == 0
+
+    assert "1 unchanged" in capsys.readouterr().out
+    assert (data_dir / item.path).stat().st_mtime_ns == before
+    assert not (data_dir / "provenance.jsonl").exists()
