@@ -154,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise _Stop()
 
+    # Explicitly: a shell that starts us in the background makes us inherit SIGINT as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGHUP, on_sigterm)
 
