@@ -131,8 +131,8 @@ def kepler_hyperbolic(m: float, e: float) -> float:
 
 @njit(cache=True)
 def kepler_parabolic(m: float) -> float:
-    """``D = tan(nu/2)`` from Barker's equation ``D + D^3/3 = 2 m`` (closed form)."""
-    w = 3.0 * m
+    """``D = tan(nu/2)`` from Barker's equation ``D + D^3/3 = m``, ``m = sqrt(mu/(2 q^3)) (t - tp)`` (Cardano)."""
+    w = 1.5 * m
     y = (w + math.sqrt(w * w + 1.0)) ** (1.0 / 3.0)
     return y - 1.0 / y
 
