@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from s2p.spaceweather import _kernels
 from s2p.spaceweather._apply import along, elementwise
 
 #: ap for Kp = 0o, 0+, 1-, 1o, ... 9-, 9o (Bartels 1957; the GFZ and NOAA conversion table).
@@ -183,7 +182,13 @@ def daily_ap(ap: Any, dim: str = "time") -> Any:
 
 
 def _centred(x: np.ndarray, window: int) -> np.ndarray:
-    return _kernels.centred_mean(np.ascontiguousarray(x, dtype=np.float64), window // 2)
+    # all windows at once (a strided view, no copy); NaN inside a window propagates to its mean
+    x = np.asarray(x, dtype=np.float64)
+    out = np.full(x.shape, np.nan)
+    if x.size >= window:
+        half = window // 2
+        out[half : x.size - half] = np.lib.stride_tricks.sliding_window_view(x, window).mean(axis=-1)
+    return out
 
 
 def centred_average(values: Any, window: int = 81, dim: str = "date") -> Any:

@@ -14,7 +14,6 @@ import numpy as np
 import xarray as xr
 
 from s2p.errors import ParseError
-from s2p.spaceweather import _kernels
 from s2p.spaceweather._parse import Column, attrs, parse_columns
 from s2p.spaceweather._source import Lines, read_bytes
 
@@ -337,6 +336,9 @@ def tec_at(maps: xr.Dataset | xr.DataArray, time: Any, lat: Any, lon: Any, *, me
     """
     if method not in ("rotated", "linear"):
         raise ValueError(f"method must be 'rotated' or 'linear', got {method!r}")
+    # numba is imported here, not at module import: the readers never pay its start-up
+    from s2p.spaceweather import _kernels
+
     da = maps["tec"] if isinstance(maps, xr.Dataset) else maps
     epochs = da["time"].values.astype("datetime64[ns]")
     steps = np.diff(epochs)

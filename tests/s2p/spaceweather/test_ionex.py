@@ -11,45 +11,13 @@ import pytest
 import xarray as xr
 
 from s2p.spaceweather import F_L1_HZ, read_ionex, slant_factor, slant_tec_to_delay, tec_at
+from s2p.spaceweather._reference import tec_ionex_numpy
 
-# Reference and kernel evaluate the same bilinear formula in a different order of operations:
+# The reference (s2p.spaceweather._reference.tec_ionex_numpy, vectorised numpy) and the numba kernel
+# evaluate the same bilinear formula in a different order of operations:
 # the difference is float rounding (~1e-14 TECU), far inside the issue's 1e-9 TECU.
 INTERP_TOL_TECU = 1e-9
 N_RANDOM = 100_000
-
-
-def reference_tec(ds: xr.Dataset, t: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """IONEX 1.0, sect. 2.3, written out in numpy: eq. (3) in time, the bilinear formula in space.
-
-    E(t, b, l) = (T_{i+1} - t)/(T_{i+1} - T_i) E_i(b, l'_i) + (t - T_i)/(T_{i+1} - T_i) E_{i+1}(b, l'_{i+1}),
-    l'_i = l + (t - T_i) [turned into degrees: 360 deg per day], and
-    E(l0 + p dl, b0 + q db) = (1-p)(1-q) E00 + p(1-q) E10 + q(1-p) E01 + pq E11.
-    """
-    maps = ds.tec.values
-    T = (ds.time.values - ds.time.values[0]) / np.timedelta64(1, "s")
-    tt = (t - ds.time.values[0]) / np.timedelta64(1, "s")
-    i = np.clip(np.searchsorted(T, tt, side="right") - 1, 0, len(T) - 2)
-    lat0, dlat = ds.lat.values[0], ds.lat.values[1] - ds.lat.values[0]
-    lon0, dlon = ds.lon.values[0], ds.lon.values[1] - ds.lon.values[0]
-    qf = (lat - lat0) / dlat
-    b = np.minimum(np.floor(qf).astype(int), len(ds.lat) - 2)
-    q = qf - b
-
-    def at(k: np.ndarray) -> np.ndarray:
-        lam = lon + (tt - T[k]) * 360.0 / 86400.0
-        lam = (lam + 180.0) % 360.0 - 180.0  # into [-180, 180)
-        pf = (lam - lon0) / dlon
-        a = np.minimum(np.floor(pf).astype(int), len(ds.lon) - 2)
-        p = pf - a
-        return (
-            (1 - p) * (1 - q) * maps[k, b, a]
-            + p * (1 - q) * maps[k, b, a + 1]
-            + q * (1 - p) * maps[k, b + 1, a]
-            + p * q * maps[k, b + 1, a + 1]
-        )
-
-    w = (T[i + 1] - tt) / (T[i + 1] - T[i])
-    return w * at(i) + (1 - w) * at(i + 1)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +64,7 @@ def test_interpolation_at_grid_nodes_equals_map_values(jpl_gim: xr.Dataset) -> N
 def test_agrees_with_numpy_transcription_of_the_standard(jpl_gim: xr.Dataset, random_points) -> None:  # type: ignore[no-untyped-def]
     t, lat, lon = random_points
     got = tec_at(jpl_gim, t, lat, lon)
-    ref = reference_tec(jpl_gim, t, lat, lon)
+    ref = tec_ionex_numpy(jpl_gim, t, lat, lon)
     assert np.isfinite(got).all()
     assert np.abs(got - ref).max() <= INTERP_TOL_TECU
     # the rotation matters: plain linear-in-time differs by whole TECU
