@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.fixtures import lab_image  # noqa: F401  (session-wide: image, docker, swarm tests)
+from tests.images.fixtures import clean_clone, lab_image  # noqa: F401  (session-wide: image, docker, swarm tests)
 from tests.support import DATA, ROOT
 
 

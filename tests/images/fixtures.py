@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.support import need, need_executable
+from tests.support import ROOT, need, need_executable
 from workbench.images import build
 
 
@@ -31,7 +32,19 @@ def need_docker() -> None:
 
 
 @pytest.fixture(scope="session")
-def lab_image() -> build.BuildResult:
+def clean_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean clone of the checkout's HEAD: what the image is built from in the tests.
+
+    Building from it rather than the working tree is what CI does (a fresh clone), and keeps the
+    build inputs still while the tests run even if the working tree is being edited.
+    """
+    clone = tmp_path_factory.mktemp("clone") / "s2p-workbench"
+    subprocess.run(["git", "clone", "--quiet", "--local", str(ROOT), str(clone)], check=True)
+    return clone
+
+
+@pytest.fixture(scope="session")
+def lab_image(clean_clone: Path) -> build.BuildResult:
     """The lab image, built (or confirmed up to date from the cache) once per session."""
     need_docker()
     need(
@@ -39,4 +52,9 @@ def lab_image() -> build.BuildResult:
         "debootstrap (to make the base image) or an existing s2p/base:bookworm",
     )
     lines: list[str] = []
-    return build.build_lab_image(build.DEFAULT_IMAGE, log=lines.append)
+    return build.build_lab_image(build.DEFAULT_IMAGE, log=lines.append, **build_dirs(clean_clone))
+
+
+def build_dirs(clone: Path) -> dict:
+    """Build arguments for a clone: its sources, the checkout's caches (wheelhouse, s2p wheels)."""
+    return {"root": clone, "cache_dir": ROOT / ".cache" / "images", "wheelhouse_dir": ROOT / ".wheelhouse"}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.images.fixtures import build_dirs
 from tests.support import ROOT
 from workbench.images import build
 
@@ -39,10 +40,11 @@ def test_image_builds_with_no_registry_and_carries_its_labels(lab_image: build.B
     labels = build.image_labels(lab_image.image)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert labels["org.opencontainers.image.version"] == project["version"]
-    head = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    assert labels["org.opencontainers.image.revision"].startswith(head)
+    # the commit the image was built from: in this checkout's history (HEAD may have moved on since)
+    revision = labels["org.opencontainers.image.revision"].removesuffix("-dirty")
+    assert re.fullmatch(r"[0-9a-f]{40}", revision), revision
+    git = ["git", "-C", str(ROOT), "merge-base", "--is-ancestor", revision, "HEAD"]
+    assert subprocess.run(git, capture_output=True).returncode == 0
     created = datetime.fromisoformat(labels["org.opencontainers.image.created"].replace("Z", "+00:00"))
     assert abs((datetime.now(created.tzinfo) - created).days) < 30
 
@@ -115,9 +117,11 @@ def test_fresh_container_loads_sgp4_from_the_numba_cache(lab_image: build.BuildR
     )
 
 
-def test_rebuild_with_nothing_changed_is_served_from_the_cache(lab_image: build.BuildResult):
+def test_rebuild_with_nothing_changed_is_served_from_the_cache(
+    lab_image: build.BuildResult, clean_clone: Path
+):
     before = build.docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", lab_image.image).stdout
-    again = build.build_lab_image(lab_image.image, log=lambda line: None)
+    again = build.build_lab_image(lab_image.image, log=lambda line: None, **build_dirs(clean_clone))
     after = build.docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", lab_image.image).stdout
     assert again.seconds < REBUILD_BUDGET_S, f"rebuild took {again.seconds:.0f} s"
     assert not again.base_built and not again.wheelhouse_downloaded

@@ -438,6 +438,8 @@ def build_lab_image(
     root: Path = ROOT,
     log: Log = print,
     extra_args: Sequence[str] = (),
+    cache_dir: Path | None = None,
+    wheelhouse_dir: Path | None = None,
 ) -> BuildResult:
     """Build the lab image; every step reuses its cache when its inputs are unchanged.
 
@@ -453,6 +455,9 @@ def build_lab_image(
         Receives one line per step and the engine's output.
     extra_args
         More ``docker build`` arguments (e.g. ``--no-cache``).
+    cache_dir, wheelhouse_dir
+        Where the staging context and s2p wheel, and the wheelhouses, are kept (default
+        ``root/.cache/images`` and ``root/.wheelhouse``); a build from a fresh clone can share them.
 
     Returns
     -------
@@ -460,12 +465,15 @@ def build_lab_image(
         The image id, the wall time [s] and how many build steps came from the cache.
     """
     t0 = time.monotonic()
-    cache = root / ".cache" / "images"
+    cache = cache_dir or root / ".cache" / "images"
     base, base_built = ensure_base(base_image, log=log)
     interp = probe_interpreter(base)
     log(f"base interpreter: CPython {interp.python_version}, glibc {interp.glibc[0]}.{interp.glibc[1]}")
     house, downloaded = ensure_wheelhouse(
-        root / "images" / "lab" / "requirements.txt", interp, cache=root / ".wheelhouse", log=log
+        root / "images" / "lab" / "requirements.txt",
+        interp,
+        cache=wheelhouse_dir or root / ".wheelhouse",
+        log=log,
     )
     wheel = build_project_wheel(root, cache, log=log)
     staging = stage_context(root, cache / "lab-context", house, wheel)

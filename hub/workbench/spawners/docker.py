@@ -7,9 +7,12 @@ Network
     published, and the hub reaches the server on loopback. Host mode refuses port bindings, hence
     ``use_internal_ip`` and :meth:`get_ip_and_port` returning 127.0.0.1 and that port.
 Storage
-    ``s2p-home-<user>`` (a named volume) at ``/home/jovyan``, kept when the container is removed,
-    so files survive a server restart; the host's data folder read-only at ``/data``; for each
-    segment group of the user, the named volume ``s2p-shared-<group>`` at ``/shared/<group>``.
+    ``<prefix>-home-<user>`` (a named volume) at ``/home/jovyan``, kept when the container is
+    removed, so files survive a server restart; the host's data folder read-only at ``/data``; for
+    each segment group of the user, the named volume ``<prefix>-shared-<group>`` at
+    ``/shared/<group>``. ``<prefix>`` is ``s2p-<instance>``, the instance being a short digest of
+    the hub's state directory: several workbenches (a developer's, the tests') can share one
+    engine without ever mounting each other's volumes or clashing on container names.
     Everyone runs as ``jovyan`` (uid 1000) inside, so Unix permissions cannot separate users of
     one group: the separation is that a group's volume is *mounted only into its members'
     containers* (admins get all). Another user's home volume is never mounted.
@@ -22,6 +25,7 @@ Limits and hardening
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from pathlib import Path
 from typing import Any
@@ -63,12 +67,12 @@ class StorageMixin(LoggingConfigurable):
         return str(ROOT / "data")
 
     home_volume = Unicode(
-        "s2p-home-{username}",
-        help="Named volume mounted at /home/jovyan; {username} is the escaped user name.",
+        "{prefix}-home-{username}",
+        help="Named volume mounted at /home/jovyan; {prefix} and {username} as in name_template.",
     ).tag(config=True)
 
     shared_volume = Unicode(
-        "s2p-shared-{group}",
+        "{prefix}-shared-{group}",
         help="Named volume of a group's shared folder, mounted at /shared/<group> for members only.",
     ).tag(config=True)
 
@@ -89,7 +93,7 @@ class StorageMixin(LoggingConfigurable):
         """``volumes`` for this user: home, the group shares (rw) and the data (ro)."""
         volumes: dict[str, Any] = {self.home_volume: "/home/jovyan"}
         for group in self.shares_for_user():
-            volumes[self.shared_volume.format(group=group)] = {"bind": f"/shared/{group}", "mode": "rw"}
+            volumes[self.shared_volume.replace("{group}", group)] = {"bind": f"/shared/{group}", "mode": "rw"}
         volumes[self.data_dir] = {"bind": "/data", "mode": "ro"}
         return volumes
 
@@ -126,9 +130,13 @@ class WorkbenchDockerSpawner(ProfilesMixin, StorageMixin, DockerSpawner):  # typ
     def _default_remove(self) -> bool:
         return True
 
+    @default("prefix")
+    def _default_prefix(self) -> str:
+        return "s2p"
+
     @default("name_template")
     def _default_name_template(self) -> str:
-        return "s2p-lab-{username}{servername}"
+        return "{prefix}-lab-{username}{servername}"
 
     extra_labels = Dict(
         default_value={"org.s2p.workbench": "lab"},
@@ -147,6 +155,9 @@ class WorkbenchDockerSpawner(ProfilesMixin, StorageMixin, DockerSpawner):  # typ
         # Host network: the server's port must be unique on this machine, so pick one per start.
         self.port = free_loopback_port()
         self.volumes = self.user_volumes()
+        if self.mem_limit:
+            # memory + swap = memory: the limit is a limit, not an invitation to swap
+            self.extra_host_config = {**self.extra_host_config, "memswap_limit": self.mem_limit}
         return await super().start()
 
     async def get_ip_and_port(self) -> tuple[str, int]:
@@ -163,9 +174,19 @@ def configure(c: Any, settings: Any) -> None:
     apply_common(c, "WorkbenchDockerSpawner", settings)
 
 
+def instance_prefix(settings: Any) -> str:
+    """``s2p-<6 hex>``: names this workbench's containers and volumes after its state directory."""
+    state_dir = getattr(settings, "state_dir", None)
+    if state_dir is None:
+        return "s2p"
+    digest = hashlib.sha256(str(Path(state_dir).resolve()).encode()).hexdigest()[:6]
+    return f"s2p-{digest}"
+
+
 def apply_common(c: Any, section: str, settings: Any) -> None:
     """Settings shared by the Docker and Swarm spawners."""
     cfg = c[section]
+    cfg.prefix = instance_prefix(settings)
     image = getattr(settings, "image", None)
     if image:
         cfg.image = str(image)

@@ -57,9 +57,13 @@ class WorkbenchSwarmSpawner(ProfilesMixin, StorageMixin, SwarmSpawner):  # type:
     def _default_cmd(self) -> list[str]:
         return ["jupyterhub-singleuser"]
 
+    @default("prefix")
+    def _default_prefix(self) -> str:
+        return "s2p"
+
     @default("name_template")
     def _default_name_template(self) -> str:
-        return "s2p-lab-{username}{servername}"
+        return "{prefix}-lab-{username}{servername}"
 
     @default("extra_container_spec")
     def _default_extra_container_spec(self) -> dict[str, Any]:
