@@ -24,6 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from s2p.debris._sgp4_fast import FAST_MAX_ECC, near_earth_fast
 from s2p.debris._sgp4_init import (
     C_ARGPDOT,
     C_ARGPO,
@@ -218,8 +219,8 @@ def _fail(r, v, err, i, j, code):
 
 
 @njit(cache=True)
-def _near_earth_sat(c, i, times, t0, scale, r, v, err):
-    """Propagate near-earth satellite ``i`` to every time: tsince = (times[j] - t0) * scale [min]."""
+def _near_earth_sat(c, i, times, t0, scale, r, v, err, j0, j1):
+    """Propagate near-earth satellite ``i`` to times[j0:j1]: tsince = (times[j] - t0) * scale [min]."""
     bstar = c[C_BSTAR, i]
     ecco = c[C_ECCO, i]
     argpo = c[C_ARGPO, i]
@@ -257,7 +258,7 @@ def _near_earth_sat(c, i, times, t0, scale, r, v, err):
     # hoisted: (xke / no)^(2/3), the same expression the reference evaluates at every call
     a_no = (XKE / no) ** X2O3 if no > 0.0 else 0.0
 
-    for j in range(times.shape[0]):
+    for j in range(j0, j1):
         t = (times[j] - t0) * scale
         xmdf = mo + mdot * t
         argpdf = argpo + argpdot * t
@@ -598,6 +599,18 @@ def _deep_space_sat(c, i, times, t0, scale, afspc, r, v, err):
         )
 
 
+@njit(cache=True)
+def _near_earth(c, i, times, t0, scale, r, v, err):
+    """Near-earth satellite: the vectorised path where it applies, the reference path for the rest."""
+    if c[C_NO, i] > 0.0 and c[C_ECCO, i] < FAST_MAX_ECC:
+        near_earth_fast(c, i, times, t0, scale, r, v, err)
+        for j in range(times.shape[0]):
+            if err[i, j] != 0:  # flagged: let the reference path decide (and set the error code)
+                _near_earth_sat(c, i, times, t0, scale, r, v, err, j, j + 1)
+    else:
+        _near_earth_sat(c, i, times, t0, scale, r, v, err, 0, times.shape[0])
+
+
 @njit(parallel=True, fastmath=False, cache=True)
 def propagate_ns(c, epoch_ns, times_ns, afspc, r, v, err):
     """All satellites × all times; times and epochs as int64 ns since 1970 (UTC); fills r, v, err."""
@@ -606,7 +619,7 @@ def propagate_ns(c, epoch_ns, times_ns, afspc, r, v, err):
         if c[C_DEEP, i] != 0.0:
             _deep_space_sat(c, i, times_ns, epoch_ns[i], scale, afspc, r, v, err)
         else:
-            _near_earth_sat(c, i, times_ns, epoch_ns[i], scale, r, v, err)
+            _near_earth(c, i, times_ns, epoch_ns[i], scale, r, v, err)
 
 
 @njit(parallel=True, fastmath=False, cache=True)
@@ -616,4 +629,14 @@ def propagate_minutes(c, tsince, afspc, r, v, err):
         if c[C_DEEP, i] != 0.0:
             _deep_space_sat(c, i, tsince, 0.0, 1.0, afspc, r, v, err)
         else:
-            _near_earth_sat(c, i, tsince, 0.0, 1.0, r, v, err)
+            _near_earth(c, i, tsince, 0.0, 1.0, r, v, err)
+
+
+@njit(parallel=True, fastmath=False, cache=True)
+def propagate_minutes_reference(c, tsince, afspc, r, v, err):
+    """As :func:`propagate_minutes` but always on the reference-shaped paths (for tests and comparison)."""
+    for i in prange(c.shape[1]):
+        if c[C_DEEP, i] != 0.0:
+            _deep_space_sat(c, i, tsince, 0.0, 1.0, afspc, r, v, err)
+        else:
+            _near_earth_sat(c, i, tsince, 0.0, 1.0, r, v, err, 0, tsince.shape[0])
