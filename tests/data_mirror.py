@@ -34,6 +34,17 @@ class DataMirror:
             def log_message(self, *args: object) -> None:  # keep pytest output clean
                 pass
 
+            def do_HEAD(self) -> None:
+                # Real providers answer HEAD (fsspec asks for the size first); not counted as a hit.
+                body = mirror.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+
             def do_GET(self) -> None:
                 route = self.path
                 mirror.hits[route] += 1

@@ -96,16 +96,19 @@ def cached_local_path(url: str, *, expiry_s: int = 0, cache_dir: Path | None = N
     """
     storage = Path(cache_dir) if cache_dir is not None else _paths.data_cache_dir()
     storage.mkdir(parents=True, exist_ok=True)
-    return str(
-        fsspec.open_local(
-            f"filecache::{url}",
-            filecache={
-                "cache_storage": str(storage),
-                "expiry_time": expiry_s,
-                "cache_mapper": _NamedHashMapper(),
-            },
-        )
+    # ``fsspec.open`` rather than ``open_local``: the latter globs, and a provider's query string
+    # (``gp.php?GROUP=geo``) contains the glob character ``?``.
+    opened = fsspec.open(
+        f"filecache::{url}",
+        mode="rb",
+        filecache={
+            "cache_storage": str(storage),
+            "expiry_time": expiry_s,
+            "cache_mapper": _NamedHashMapper(),
+        },
     )
+    with opened as fh:
+        return str(fh.name)
 
 
 def import_function(name: str, *, entry: str, catalog: str) -> Any:
