@@ -284,7 +284,7 @@ class Settings:
         default=300,
         parse=parse_int,
         help="Seconds after which the hub refreshes a user's tokens and groups from the IdP "
-        "(also before every spawn); a group removed in the IdP takes effect then.",
+        "(also before every spawn); a group removed in the IdP takes effect then. 0 disables the periodic refresh.",
     )
     access_contact: str = setting(
         "WORKBENCH_ACCESS_CONTACT",

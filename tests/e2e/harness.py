@@ -445,6 +445,8 @@ def start_workbench(
     if realm_file is not None:
         full["WORKBENCH_REALM_FILE"] = str(realm_file)
     output = state_dir / "workbench-up.out"
+    # A restart in the same state directory appends: look for the banner after what is there.
+    offset = output.stat().st_size if output.exists() else 0
     with open(output, "ab") as out:
         proc = subprocess.Popen(
             [str(WORKBENCH), "up"],
@@ -462,7 +464,7 @@ def start_workbench(
         if proc.poll() is not None:
             raise HarnessError(f"workbench up exited with code {proc.returncode}\n{wb.log_tail()}")
         # `workbench up` prints its banner once the hub answers through the proxy.
-        if "is up:" in output.read_text(errors="replace"):
+        if b"is up:" in output.read_bytes()[offset:]:
             break
         if time.monotonic() > deadline:
             wb.stop()

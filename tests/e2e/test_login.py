@@ -285,3 +285,28 @@ def test_hub_killed_leaves_no_orphans(tmp_path: Path) -> None:
         assert _wait_gone(procs) == []
     finally:
         wb.stop()
+
+
+@pytest.mark.postgres
+def test_restart_on_postgres_keeps_users_groups_and_sessions(tmp_path: Path) -> None:
+    """WORKBENCH_DB_URL pins the hub database; secrets are reused, so a login survives a restart."""
+    from tests.postgres import postgres_server
+
+    need_executable("node")
+    with postgres_server("hub") as db_url:
+        # No periodic refresh: the dev IdP forgets its refresh tokens when it restarts (Keycloak keeps
+        # them), and what is checked here is the hub's own cookie secret.
+        env = {"WORKBENCH_DB_URL": db_url, "WORKBENCH_AUTH_REFRESH_AGE": "0"}
+        ports = free_ports()
+        with start_workbench(tmp_path, env, ports=ports) as wb:
+            login = wb.login("operator", "dev-operator")
+            assert login.ok
+            secrets_before = {p.name: p.read_text() for p in (tmp_path / "secrets").iterdir()}
+        assert not (tmp_path / "jupyterhub.sqlite").exists()
+        with start_workbench(tmp_path, env, ports=ports) as wb:
+            assert {p.name: p.read_text() for p in (tmp_path / "secrets").iterdir()} == secrets_before
+            assert sorted(wb.user("operator")["groups"]) == ["debris", "operators"]
+            # Same cookie secret: the browser session from before the restart is still logged in.
+            r = login.session.get(f"{wb.url}/hub/home", timeout=30)
+            assert r.status_code == 200 and r.url.endswith("/hub/home")
+            assert "operator" in r.text
