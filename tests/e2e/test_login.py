@@ -174,6 +174,17 @@ def test_user_removed_from_every_group_loses_access_at_next_refresh(
         _edit_realm(realm_copy, name, ["admins"])
 
 
+def test_logout_ends_the_hub_session_and_goes_to_the_idp(wb: Workbench, realm: dict) -> None:
+    login = wb.login("swe-scientist", _password(realm, "swe-scientist"))
+    assert login.ok
+    r = login.session.get(f"{wb.url}/hub/logout", timeout=30)
+    # RP-initiated logout: the IdP's end-session endpoint (it asks to confirm the SSO logout).
+    assert r.status_code == 200
+    assert r.url.startswith(f"http://127.0.0.1:{wb.ports.idp}/realms/s2p/protocol/openid-connect/logout")
+    r = login.session.get(f"{wb.url}/hub/home", timeout=30, allow_redirects=False)
+    assert r.status_code == 302 and "/hub/login" in r.headers["Location"]
+
+
 def _wait_gone(procs: list[psutil.Process], timeout: float = 15.0) -> list[str]:
     """Processes of ``procs`` still alive (not zombies) after ``timeout`` [s]."""
     deadline = time.monotonic() + timeout
