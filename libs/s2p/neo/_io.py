@@ -33,7 +33,9 @@ def read_text(source: Any) -> tuple[str, str]:
     raise TypeError(f"cannot read {type(source).__name__}: give a path, text or an open file")
 
 
-def field_float(line: str, start: int, stop: int, what: str, name: str, lineno: int, blank: float | None = None) -> float:
+def field_float(
+    line: str, start: int, stop: int, what: str, name: str, lineno: int, blank: float | None = None
+) -> float:
     """Float from columns ``[start, stop)`` (0-based), or ParseError naming the field and the line."""
     raw = line[start:stop].strip()
     if not raw:
@@ -44,5 +46,8 @@ def field_float(line: str, start: int, stop: int, what: str, name: str, lineno: 
         return float(raw)
     except ValueError:
         raise ParseError(
-            f"{what} (columns {start + 1}-{stop}) is not a number: {raw!r}", source=name, line=lineno, text=line
+            f"{what} (columns {start + 1}-{stop}) is not a number: {raw!r}",
+            source=name,
+            line=lineno,
+            text=line,
         ) from None

@@ -77,7 +77,7 @@ def close_approaches(
     t0 = to_datetime64(start)
     t1 = to_datetime64(stop)
     step = np.timedelta64(int(step_days * _NS_PER_DAY), "ns")
-    times = np.arange(t0, t1 + step, step)
+    times = t0 + step * np.arange(int((t1 - t0) // step) + 1)
     earth = _earth_helio(times)
     cand_obj = []
     cand_t = []
@@ -109,7 +109,9 @@ def close_approaches(
         curv = dp - 2.0 * d0 + dm
         shift = np.where(curv > 0, 0.5 * (dm - dp) / np.where(curv > 0, curv, 1.0), 0.0)
         cell = half / 32
-        tc = tt[r, j] + (np.clip(shift, -1.0, 1.0) * (cell / np.timedelta64(1, "ns"))).astype("int64").astype("timedelta64[ns]")
+        tc = tt[r, j] + (np.clip(shift, -1.0, 1.0) * (cell / np.timedelta64(1, "ns"))).astype("int64").astype(
+            "timedelta64[ns]"
+        )
         half = 2 * cell
     h = np.timedelta64(30_000_000_000, "ns")  # +-30 s central difference for the relative velocity
     tt = np.stack([tc - h, tc, tc + h], axis=1)

@@ -36,8 +36,10 @@ def hg_magnitude(h_mag: Any, g_slope: Any, r_au: Any, delta_au: Any, phase_deg: 
     phi2 = np.exp(-1.87 * t**1.22)
     g = np.asarray(g_slope, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(h_mag) + 5.0 * np.log10(np.asarray(r_au) * np.asarray(delta_au)) - 2.5 * np.log10(
-            (1.0 - g) * phi1 + g * phi2
+        return (
+            np.asarray(h_mag)
+            + 5.0 * np.log10(np.asarray(r_au) * np.asarray(delta_au))
+            - 2.5 * np.log10((1.0 - g) * phi1 + g * phi2)
         )
 
 
@@ -99,7 +101,9 @@ def ephemeris(orbits: Orbits, times: Any, observer: str = "500") -> pd.DataFrame
     delta = np.sqrt(np.einsum("ktc,ktc->kt", rho, rho))
     # object -> Sun is -(rho + obs) (ignoring the Sun's shift over tau, < 1e-9 rad); object -> observer is -rho
     helio = rho + oh["obs"][None, :, :]
-    cos_phase = np.einsum("ktc,ktc->kt", helio, rho) / (delta * np.sqrt(np.einsum("ktc,ktc->kt", helio, helio)))
+    cos_phase = np.einsum("ktc,ktc->kt", helio, rho) / (
+        delta * np.sqrt(np.einsum("ktc,ktc->kt", helio, helio))
+    )
     phase = np.degrees(np.arccos(np.clip(cos_phase, -1.0, 1.0)))
     eq = rho @ EQ_FROM_ECL.T
     ra = np.degrees(np.arctan2(eq[..., 1], eq[..., 0])) % 360.0

@@ -58,7 +58,9 @@ def moid_elements(
     A grid of eccentric anomalies on both orbits seeds damped 2-D Newton iterations (see
     :mod:`s2p.neo._kernels`); agreement with ``distlink`` is checked to 1e-8 au on 20,000 NEAs.
     """
-    arrs = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (a1, e1, i1, node1, peri1, a2, e2, i2, node2, peri2)))
+    arrs = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (a1, e1, i1, node1, peri1, a2, e2, i2, node2, peri2))
+    )
     shape = arrs[0].shape
     flat = [np.ascontiguousarray(x.reshape(-1)) for x in arrs]
     a1f, e1f, i1f, n1f, w1f, a2f, e2f, i2f, n2f, w2f = flat

@@ -35,7 +35,9 @@ def read_oef(source: Any) -> Orbits:
     try:
         start = next(i for i, s in enumerate(lines) if s.strip() == "END_OF_HEADER") + 1
     except StopIteration:
-        raise ParseError("no END_OF_HEADER line (not an OEF file)", source=name, line=1, text=lines[0] if lines else None) from None
+        raise ParseError(
+            "no END_OF_HEADER line (not an OEF file)", source=name, line=1, text=lines[0] if lines else None
+        ) from None
     obj = None
     el: dict[str, float] = {}
     epoch = None
@@ -84,7 +86,16 @@ def read_oef(source: Any) -> Orbits:
     if obj is None or not el or epoch is None:
         raise ParseError("OEF file lacks the object name, the KEP/EQU elements or the MJD epoch", source=name)
     orb = Orbits.from_elements(
-        el["a"], el["e"], el["i"], el["node"], el["peri"], el["m"], epoch, designation=[obj], h_mag=h, g_slope=g
+        el["a"],
+        el["e"],
+        el["i"],
+        el["node"],
+        el["peri"],
+        el["m"],
+        epoch,
+        designation=[obj],
+        h_mag=h,
+        g_slope=g,
     )
     orb.meta = meta  # type: ignore[attr-defined]
     return orb
@@ -103,12 +114,16 @@ def read_sbdb(source: Any) -> Orbits:
         raise ParseError(f"invalid JSON: {exc.msg}", source=name, line=exc.lineno) from None
     except (KeyError, TypeError, ValueError) as exc:
         raise ParseError(f"not an SBDB orbit answer: missing or bad {exc}", source=name) from None
-    epoch = np.datetime64("2000-01-01T12:00", "ns") + np.timedelta64(int(round((epoch_jd - 2451545.0) * 86400e9)), "ns")
+    epoch = np.datetime64("2000-01-01T12:00", "ns") + np.timedelta64(
+        int(round((epoch_jd - 2451545.0) * 86400e9)), "ns"
+    )
     h = np.nan
     for p in doc.get("phys_par", []) or []:
         if p.get("name") == "H":
             h = float(p["value"])
-    orb = Orbits.from_elements(el["a"], el["e"], el["i"], el["om"], el["w"], el["ma"], epoch, designation=[des], h_mag=h)
+    orb = Orbits.from_elements(
+        el["a"], el["e"], el["i"], el["om"], el["w"], el["ma"], epoch, designation=[des], h_mag=h
+    )
     orb.meta = {"moid": float(orbit["moid"]) if orbit.get("moid") else np.nan}  # type: ignore[attr-defined]
     return orb
 
@@ -126,7 +141,12 @@ def read_neocc_ephemeris(source: Any) -> pd.DataFrame:
             continue
         m = pat.match(line)
         if not m:
-            raise ParseError("ephemeris row does not match 'D Mon YYYY hour MJD RA Dec Mag ...'", source=name, line=k, text=line)
+            raise ParseError(
+                "ephemeris row does not match 'D Mon YYYY hour MJD RA Dec Mag ...'",
+                source=name,
+                line=k,
+                text=line,
+            )
         tok = line[m.end() :].split()
         try:
             recs.append(
@@ -142,7 +162,9 @@ def read_neocc_ephemeris(source: Any) -> pd.DataFrame:
                 }
             )
         except (ValueError, IndexError):
-            raise ParseError("ephemeris row has a malformed numeric column", source=name, line=k, text=line) from None
+            raise ParseError(
+                "ephemeris row has a malformed numeric column", source=name, line=k, text=line
+            ) from None
     if not recs:
         raise ParseError("no ephemeris rows found", source=name)
     return pd.DataFrame(recs)
@@ -161,7 +183,9 @@ def read_neocc_physical_properties(source: Any) -> pd.DataFrame:
         parts = s.split(",")
         if len(parts) < 4 or not parts[-1].startswith("["):
             raise ParseError("expected 'property,value[,...],unit,[ref]'", source=name, line=k, text=line)
-        recs.append({"property": parts[0], "value": ",".join(parts[1:-2]), "unit": parts[-2], "reference": parts[-1]})
+        recs.append(
+            {"property": parts[0], "value": ",".join(parts[1:-2]), "unit": parts[-2], "reference": parts[-1]}
+        )
     if not recs:
         raise ParseError("no properties found", source=name)
     return pd.DataFrame(recs)
@@ -194,7 +218,9 @@ def read_neocc_close_encounters(source: Any) -> pd.DataFrame:
                     }
                 )
             except ValueError:
-                raise ParseError("close-encounter row has a malformed number", source=name, line=k, text=line) from None
+                raise ParseError(
+                    "close-encounter row has a malformed number", source=name, line=k, text=line
+                ) from None
             continue
         tok = line.split()
         if len(tok) >= 10 and re.fullmatch(r"[A-Z]+", tok[0]) and re.match(r"\d{4}/\d\d/", tok[1]):
@@ -212,7 +238,9 @@ def read_neocc_close_encounters(source: Any) -> pd.DataFrame:
                     }
                 )
             except ValueError:
-                raise ParseError("close-approach row has a malformed number", source=name, line=k, text=line) from None
+                raise ParseError(
+                    "close-approach row has a malformed number", source=name, line=k, text=line
+                ) from None
     if not recs:
         raise ParseError("no close-encounter rows found", source=name)
     return pd.DataFrame(recs)
@@ -227,11 +255,15 @@ def read_neocc_risk_file(source: Any) -> pd.DataFrame:
     """
     text, name = read_text(source)
     if "<HTML>" in text.upper()[:200] or "not available" in text[:500]:
-        df = pd.DataFrame(columns=["time", "sigma", "dist_re", "width_re", "stretch_re", "ip", "energy_mt", "ps", "ts"])
+        df = pd.DataFrame(
+            columns=["time", "sigma", "dist_re", "width_re", "stretch_re", "ip", "energy_mt", "ps", "ts"]
+        )
         df.attrs.update(available=False, source=name)
         return df
     recs = []
-    pat = re.compile(r"^\s*\d{4}-\d\d-\d\d\.\d+\s+([\d.]+)\s+(\S+)\s+\S+\s+(\S+)\s+\+/-\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
+    pat = re.compile(
+        r"^\s*\d{4}-\d\d-\d\d\.\d+\s+([\d.]+)\s+(\S+)\s+\S+\s+(\S+)\s+\+/-\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$"
+    )
     obj = None
     for k, line in enumerate(text.splitlines(), start=1):
         if line.startswith("Object:"):
@@ -240,7 +272,12 @@ def read_neocc_risk_file(source: Any) -> pd.DataFrame:
             continue
         m = pat.match(line)
         if not m:
-            raise ParseError("risk row does not match 'date MJD sigma sigimp dist +/- width stretch p_RE E PS TS'", source=name, line=k, text=line)
+            raise ParseError(
+                "risk row does not match 'date MJD sigma sigimp dist +/- width stretch p_RE E PS TS'",
+                source=name,
+                line=k,
+                text=line,
+            )
         try:
             recs.append(
                 {

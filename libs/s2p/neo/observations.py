@@ -74,35 +74,50 @@ def read_mpc80(source: Any) -> pd.DataFrame:
             continue
         line = raw.ljust(80)
         if len(raw.rstrip()) > 80 or len(raw.rstrip()) < 77:
-            raise ParseError(f"an 80-column line has {len(raw.rstrip())} characters", source=name, line=k, text=raw)
+            raise ParseError(
+                f"an 80-column line has {len(raw.rstrip())} characters", source=name, line=k, text=raw
+            )
         note2 = line[14]
         if note2 in "srv":  # second line of a satellite, radar or roving observation
             if not recs or recs[-1]["note2"] != note2.upper():
-                raise ParseError(f"second line '{note2}' without its first line", source=name, line=k, text=raw)
+                raise ParseError(
+                    f"second line '{note2}' without its first line", source=name, line=k, text=raw
+                )
             if note2 == "s":
                 try:
                     unit = 1.0 if line[32] == "1" else 149597870.7
                     xyz = [float(line[c : c + 11].replace(" ", "")) * unit for c in (34, 46, 58)]
                 except ValueError:
-                    raise ParseError("satellite position (columns 35-69) is not numeric", source=name, line=k, text=raw) from None
+                    raise ParseError(
+                        "satellite position (columns 35-69) is not numeric", source=name, line=k, text=raw
+                    ) from None
                 recs[-1].update(sat_x_km=xyz[0], sat_y_km=xyz[1], sat_z_km=xyz[2])
             continue
         try:
             t = _mpc_date(line[15:32])
         except ValueError:
-            raise ParseError(f"date (columns 16-32) is not 'YYYY MM DD.dddd': {line[15:32]!r}", source=name, line=k, text=raw) from None
+            raise ParseError(
+                f"date (columns 16-32) is not 'YYYY MM DD.dddd': {line[15:32]!r}",
+                source=name,
+                line=k,
+                text=raw,
+            ) from None
         ra = dec = np.nan
         if note2 not in "R":
             try:
                 ra = _sexagesimal(line[32:44], hours=True)
                 dec = _sexagesimal(line[44:56], hours=False)
             except ValueError:
-                raise ParseError("RA/Dec (columns 33-56) are not sexagesimal", source=name, line=k, text=raw) from None
+                raise ParseError(
+                    "RA/Dec (columns 33-56) are not sexagesimal", source=name, line=k, text=raw
+                ) from None
         mag_text = line[65:70].strip() if note2 != "R" else ""  # radar: those columns hold the frequency
         try:
             mag = float(mag_text) if mag_text else np.nan
         except ValueError:
-            raise ParseError(f"magnitude (columns 66-70) is not a number: {mag_text!r}", source=name, line=k, text=raw) from None
+            raise ParseError(
+                f"magnitude (columns 66-70) is not a number: {mag_text!r}", source=name, line=k, text=raw
+            ) from None
         recs.append(
             {
                 "designation": _designation(line[0:5], line[5:12]),
@@ -185,16 +200,22 @@ def _read_ades_psv(text: str, name: str) -> pd.DataFrame:
             header = cells
             continue
         if header is None:
-            raise ParseError("data line before the '|'-separated field header", source=name, line=k, text=line)
+            raise ParseError(
+                "data line before the '|'-separated field header", source=name, line=k, text=line
+            )
         if len(cells) != len(header):
-            raise ParseError(f"{len(cells)} fields where the header has {len(header)}", source=name, line=k, text=line)
+            raise ParseError(
+                f"{len(cells)} fields where the header has {len(header)}", source=name, line=k, text=line
+            )
         rec = dict(zip(header, cells, strict=True))
         for key in ("ra", "dec", "delay", "doppler", "mag"):
             if rec.get(key):
                 try:
                     float(rec[key])
                 except ValueError:
-                    raise ParseError(f"{key} is not a number: {rec[key]!r}", source=name, line=k, text=line) from None
+                    raise ParseError(
+                        f"{key} is not a number: {rec[key]!r}", source=name, line=k, text=line
+                    ) from None
         if not re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", rec["obsTime"]):
             raise ParseError(f"obsTime is not ISO 8601: {rec['obsTime']!r}", source=name, line=k, text=line)
         rec["kind"] = "radar" if ("delay" in header or "doppler" in header) else "optical"
@@ -212,7 +233,12 @@ def _read_ades_xml(text: str, name: str) -> pd.DataFrame:
     except ElementTree.ParseError as exc:
         line, _col = exc.position
         lines = text.splitlines()
-        raise ParseError(f"invalid XML: {exc}", source=name, line=line, text=lines[line - 1] if 0 < line <= len(lines) else None) from None
+        raise ParseError(
+            f"invalid XML: {exc}",
+            source=name,
+            line=line,
+            text=lines[line - 1] if 0 < line <= len(lines) else None,
+        ) from None
     if root.tag != "ades":
         raise ParseError(f"root element is <{root.tag}>, expected <ades>", source=name, line=1)
     recs: list[dict[str, Any]] = []
@@ -264,7 +290,9 @@ def read_rwo(source: Any) -> pd.DataFrame:
     try:
         start = next(i for i, s in enumerate(lines) if s.strip() == "END_OF_HEADER") + 1
     except StopIteration:
-        raise ParseError("no END_OF_HEADER line", source=name, line=1, text=lines[0] if lines else None) from None
+        raise ParseError(
+            "no END_OF_HEADER line", source=name, line=1, text=lines[0] if lines else None
+        ) from None
     optical: list[dict[str, Any]] = []
     radar: list[dict[str, Any]] = []
     mode = "optical"
@@ -281,7 +309,9 @@ def read_rwo(source: Any) -> pd.DataFrame:
             # the optional 'N' column may be blank: locate the date by its shape
             i = next((j for j in range(3, min(len(tok), 6)) if re.fullmatch(r"\d{4}", tok[j])), -1)
             if i < 0 or len(tok) < i + 10 or ":" not in tok[i + 3]:
-                raise ParseError("radar row does not match the .rwo layout", source=name, line=k + 1, text=line)
+                raise ParseError(
+                    "radar row does not match the .rwo layout", source=name, line=k + 1, text=line
+                )
             try:
                 radar.append(
                     {
@@ -300,28 +330,47 @@ def read_rwo(source: Any) -> pd.DataFrame:
         if len(tok) >= 3 and tok[1] == "S" and tok[2] == "s":
             # satellite second line: geocentric position [km, unit flag 1] of the observing spacecraft
             if not optical or len(tok) < 10:
-                raise ParseError("satellite position line without its observation", source=name, line=k + 1, text=line)
+                raise ParseError(
+                    "satellite position line without its observation", source=name, line=k + 1, text=line
+                )
             try:
                 scale = 1.0 if tok[6] == "1" else 149597870.7
-                optical[-1].update(sat_x_km=float(tok[7]) * scale, sat_y_km=float(tok[8]) * scale, sat_z_km=float(tok[9]) * scale)
+                optical[-1].update(
+                    sat_x_km=float(tok[7]) * scale,
+                    sat_y_km=float(tok[8]) * scale,
+                    sat_z_km=float(tok[9]) * scale,
+                )
             except ValueError:
-                raise ParseError("satellite position is not numeric", source=name, line=k + 1, text=line) from None
+                raise ParseError(
+                    "satellite position is not numeric", source=name, line=k + 1, text=line
+                ) from None
             continue
         if len(tok) >= 8 and tok[2] == "v":
             # roving observer second line: east longitude [deg], latitude [deg], altitude [m]
             if not optical:
-                raise ParseError("roving-observer line without its observation", source=name, line=k + 1, text=line)
+                raise ParseError(
+                    "roving-observer line without its observation", source=name, line=k + 1, text=line
+                )
             try:
-                optical[-1].update(rover_lon_deg=float(tok[6]), rover_lat_deg=float(tok[7]), rover_alt_m=float(tok[8]))
+                optical[-1].update(
+                    rover_lon_deg=float(tok[6]), rover_lat_deg=float(tok[7]), rover_alt_m=float(tok[8])
+                )
             except (ValueError, IndexError):
-                raise ParseError("roving-observer position is not numeric", source=name, line=k + 1, text=line) from None
+                raise ParseError(
+                    "roving-observer position is not numeric", source=name, line=k + 1, text=line
+                ) from None
             continue
         m = _RWO_OPTICAL.match(line)
         if not m:
             raise ParseError("optical row does not match the .rwo layout", source=name, line=k + 1, text=line)
         rest = m.group("rest").split()
         if len(rest) < 4:
-            raise ParseError("missing observatory code / chi / flags at the end of the row", source=name, line=k + 1, text=line)
+            raise ParseError(
+                "missing observatory code / chi / flags at the end of the row",
+                source=name,
+                line=k + 1,
+                text=line,
+            )
         try:
             mm = re.fullmatch(r"(\d+\.\d*)([A-Za-z]?)", rest[0]) if len(rest) >= 7 else None
             mag = float(mm.group(1)) if mm else np.nan
@@ -362,7 +411,9 @@ def read_mpc_obs_json(source: Any) -> pd.DataFrame:
         raise ParseError("expected a list of records with 'original_record'", source=name)
     # two-line observations (satellite, roving, radar) come as one 160-character record
     lines = "\n".join(
-        rec[i : i + 80] for rec in (str(d["original_record"]) for d in doc) for i in range(0, max(len(rec), 1), 80)
+        rec[i : i + 80]
+        for rec in (str(d["original_record"]) for d in doc)
+        for i in range(0, max(len(rec), 1), 80)
     )
     df = read_mpc80(lines)
     df.attrs["source"] = name

@@ -42,7 +42,9 @@ def parse_obscodes(text: str, name: str = "<text>") -> dict[str, tuple[float, fl
             continue
         code = line[0:3]
         if len(code.strip()) != 3:
-            raise ParseError("observatory code (columns 1-3) must have 3 characters", source=name, line=k, text=line)
+            raise ParseError(
+                "observatory code (columns 1-3) must have 3 characters", source=name, line=k, text=line
+            )
         # columns: code, then (for fixed sites) three numbers, then the name; blank numbers = no site
         rest = line[3:]
         tokens = rest.split(None, 3)
@@ -54,7 +56,9 @@ def parse_obscodes(text: str, name: str = "<text>") -> dict[str, tuple[float, fl
                 lon = rc = rs = math.nan
                 site_name = rest.strip()
         except ValueError:
-            raise ParseError("longitude/cos/sin columns are not numbers", source=name, line=k, text=line) from None
+            raise ParseError(
+                "longitude/cos/sin columns are not numbers", source=name, line=k, text=line
+            ) from None
         out[code] = (lon, rc, rs, site_name)
     return out
 

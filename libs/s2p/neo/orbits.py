@@ -233,7 +233,12 @@ def read_mpcorb(source: Any) -> Orbits:
         if not line.strip():
             continue
         if len(line) < 103:
-            raise ParseError(f"MPCORB line has {len(line)} characters, expected at least 103", source=name, line=lineno, text=line)
+            raise ParseError(
+                f"MPCORB line has {len(line)} characters, expected at least 103",
+                source=name,
+                line=lineno,
+                text=line,
+            )
         packed = line[0:7].strip()
         try:
             des = unpack_designation(packed)
@@ -242,7 +247,9 @@ def read_mpcorb(source: Any) -> Orbits:
         try:
             epoch = unpack_epoch(line[20:25])
         except (ValueError, KeyError) as exc:
-            raise ParseError(f"bad packed epoch (columns 21-25): {exc}", source=name, line=lineno, text=line) from None
+            raise ParseError(
+                f"bad packed epoch (columns 21-25): {exc}", source=name, line=lineno, text=line
+            ) from None
         h = field_float(line, 8, 13, "H", name, lineno, blank=np.nan)
         g = field_float(line, 14, 19, "G", name, lineno, blank=0.15)
         m = field_float(line, 26, 35, "mean anomaly", name, lineno)
@@ -253,7 +260,9 @@ def read_mpcorb(source: Any) -> Orbits:
         nmot = field_float(line, 80, 91, "mean motion", name, lineno)
         a = field_float(line, 92, 103, "semi-major axis", name, lineno)
         if not (0.0 <= ecc < 1.0) or a <= 0.0:
-            raise ParseError(f"elliptic elements expected, got e={ecc}, a={a}", source=name, line=lineno, text=line)
+            raise ParseError(
+                f"elliptic elements expected, got e={ecc}, a={a}", source=name, line=lineno, text=line
+            )
         if not (0.0 <= inc <= 180.0):
             raise ParseError(f"inclination {inc} outside [0, 180] deg", source=name, line=lineno, text=line)
         rows["designation"].append(des)
@@ -276,12 +285,13 @@ def read_mpcorb(source: Any) -> Orbits:
         rows["uncertainty"].append(line[105:106].strip())
     if not rows["a_au"]:
         raise ParseError("no orbit lines found", source=name)
+    floats: dict[str, Any] = {f: np.array(rows[f], dtype=float) for f in _ARRAYS[4:13]}
     return Orbits(
         designation=np.array(rows["designation"], dtype=object),
         packed=np.array(rows["packed"], dtype=object),
         name=np.array(rows["name"], dtype=object),
         epoch=np.array(rows["epoch"], dtype="datetime64[ns]"),
-        **{f: np.array(rows[f], dtype=float) for f in _ARRAYS[4:13]},
+        **floats,
         n_obs=np.array(rows["n_obs"], dtype=int),
         n_opp=np.array(rows["n_opp"], dtype=int),
         rms_arcsec=np.array(rows["rms_arcsec"], dtype=float),

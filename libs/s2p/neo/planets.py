@@ -68,7 +68,9 @@ def sun_earth_barycentric(jd_tdb_whole: Any, jd_tdb_frac: Any = 0.0) -> dict[str
     dict
         ``sun_p``, ``sun_v``, ``earth_p``, ``earth_v``: arrays of shape (T, 3).
     """
-    whole, frac = np.broadcast_arrays(np.atleast_1d(np.asarray(jd_tdb_whole, float)), np.atleast_1d(np.asarray(jd_tdb_frac, float)))
+    whole, frac = np.broadcast_arrays(
+        np.atleast_1d(np.asarray(jd_tdb_whole, float)), np.atleast_1d(np.asarray(jd_tdb_frac, float))
+    )
     au = constants()["AU"]
     emrat = constants()["EMRAT"]
     emb_p, emb_v = _pv("earthmoon", whole, frac)

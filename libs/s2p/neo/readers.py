@@ -27,14 +27,18 @@ def _num(text: str, what: str, name: str, lineno: int, line: str) -> float:
     try:
         return float(t)
     except ValueError:
-        raise ParseError(f"{what} is not a number: {text.strip()!r}", source=name, line=lineno, text=line) from None
+        raise ParseError(
+            f"{what} is not a number: {text.strip()!r}", source=name, line=lineno, text=line
+        ) from None
 
 
 def _datetime(text: str, fmt: str, what: str, name: str, lineno: int, line: str) -> pd.Timestamp:
     try:
         return pd.to_datetime(text.strip(), format=fmt)
     except ValueError:
-        raise ParseError(f"{what} is not a date ({fmt}): {text.strip()!r}", source=name, line=lineno, text=line) from None
+        raise ParseError(
+            f"{what} is not a date ({fmt}): {text.strip()!r}", source=name, line=lineno, text=line
+        ) from None
 
 
 def _split_object(cell: str) -> tuple[str, str]:
@@ -45,7 +49,9 @@ def _split_object(cell: str) -> tuple[str, str]:
     return parts[0], " ".join(parts[1:])
 
 
-def _table_lines(text: str, name: str, min_cols: int) -> tuple[dict[str, Any], list[tuple[int, str, list[str]]]]:
+def _table_lines(
+    text: str, name: str, min_cols: int
+) -> tuple[dict[str, Any], list[tuple[int, str, list[str]]]]:
     """Header metadata and the data rows (line number, line, cells) of a NEOCC '|'-separated list."""
     meta: dict[str, Any] = {}
     rows = []
@@ -70,7 +76,12 @@ def _table_lines(text: str, name: str, min_cols: int) -> tuple[dict[str, Any], l
         ):
             continue
         if len(cells) < min_cols:
-            raise ParseError(f"expected at least {min_cols} '|'-separated columns, got {len(cells)}", source=name, line=k, text=line)
+            raise ParseError(
+                f"expected at least {min_cols} '|'-separated columns, got {len(cells)}",
+                source=name,
+                line=k,
+                text=line,
+            )
         rows.append((k, line, cells))
     if "last_update" not in meta:
         raise ParseError("missing 'Last Update:' line", source=name, line=1, text=lines[0])
@@ -109,7 +120,9 @@ def read_neocc_risk_list(source: Any) -> pd.DataFrame:
         if len(c) >= 12 and c[8].strip():
             years = c[8].strip().split("-")
             if len(years) != 2 or not all(y.isdigit() for y in years):
-                raise ParseError(f"years must be YYYY-YYYY, got {c[8].strip()!r}", source=name, line=lineno, text=line)
+                raise ParseError(
+                    f"years must be YYYY-YYYY, got {c[8].strip()!r}", source=name, line=lineno, text=line
+                )
             out["years_first"].append(int(years[0]))
             out["years_last"].append(int(years[1]))
             out["ip_cum"].append(_num(c[9], "IP cum", name, lineno, line))
@@ -197,15 +210,24 @@ def read_neocc_priority_list(source: Any) -> pd.DataFrame:
     text, name = read_text(source)
     lines = text.splitlines()
     if not lines or not re.fullmatch(r'"\d{4}/\d{2}/\d{2}"', lines[0].strip()):
-        raise ParseError('first line must be the list date "YYYY/MM/DD"', source=name, line=1, text=lines[0] if lines else "")
+        raise ParseError(
+            'first line must be the list date "YYYY/MM/DD"',
+            source=name,
+            line=1,
+            text=lines[0] if lines else "",
+        )
     recs = []
-    pat = re.compile(r'^\s*(\d)\s+"([^"]+)"\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+"(\d{4}/\d{2}/\d{2})"\s*$')
+    pat = re.compile(
+        r'^\s*(\d)\s+"([^"]+)"\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+"(\d{4}/\d{2}/\d{2})"\s*$'
+    )
     for k, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         m = pat.match(line)
         if not m:
-            raise ParseError('expected: priority "designation" 5 numbers "YYYY/MM/DD"', source=name, line=k, text=line)
+            raise ParseError(
+                'expected: priority "designation" 5 numbers "YYYY/MM/DD"', source=name, line=k, text=line
+            )
         try:
             recs.append(
                 {
@@ -262,9 +284,20 @@ def read_sentry(source: Any) -> pd.DataFrame:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ParseError(f"invalid JSON: {exc.msg}", source=name, line=exc.lineno, text=text.splitlines()[exc.lineno - 1] if text else "") from None
-    if not isinstance(doc, dict) or "data" not in doc or "Sentry" not in str(doc.get("signature", {}).get("source", "")):
-        raise ParseError("not a Sentry API summary (needs 'signature.source' = Sentry and 'data')", source=name)
+        raise ParseError(
+            f"invalid JSON: {exc.msg}",
+            source=name,
+            line=exc.lineno,
+            text=text.splitlines()[exc.lineno - 1] if text else "",
+        ) from None
+    if (
+        not isinstance(doc, dict)
+        or "data" not in doc
+        or "Sentry" not in str(doc.get("signature", {}).get("source", ""))
+    ):
+        raise ParseError(
+            "not a Sentry API summary (needs 'signature.source' = Sentry and 'data')", source=name
+        )
     recs = []
     for k, d in enumerate(doc["data"]):
         try:
@@ -287,7 +320,10 @@ def read_sentry(source: Any) -> pd.DataFrame:
                 }
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ParseError(f"Sentry record {k} ({d.get('des', '?') if isinstance(d, dict) else '?'}): bad or missing field {exc}", source=name) from None
+            raise ParseError(
+                f"Sentry record {k} ({d.get('des', '?') if isinstance(d, dict) else '?'}): bad or missing field {exc}",
+                source=name,
+            ) from None
     if int(doc.get("count", len(recs))) != len(recs):
         raise ParseError(f"'count' is {doc.get('count')} but {len(recs)} records were found", source=name)
     df = pd.DataFrame(recs)
@@ -327,7 +363,9 @@ def read_cneos_close_approaches(source: Any) -> pd.DataFrame:
         line = ",".join(row)
         if header is None:
             if not row or row[0] != "Object":
-                raise ParseError('expected the CNEOS header starting with "Object"', source=name, line=k, text=line)
+                raise ParseError(
+                    'expected the CNEOS header starting with "Object"', source=name, line=k, text=line
+                )
             header = row
             continue
         if not row:

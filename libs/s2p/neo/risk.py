@@ -123,7 +123,9 @@ def risk_table(risk: pd.DataFrame, *, as_of: Any = None) -> pd.DataFrame:
         df["ts"] = torino_scale(df["ip_max"], df["energy_mt"])
     else:  # JPL Sentry summary
         t0 = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(risk["last_obs"].max())
-        diameter_m = np.where(np.isfinite(df["diameter_km"]), df["diameter_km"] * 1e3, diameter_from_h(df["h_mag"]))
+        diameter_m = np.where(
+            np.isfinite(df["diameter_km"]), df["diameter_km"] * 1e3, diameter_from_h(df["h_mag"])
+        )
         v_imp = np.sqrt(df["v_inf_kms"] ** 2 + V_ESCAPE_KMS**2)
         df["energy_mt"] = impact_energy_mt(diameter_m, v_imp)
         # a single impactor: its year is the list's range; mid-year since only the year is published

@@ -91,10 +91,16 @@ def skyfield_de421() -> dict[str, Any]:
                 p, v = p[:, 0], v[:, 0]
             return p / AU_KM, v / AU_KM, None, None
 
-    return {"sun": _DE421Body("sun", 10), "earth": _DE421Body("earth", 399), "ts": load.timescale(builtin=True)}
+    return {
+        "sun": _DE421Body("sun", 10),
+        "earth": _DE421Body("earth", 399),
+        "ts": load.timescale(builtin=True),
+    }
 
 
-def skyfield_radec(sky: dict[str, Any], mpcorb_line_rows: Any, k: int, times: np.ndarray, observer_km: Any = None) -> np.ndarray:
+def skyfield_radec(
+    sky: dict[str, Any], mpcorb_line_rows: Any, k: int, times: np.ndarray, observer_km: Any = None
+) -> np.ndarray:
     """Astrometric (ra, dec) [deg] of row k of a Skyfield MPCORB dataframe at UTC ``times``."""
     import pandas as pd
     from skyfield.data import mpc

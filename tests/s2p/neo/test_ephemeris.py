@@ -40,7 +40,16 @@ def test_ephemeris_matches_skyfield(nea, sky, sky_rows, code: str, count: int) -
     times = np.array(["2019-07-02T00:00", "2019-09-10T17:45:12"], dtype="datetime64[ns]")
     idx = _pick(nea, times, count)
     ours = neo.ephemeris(nea[idx], times, observer=code)
-    assert list(ours.columns) == ["designation", "time", "ra_deg", "dec_deg", "delta_au", "r_au", "phase_deg", "v_mag"]
+    assert list(ours.columns) == [
+        "designation",
+        "time",
+        "ra_deg",
+        "dec_deg",
+        "delta_au",
+        "r_au",
+        "phase_deg",
+        "v_mag",
+    ]
     site = None if code == "500" else site_itrf_km(code)
     worst = 0.0
     for n, k in enumerate(idx):
@@ -76,7 +85,9 @@ def test_magnitude_and_geometry_are_consistent(nea) -> None:
     # triangle Sun-object-observer: law of cosines with the Earth-Sun distance
     from s2p.neo.ephemeris import observer_heliocentric
 
-    sun_dist = np.linalg.norm(observer_heliocentric(np.array(["2019-08-01"], dtype="datetime64[ns]"))["obs"][0])
+    sun_dist = np.linalg.norm(
+        observer_heliocentric(np.array(["2019-08-01"], dtype="datetime64[ns]"))["obs"][0]
+    )
     cos_a = (eph.r_au**2 + eph.delta_au**2 - sun_dist**2) / (2 * eph.r_au * eph.delta_au)
     assert np.allclose(np.degrees(np.arccos(cos_a)), eph.phase_deg, atol=1e-3)
 

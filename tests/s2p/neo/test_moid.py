@@ -37,13 +37,21 @@ def test_moid_matches_distlink_on_real_neas(nea: neo.Orbits) -> None:
     good = np.zeros(idx.size, bool)
     el = [earth[k][0] for k in ("a_au", "e", "i_deg", "node_deg", "peri_deg")]
     for j in range(idx.size):
-        ref[j], good[j] = distlink_moid(sub.a_au[j], sub.e[j], sub.i_deg[j], sub.node_deg[j], sub.peri_deg[j], *el)
+        ref[j], good[j] = distlink_moid(
+            sub.a_au[j], sub.e[j], sub.i_deg[j], sub.node_deg[j], sub.peri_deg[j], *el
+        )
     assert good.sum() >= 2000
     err = np.abs(ours - ref)[good]
     worst = int(np.argmax(err))
-    assert err.max() <= MOID_TOL_AU, f"{sub.designation[good][worst]}: ours {ours[good][worst]} distlink {ref[good][worst]}"
+    assert err.max() <= MOID_TOL_AU, (
+        f"{sub.designation[good][worst]}: ours {ours[good][worst]} distlink {ref[good][worst]}"
+    )
     # the hard cases are really in the sample
-    for name, mask in {"near-circular": sub.e < 0.05, "near-coplanar": sub.i_deg < 1.0, "high-e": sub.e > 0.9}.items():
+    for name, mask in {
+        "near-circular": sub.e < 0.05,
+        "near-coplanar": sub.i_deg < 1.0,
+        "high-e": sub.e > 0.9,
+    }.items():
         assert (mask & good).sum() >= 20, name
 
 
@@ -65,7 +73,9 @@ def test_moid_elements_properties() -> None:
     a = neo.moid_elements(*args1, *args2)
     b = neo.moid_elements(*args2, *args1)
     assert a == pytest.approx(b, abs=1e-14)
-    grid = neo.moid_elements(np.array([[1.0], [2.0]]), 0.0, 0.0, 0.0, 0.0, 1.5, 0.0, np.array([0.0, 30.0, 90.0]), 0.0, 0.0)
+    grid = neo.moid_elements(
+        np.array([[1.0], [2.0]]), 0.0, 0.0, 0.0, 0.0, 1.5, 0.0, np.array([0.0, 30.0, 90.0]), 0.0, 0.0
+    )
     assert grid.shape == (2, 3)
     assert np.allclose(grid[:, 0], 0.5, atol=1e-14)  # coplanar circles: |a1 - a2|
     # orthogonal circles through a common node: they intersect, at the node

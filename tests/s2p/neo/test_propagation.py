@@ -27,7 +27,9 @@ def test_propagate_matches_numpy_reference(nea: neo.Orbits) -> None:
     dt = _dt_days(nea, times)
     n_deg = np.degrees(np.sqrt(nea.gm / nea.a_au**3))
     for j in range(len(times)):
-        ref = numpy_two_body(nea.a_au, nea.e, nea.i_deg, nea.node_deg, nea.peri_deg, nea.m_deg + n_deg * dt[:, j])
+        ref = numpy_two_body(
+            nea.a_au, nea.e, nea.i_deg, nea.node_deg, nea.peri_deg, nea.m_deg + n_deg * dt[:, j]
+        )
         err = np.abs(ours[:, j] - ref).max()
         assert err <= POSITION_TOL_AU, (j, err)
 
@@ -35,7 +37,9 @@ def test_propagate_matches_numpy_reference(nea: neo.Orbits) -> None:
 def test_throughput_kernel_matches_general_kernel(nea: neo.Orbits) -> None:
     m = np.radians(nea.m_deg) + 1.234
     fast = positions_at_mean_anomaly(nea, m)
-    general = propagate_days(nea, np.full((len(nea), 1), 0.0) + 1.234 / np.sqrt(nea.gm / nea.a_au**3)[:, None])[:, 0]
+    general = propagate_days(
+        nea, np.full((len(nea), 1), 0.0) + 1.234 / np.sqrt(nea.gm / nea.a_au**3)[:, None]
+    )[:, 0]
     assert np.abs(fast - general).max() <= POSITION_TOL_AU
 
 
@@ -73,7 +77,15 @@ def test_near_parabolic_orbits_approach_the_parabola() -> None:
 
 
 def test_energy_and_angular_momentum_are_conserved() -> None:
-    orb = neo.Orbits.from_elements([1.5, 2.2, 0.8], [0.3, 0.97, 0.05], [10, 60, 1], [20, 200, 5], [30, 100, 355], [0, 10, 300], "2020-01-01")
+    orb = neo.Orbits.from_elements(
+        [1.5, 2.2, 0.8],
+        [0.3, 0.97, 0.05],
+        [10, 60, 1],
+        [20, 200, 5],
+        [30, 100, 355],
+        [0, 10, 300],
+        "2020-01-01",
+    )
     dt = np.linspace(0.0, 3000.0, 7)
     r = propagate_days(orb, dt)
     v = (propagate_days(orb, dt + 1e-3) - propagate_days(orb, dt - 1e-3)) / 2e-3
