@@ -72,6 +72,18 @@ def _char_block(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: in
     Column-major on purpose: the parser walks the character positions of a field and works on
     whole rows of this array, i.e. on contiguous vectors as long as the file.
     """
+    n = starts.size
+    stride = int(starts[1] - starts[0]) if n > 1 else 0
+    if (
+        n > 1
+        and stride >= width
+        and starts[0] + n * stride <= buf.size
+        and np.all(np.diff(starts) == stride)
+        and np.all(ends - starts >= width)
+    ):
+        # equal-length records (the common case): a reshaped view of the buffer, one transposing copy
+        rec = buf[starts[0] : starts[0] + n * stride].reshape(n, stride)
+        return np.ascontiguousarray(rec[:, :width].T)
     idx = starts[None, :] + np.arange(width)[:, None]
     inside = idx < ends[None, :]
     if buf.size == 0:

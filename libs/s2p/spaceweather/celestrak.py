@@ -167,11 +167,8 @@ def _read_text(data: bytes, name: str) -> dict[str, np.ndarray]:
             raise lines.error(len(lines) - 1, f"file ends inside section {section} (no 'END {section}')")
         last = lines.line_of_offset(end + 1)  # exclusive
         rows = np.arange(first, last)
-        m = re.search(rb"NUM_" + section.encode() + rb"_POINTS\s+(\d+)", data[:begin])
-        if section != "OBSERVED":
-            m = m or re.search(
-                rb"NUM_" + section.encode() + rb"_POINTS\s+(\d+)", data[max(0, begin - 200) : begin]
-            )
+        # the count line sits just above its section (only the blank line and the BEGIN between)
+        m = re.search(rb"NUM_" + section.encode() + rb"_POINTS\s+(\d+)", data[max(0, begin - 300) : begin])
         if m is not None and int(m.group(1)) != rows.size:
             raise lines.error(
                 last,
