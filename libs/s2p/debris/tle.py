@@ -147,7 +147,7 @@ def _parse_pair(line1: str, line2: str, verify_checksum: bool = True) -> dict[st
     ecc_text = line2[26:33].replace(" ", "0")  # implied leading decimal point, blanks read as zeros
     if not _isdigits(ecc_text):
         raise _Fault(f"eccentricity {ecc_text!r} is not a 7-digit decimal", 1)
-    rec = {
+    rec: dict[str, Any] = {
         "norad_id": num1,
         "classification": line1[7],
         "intl_designator": line1[9:17].strip(),
@@ -168,10 +168,11 @@ def _parse_pair(line1: str, line2: str, verify_checksum: bool = True) -> dict[st
         "line1": line1[:69],
         "line2": line2[:69],
     }
-    if not 0.0 <= rec["inclination_deg"] <= 180.0:
-        raise _Fault(f"inclination {rec['inclination_deg']} outside 0..180 deg", 1)
-    if rec["mean_motion_rev_per_day"] <= 0.0:
-        raise _Fault(f"mean motion {rec['mean_motion_rev_per_day']} rev/day must be positive", 1)
+    incl, motion = float(rec["inclination_deg"]), float(rec["mean_motion_rev_per_day"])
+    if not 0.0 <= incl <= 180.0:
+        raise _Fault(f"inclination {incl} outside 0..180 deg", 1)
+    if motion <= 0.0:
+        raise _Fault(f"mean motion {motion} rev/day must be positive", 1)
     return rec
 
 
