@@ -22,6 +22,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import jwt
 import requests
 from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
@@ -90,11 +91,22 @@ class AccessRefused(web.HTTPError):
 
 
 def groups_from_auth_state(auth_state: dict[str, Any]) -> list[str]:
-    """The IdP groups of a user: the ``groups`` claim of userinfo (else of the ID token), '/' stripped."""
+    """The IdP groups of a user: the ``groups`` claim of userinfo (else of the ID token), '/' stripped.
+
+    Keycloak sends plain names with ``full.path=false`` and paths (``/swe``) otherwise; both work.
+    """
     claims = auth_state.get(WorkbenchAuthenticator.user_auth_state_key) or {}
     groups = claims.get("groups")
+    if groups is None and auth_state.get("id_token"):
+        # An IdP whose userinfo lacks the claim (a Keycloak mapper without "add to userinfo"): the ID
+        # token came straight from the token endpoint, so it is read without checking the signature,
+        # as oauthenticator does for userdata_from_id_token.
+        try:
+            groups = jwt.decode(auth_state["id_token"], options={"verify_signature": False}).get("groups")
+        except jwt.PyJWTError:
+            groups = None
     if groups is None:
-        groups = (auth_state.get("id_token_claims") or {}).get("groups", [])
+        groups = []
     if isinstance(groups, str):
         groups = [groups]
     return sorted({str(g).lstrip("/") for g in groups if str(g).strip("/")})

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import jwt
 import pytest
 from traitlets.config import Config
 
@@ -88,7 +89,9 @@ def test_discover_explains_what_is_wrong(issuer: str) -> None:
         ({"oauth_user": {"groups": ["neo", "neo"]}}, ["neo"]),
         ({"oauth_user": {"groups": "debris"}}, ["debris"]),
         ({"oauth_user": {"groups": []}}, []),
-        ({"oauth_user": {}, "id_token_claims": {"groups": ["/admins"]}}, ["admins"]),
+        ({"oauth_user": {}, "id_token": jwt.encode({"groups": ["/admins"]}, "k" * 32)}, ["admins"]),
+        ({"oauth_user": {}, "id_token": "not-a-jwt"}, []),
+        ({"oauth_user": {}}, []),
         ({"oauth_user": {"groups": ["/", ""]}}, []),
     ],
 )
