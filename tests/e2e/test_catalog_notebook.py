@@ -1,6 +1,6 @@
 """The catalog tour notebook runs under papermill (as a production job would) and finds real results:
-the three segments, every entry listed, the May 2024 G5 storm, the ISS at ~420 km, (1981) Midas's
-small Earth MOID."""
+the three segments, every entry listed, the May 2024 G5 storm, the ISS at ~420 km, CARA's Pc values,
+(1981) Midas's small Earth MOID."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ NOTEBOOK = ROOT / "notebooks/examples/catalog_tour.ipynb"
 # same to the tolerance below.
 MIDAS_MOID_AU = 0.00286
 MOID_TOL_AU = 2e-4
+# CARA's CDMs report Pc to 4 significant digits, from their own implementation.
+PC_REL_TOL = 1e-2
 
 
 def _outputs(nb: nbformat.NotebookNode) -> str:
@@ -60,6 +62,9 @@ def test_catalog_tour_runs_under_papermill(tmp_path):
     # The 10-11 May 2024 storm reached Kp 9 (G5), the strongest of SW-Last5Years.
     assert "strongest: G5 (Kp 9.00)" in text and "2024-05-1" in text
     assert summary["objects_propagated"] == 25
+    # Foster Pc recomputed from each CARA CDM agrees with the value the CDM reports (4 digits).
+    assert summary["cdms"] == 53
+    assert summary["pc_max_rel_diff"] < PC_REL_TOL
     iss = [line for line in text.splitlines() if line.strip().startswith("ISS (ZARYA)")]
     assert iss and 400.0 < float(iss[0].split()[-2]) < 440.0
     midas = [line for line in text.splitlines() if line.strip().startswith("1981 ")]
