@@ -56,8 +56,25 @@ _G_LOWER_THIRDS = np.array([14, 17, 20, 23, 27])
 
 
 def kp_thirds(kp: Any) -> Any:
-    """Round Kp to the nearest third (undo the 0.333/0.667 or 4.3/4.7 notations), NaN kept."""
-    return elementwise(lambda a: np.round(np.asarray(a, dtype=float) * 3.0) / 3.0, kp, float)
+    """Kp rounded to the nearest third (undoes the 0.333/0.667 and 4.3/4.7 notations).
+
+    Parameters
+    ----------
+    kp : float, array_like or xarray.DataArray
+        Kp as a decimal; NaN stays NaN.
+
+    Returns
+    -------
+    same type as ``kp``
+        Kp as exact thirds, e.g. 4.333 -> 13/3.
+    """
+    return elementwise(
+        lambda a: np.round(np.asarray(a, dtype=float) * 3.0) / 3.0,
+        kp,
+        float,
+        units="1",
+        long_name="planetary three-hour index Kp",
+    )
 
 
 def _kp_index(kp: np.ndarray) -> np.ndarray:

@@ -110,3 +110,18 @@ def test_centred_average_numpy_xarray_dask_agree(sw_txt: xr.Dataset) -> None:
     assert lazy.chunks is not None  # still lazy
     for got in (as_numpy, as_xr.values, lazy.compute().values):
         assert np.allclose(got, ref, rtol=0, atol=1e-9, equal_nan=True)
+
+
+def test_last5years_files_agree_with_sw_all(sw_dir: Path, sw_txt: xr.Dataset, sw_csv: xr.Dataset) -> None:
+    for path, full in (
+        (sw_dir / "SW-Last5Years.txt", sw_txt),
+        (sw_dir / "celestrak_csv" / "SW-Last5Years.csv", sw_csv),
+    ):
+        five = read_celestrak(path)
+        assert str(five.date.values[0])[:10] == "2021-01-01"
+        observed = np.isin(five.data_type.values, ["OBS", "INT"])
+        common = np.intersect1d(five.date.values[observed], full.date.values)
+        common = common[common <= np.datetime64("2025-03-31")]  # before the preliminary months
+        assert common.size == 1551
+        for var in ("ap_daily", "f107_obs", "f107_obs_ctr81", "isn", "kp_sum"):
+            assert np.array_equal(five[var].sel(date=common).values, full[var].sel(date=common).values), var

@@ -71,3 +71,17 @@ def test_flare_class_xarray_and_dask() -> None:
     assert dask.is_dask_collection(lazy)
     assert np.array_equal(lazy.compute().values, flare_class(flux.values))
     assert isinstance(flare_class(flux), xr.DataArray)
+    back = flare_class_to_flux(lazy)
+    assert dask.is_dask_collection(back)
+    assert (back.compute().values <= flux.values * (1 + 1e-6)).all()  # a class is a lower bound
+
+
+def test_netcdf3_classic_file(tmp_path: Path) -> None:
+    """netCDF-3 classic XRS files (older NOAA archives) go through scipy's reader."""
+    src = read_goes_xrs(FILES[3])
+    path = tmp_path / "xrs_classic.nc"
+    src[["xrsa_flux", "xrsb_flux"]].to_netcdf(path, engine="scipy", format="NETCDF3_64BIT")
+    assert path.read_bytes()[:3] == b"CDF"
+    back = read_goes_xrs(path)
+    assert np.array_equal(back.xrsb_flux.values, src.xrsb_flux.values, equal_nan=True)
+    assert np.array_equal(back.time.values, src.time.values)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from s2p.spaceweather import KP_AP_TABLE, ap_to_kp, daily_ap, g_scale, kp_to_ap, storms
+from s2p.spaceweather import KP_AP_TABLE, ap_to_kp, daily_ap, g_scale, kp_thirds, kp_to_ap, storms
 
 # Every Kp = 9o (written "90") interval of the observed record of SW-All, read from the text by
 # hand (grep), grouped into the storm episodes that contain them. They include the three G5 events
@@ -102,8 +102,8 @@ def test_storms_without_times_and_with_gaps() -> None:
 
 @pytest.mark.parametrize(
     "func",
-    [g_scale, kp_to_ap, ap_to_kp],
-    ids=["g_scale", "kp_to_ap", "ap_to_kp"],
+    [g_scale, kp_to_ap, ap_to_kp, kp_thirds],
+    ids=["g_scale", "kp_to_ap", "ap_to_kp", "kp_thirds"],
 )
 def test_elementwise_numpy_xarray_dask(func, sw_obs: xr.Dataset) -> None:  # type: ignore[no-untyped-def]
     kp = sw_obs.kp.isel(time=slice(0, 20000))

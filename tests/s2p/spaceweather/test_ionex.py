@@ -103,3 +103,8 @@ def test_slant_delay_at_l1() -> None:
     out = slant_tec_to_delay(x)
     assert dask.is_dask_collection(out) and out.attrs["units"] == "m"
     assert np.allclose(out.compute().values, slant_tec_to_delay(np.array([1.0, 2.0, 50.0])))
+    elev = xr.DataArray(np.array([5.0, 30.0, 90.0]), dims="obs")
+    lazy_factor = slant_factor(elev.chunk(1))
+    assert dask.is_dask_collection(lazy_factor)
+    assert np.array_equal(lazy_factor.compute().values, slant_factor(elev.values))
+    assert np.array_equal(slant_factor(elev).values, slant_factor(elev.values))
