@@ -72,6 +72,12 @@ def test_storms_finds_exactly_the_g5_episodes_of_sw_all(sw_obs: xr.Dataset) -> N
     assert inside.all()
 
 
+def test_storms_on_the_whole_record_including_predictions(sw_txt: xr.Dataset) -> None:
+    table = storms(sw_txt.kp)  # observed + 45 days of daily predictions
+    g5 = table[table.g_scale == 5]
+    assert [str(s)[:13].replace(" ", "T") for s in g5.start] == [s for s, _ in G5_EPISODES]
+
+
 def test_storms_on_raw_text_nines(sw_dir: Path) -> None:
     """Independent of the reader: the 9o intervals straight from the text lines."""
     nines = []
