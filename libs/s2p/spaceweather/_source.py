@@ -31,7 +31,7 @@ def read_bytes(source: Any) -> tuple[bytes, str]:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise
+            raise  # a missing file is not bad input: keep the standard exception
         except OSError as exc:  # a directory, a permission problem...
             raise ParseError(f"cannot read: {exc}", source=name) from exc
     elif hasattr(source, "read"):

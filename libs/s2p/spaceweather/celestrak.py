@@ -182,7 +182,8 @@ def _read_text(data: bytes, name: str) -> dict[str, np.ndarray]:
                 Column(n, a, b, required=not (n == "f107_flag" and dtype != "OBS"))
                 for n, a, b in _TEXT_FIELDS
             ]
-        # monthly lines are written without their trailing blanks in some copies: no length check
+        # monthly records carry fewer fields: no length check, a short one fails on its first
+        # missing required field instead
         vals = parse_columns(lines, rows, cols, min_length=130 if section != "MONTHLY_PREDICTED" else 10)
         vals["date"] = dates_from_ymd(vals.pop("year"), vals.pop("month"), vals.pop("day"), lines, rows)
         vals["data_type"] = np.full(rows.size, dtype)
