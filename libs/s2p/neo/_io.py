@@ -23,6 +23,11 @@ def read_text(source: Any) -> tuple[str, str]:
         path = Path(source)
         return path.read_text(encoding="utf-8", errors="replace"), str(path)
     if isinstance(source, str):
+        if "\n" not in source and " " not in source and ("/" in source or "\\" in source):
+            # looks like a path, not like content: say so instead of "cannot parse line 1"
+            from s2p.errors import DataNotFoundError
+
+            raise DataNotFoundError(f"no such file: {source}")
         return source, "<text>"
     if isinstance(source, io.IOBase) or hasattr(source, "read"):
         f: IO[Any] = source

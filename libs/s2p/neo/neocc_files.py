@@ -97,7 +97,7 @@ def read_oef(source: Any) -> Orbits:
         h_mag=h,
         g_slope=g,
     )
-    orb.meta = meta  # type: ignore[attr-defined]
+    orb.meta = meta
     return orb
 
 
@@ -124,7 +124,7 @@ def read_sbdb(source: Any) -> Orbits:
     orb = Orbits.from_elements(
         el["a"], el["e"], el["i"], el["om"], el["w"], el["ma"], epoch, designation=[des], h_mag=h
     )
-    orb.meta = {"moid": float(orbit["moid"]) if orbit.get("moid") else np.nan}  # type: ignore[attr-defined]
+    orb.meta = {"moid": float(orbit["moid"]) if orbit.get("moid") else np.nan}
     return orb
 
 

@@ -65,6 +65,8 @@ class Orbits:
         MPC uncertainty parameter U (``""`` when absent).
     gm : float
         GM of the Sun [au^3/day^2] that defines the mean motion (the MPC's ``k^2``).
+    meta : dict
+        Values a file states about the orbit (e.g. ``moid`` [au] of an OEF or SBDB file).
     """
 
     designation: np.ndarray
@@ -85,6 +87,7 @@ class Orbits:
     rms_arcsec: np.ndarray
     uncertainty: np.ndarray
     gm: float = GM_SUN_AU3_D2
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     _frame: tuple[np.ndarray, np.ndarray] | None = dataclasses.field(default=None, repr=False)
 
     def __len__(self) -> int:
