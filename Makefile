@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-SPAWNER ?= local
+SPAWNER ?= $(or $(WORKBENCH_SPAWNER),local)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help

@@ -479,6 +479,14 @@ class Settings:
         return rows
 
     @property
+    def local_url(self) -> str:
+        """Where the proxy answers on this machine (health checks never leave it, whatever the public URL)."""
+        host = "127.0.0.1" if self.hub_ip in {"0.0.0.0", "::"} else self.hub_ip
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.hub_port}{urlsplit(self.public_url).path}"
+
+    @property
     def logs_dir(self) -> Path:
         """Where `workbench up` writes the logs of the processes it starts."""
         return self.state_dir / "logs"

@@ -54,6 +54,11 @@ def test_values_are_parsed_and_typed() -> None:
     assert s.allowed_groups == ("swe", "debris", "neo", "admins")
     assert s.log_level == "DEBUG"
     assert s.public_url == "https://wb.example.org"
+    assert s.local_url == "http://127.0.0.1:8443"  # health checks stay on this machine
+    assert (
+        Settings.from_env({"WORKBENCH_PUBLIC_URL": "https://x.org/wb"}).local_url
+        == "http://127.0.0.1:8000/wb"
+    )
 
 
 def test_cli_override_wins_over_environment() -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from workbench.settings import PROJECT_ROOT, SPAWNERS, Settings, SettingsError
 
 HUB_CONFIG = PROJECT_ROOT / "hub" / "jupyterhub_config.py"
+HUB_START_TIMEOUT = 120.0  # [s] until /hub/health answers through the proxy (database upgrade included)
 
 
 class _Stop(Exception):
@@ -195,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             cwd=settings.state_dir,
             log_file=None if log_dir is None else log_dir / "hub.log",
         ).start()
-        wait_for_http(f"{settings.public_url}/hub/health", timeout=settings.spawn_timeout, process=hub)
+        wait_for_http(f"{settings.local_url}/hub/health", timeout=HUB_START_TIMEOUT, process=hub)
         _print_banner(settings, issuer, log_dir)
         while hub.poll() is None:
             time.sleep(0.5)
