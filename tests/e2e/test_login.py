@@ -262,6 +262,23 @@ def test_ope_refuses_the_dev_idp_and_starts_nothing(tmp_path: Path) -> None:
         requests.get(f"http://127.0.0.1:{ports.hub}/hub/health", timeout=5)
 
 
+def test_hub_started_directly_refuses_ope_too(tmp_path: Path) -> None:
+    """`jupyterhub -f hub/jupyterhub_config.py` (no `workbench up`) applies the same refusals."""
+    env = workbench_env(tmp_path, free_ports(), {"WORKBENCH_ENV": "ope"})
+    r = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "jupyterhub"), "-f", str(ROOT / "hub" / "jupyterhub_config.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode != 0
+    assert "workbench: WORKBENCH_ENV=ope refuses this configuration" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "jupyterhub.sqlite").exists()
+
+
 def test_unreachable_issuer_is_one_clear_error(tmp_path: Path) -> None:
     ports = free_ports()
     issuer = f"http://127.0.0.1:{ports.idp}/realms/s2p"  # nothing listens there
