@@ -41,6 +41,15 @@ def test_throughput_kernel_matches_general_kernel(nea: neo.Orbits) -> None:
         nea, np.full((len(nea), 1), 0.0) + 1.234 / np.sqrt(nea.gm / nea.a_au**3)[:, None]
     )[:, 0]
     assert np.abs(fast - general).max() <= POSITION_TOL_AU
+    # and where Kepler's equation is hardest: e up to 1 - 1e-6, every mean anomaly
+    rng = np.random.default_rng(7)
+    k = 20000
+    ecc = 1.0 - 10.0 ** rng.uniform(-6, -1, k)
+    hard = neo.Orbits.from_elements(2.0, ecc, 10.0, 20.0, 30.0, 0.0, "2020-01-01")
+    m = rng.uniform(-10.0, 10.0, k)
+    fast = positions_at_mean_anomaly(hard, m)
+    general = propagate_days(hard, (m / np.sqrt(hard.gm / 8.0))[:, None])[:, 0]
+    assert np.abs(fast - general).max() <= POSITION_TOL_AU
 
 
 @settings(max_examples=300, deadline=None)
