@@ -72,7 +72,8 @@ def test_debris_user_picks_a_profile_and_runs_sgp4_on_a_catalog_entry_in_the_con
     info = container_of(wb, DEBRIS[0])
     host = info["HostConfig"]
     assert host["NetworkMode"] == "host"
-    assert host["Memory"] == parse_bytes("2G") and host["NanoCpus"] == 1_000_000_000
+    assert host["Memory"] == host["MemorySwap"] == parse_bytes("2G")
+    assert host["CpuQuota"] / host["CpuPeriod"] == 1.0  # CPUs
     assert "no-new-privileges" in host["SecurityOpt"] and host["CapDrop"] == ["ALL"]
     assert info["Config"]["User"] in {"", "jovyan"}  # the image's USER jovyan
     mounts = {m["Destination"]: m for m in info["Mounts"]}
