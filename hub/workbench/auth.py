@@ -33,6 +33,10 @@ from workbench.settings import Settings
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
 
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._@+-]{0,63}$"
+"""Hub usernames accepted from ``preferred_username`` (after JupyterHub lower-cases them)."""
+
+
 class DiscoveryError(RuntimeError):
     """The issuer's OpenID Connect metadata could not be read."""
 
@@ -194,6 +198,9 @@ def configure(c: Any, settings: Settings, metadata: dict[str, Any], *, client_se
     # Keycloak's userinfo requires the openid scope.
     a.scope = ["openid", "email", "profile"]
     a.username_claim = "preferred_username"
+    # Keycloak lower-cases usernames; anything outside this set (a '/' in particular) could reach a
+    # path or a container name, so such a login is refused rather than escaped.
+    a.username_pattern = USERNAME_PATTERN
     a.login_service = "S2P single sign-on" if settings.auth == "keycloak" else "S2P dev IdP"
     a.auto_login = True
     a.manage_groups = True

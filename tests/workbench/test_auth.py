@@ -18,6 +18,7 @@ from traitlets.config import Config
 from tests.support import free_port
 from workbench import hubconfig
 from workbench.auth import (
+    USERNAME_PATTERN,
     AccessRefused,
     DiscoveryError,
     WorkbenchAuthenticator,
@@ -161,3 +162,21 @@ def test_hub_config_refuses_production_with_dev_idp(tmp_path: Path) -> None:
     settings = Settings.from_env({"WORKBENCH_STATE_DIR": str(tmp_path), "WORKBENCH_ENV": "ope"})
     with pytest.raises(hubconfig.HubConfigError, match="WORKBENCH_ENV=ope refuses this configuration"):
         hubconfig.configure(Config(), settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("swe-scientist", True),
+        ("jane.doe@esa.int", True),
+        ("op_2", True),
+        ("../etc", False),
+        ("a/b", False),
+        ("", False),
+        (".hidden", False),
+        ("x" * 65, False),
+    ],
+)
+def test_usernames_that_could_escape_a_path_are_refused(name: str, ok: bool) -> None:
+    authenticator = WorkbenchAuthenticator(username_pattern=USERNAME_PATTERN)
+    assert authenticator.validate_username(name) is ok

@@ -72,6 +72,10 @@ class WorkbenchLocalSpawner(LocalProcessSpawner):
         return paths
 
     async def start(self) -> Any:
+        users = Path(self.users_dir).resolve()
+        if self.home_dir.resolve().parent != users:
+            # The authenticator's username pattern already forbids this; keep the invariant here too.
+            raise ValueError(f"user name {self.user.name!r} does not map to a directory in {users}")
         self.home_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         self.notebook_dir = str(self.home_dir)
         return await super().start()
