@@ -1,0 +1,54 @@
+"""`workbench up` checks that refuse before anything starts, and the demo logins it prints."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+from workbench.cli import main
+from workbench.commands.up import demo_logins
+
+
+def test_demo_logins_come_from_the_realm_file() -> None:
+    logins = {
+        user: (password, groups)
+        for user, password, groups in demo_logins(ROOT / "deploy/keycloak/realm-s2p.json")
+    }
+    assert logins["swe-scientist"] == ("dev-swe-scientist", "swe")
+    assert logins["operator"][1] == "operators, debris"
+    assert logins["nogroup"][1] == "(none: refused)"
+    assert set(logins) >= {"swe-scientist", "debris-analyst", "neo-analyst", "operator", "admin", "nogroup"}
+
+
+def test_demo_logins_of_a_missing_realm_file_are_none(tmp_path: Path) -> None:
+    assert demo_logins(tmp_path / "absent.json") == []
+
+
+def test_port_in_use_is_named_and_nothing_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        monkeypatch.setenv("WORKBENCH_STATE_DIR", str(tmp_path))
+        monkeypatch.setenv("WORKBENCH_HUB_PORT", str(port))
+        assert main(["up"]) == 2
+    err = capsys.readouterr().err
+    assert f"port already in use on 127.0.0.1: WORKBENCH_HUB_PORT={port}" in err
+    assert not (tmp_path / "logs" / "hub.log").exists()
+
+
+def test_invalid_setting_refuses_before_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WORKBENCH_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("WORKBENCH_AUTH", "saml")
+    assert main(["up"]) == 2
+    assert (
+        "WORKBENCH_AUTH='saml' is invalid: allowed values are dev-idp, keycloak." in capsys.readouterr().err
+    )
+    assert not (tmp_path / "secrets").exists()
