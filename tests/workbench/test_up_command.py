@@ -52,3 +52,18 @@ def test_invalid_setting_refuses_before_start(
         "WORKBENCH_AUTH='saml' is invalid: allowed values are dev-idp, keycloak." in capsys.readouterr().err
     )
     assert not (tmp_path / "secrets").exists()
+
+
+def test_pre_operations_warns_about_what_ope_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as busy:  # stop right after the warnings, before anything starts
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        monkeypatch.setenv("WORKBENCH_STATE_DIR", str(tmp_path))
+        monkeypatch.setenv("WORKBENCH_ENV", "pre-ope")
+        monkeypatch.setenv("WORKBENCH_HUB_PORT", str(busy.getsockname()[1]))
+        assert main(["up"]) == 2
+    err = capsys.readouterr().err
+    assert "warning (refused with WORKBENCH_ENV=ope): WORKBENCH_AUTH=dev-idp" in err
+    assert "port already in use" in err

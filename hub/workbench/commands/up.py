@@ -136,6 +136,10 @@ def run(args: argparse.Namespace) -> int:
         proxy_command()
     except (SettingsError, SecretsError, HubConfigError) as exc:
         return _fail(str(exc))
+    if settings.env in {"ire", "pre-ope"}:
+        # Integration and pre-operations rehearse operations: show what ope would refuse, but start.
+        for problem in settings.production_problems(dev_client_secret=secrets.dev_client_secret):
+            print(f"workbench: warning (refused with WORKBENCH_ENV=ope): {problem}", file=sys.stderr)
     busy = busy_ports(settings)
     if busy:
         return _fail(
