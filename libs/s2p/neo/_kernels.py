@@ -275,8 +275,8 @@ def elliptic_fast_kernel(
         for _ in range(40):
             f = d - ek * se
             fp = 1.0 - ek * ce
-            step = -f / fp
-            step = -f / (fp + 0.5 * step * ek * se)
+            # Halley in one division (divisions, not flops, bound this loop's latency)
+            step = -2.0 * f * fp / (2.0 * fp * fp - f * ek * se)
             d += step
             if abs(step) < 1e-3:
                 s2 = step * step
