@@ -89,7 +89,7 @@ def torino_scale(ip: Any, energy_mt: Any) -> np.ndarray:
     return out
 
 
-def risk_table(risk: pd.DataFrame, *, as_of: Any = None) -> pd.DataFrame:
+def risk_table(risk: pd.DataFrame, *, as_of: Any = None, diameters_m: Any = None) -> pd.DataFrame:
     """Palermo and Torino recomputed from a risk list's own inputs, next to the published values.
 
     Parameters
@@ -101,6 +101,9 @@ def risk_table(risk: pd.DataFrame, *, as_of: Any = None) -> pd.DataFrame:
     as_of : datetime-like, optional
         Date of the assessment; default the list's ``attrs['last_update']`` (ESA) or the latest
         ``last_obs`` (Sentry).
+    diameters_m : mapping or pandas.Series, optional
+        Designation -> diameter [m] to use instead of the list's own where available (ESA prints its
+        diameters rounded to 1-2 significant digits, which alone moves Palermo by up to 0.15).
 
     Returns
     -------
@@ -115,7 +118,11 @@ def risk_table(risk: pd.DataFrame, *, as_of: Any = None) -> pd.DataFrame:
     if "ip_max" in df:  # ESA NEOCC
         t0 = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(risk.attrs["last_update"])
         dt = (df["impact_date"] - t0).dt.total_seconds() / 86400.0 / DAYS_PER_YEAR
-        df["energy_mt"] = impact_energy_mt(df["diameter_m"], df["vel_kms"])
+        d_m = df["diameter_m"]
+        if diameters_m is not None:
+            d_m = df["designation"].map(pd.Series(diameters_m)).fillna(d_m)
+        df["diameter_used_m"] = d_m
+        df["energy_mt"] = impact_energy_mt(d_m, df["vel_kms"])
         df["years_to_impact"] = dt
         df["ps"] = palermo_scale(df["ip_max"], df["energy_mt"], dt)
         df["ps_published"] = df["ps_max"]

@@ -93,16 +93,18 @@ def test_magnitude_and_geometry_are_consistent(nea) -> None:
 
 
 def test_two_body_ephemeris_close_to_neocc_nbody_ephemeris(pd_dir) -> None:
-    """NEOCC's n-body ephemeris of Apophis, 2019-05, from its 2021-07 orbit by two-body: the difference is
-    the planetary perturbation over two years (~0.1 deg here), a sanity bound, not an accuracy claim."""
+    """NEOCC's n-body ephemeris of Apophis for 2019-05, from its 2021-07 orbit by two-body: the position
+    differs by the planetary perturbations over two years (3.7 arcmin here), a sanity bound rather than
+    an accuracy claim; the magnitude, which hardly depends on that, checks the H-G implementation."""
     orb = neo.read_oef(pd_dir / "neocc" / "99942.ke1")
     ref = neo.read_neocc_ephemeris(pd_dir / "neocc" / "99942.eph")
     ours = neo.ephemeris(orb, ref["time"].to_numpy())
     sep = separation_arcsec(ours.ra_deg, ours.dec_deg, ref.ra_deg, ref.dec_deg)
-    assert sep.max() < 0.5 * 3600
-    assert np.allclose(ours.delta_au, ref.delta_au, atol=0.01)
-    assert np.allclose(ours.r_au, ref.r_au, atol=0.01)
-    assert np.allclose(ours.phase_deg, ref.phase_deg, atol=0.5)
+    assert sep.max() < 600.0
+    assert np.allclose(ours.delta_au, ref.delta_au, atol=0.003)  # NEOCC prints 3-4 decimals
+    assert np.allclose(ours.r_au, ref.r_au, atol=0.002)
+    assert np.allclose(ours.phase_deg, ref.phase_deg, atol=0.2)
+    assert np.allclose(ours.v_mag, ref.v_mag, atol=0.02)
 
 
 def test_unknown_or_spacebased_observer_is_refused(nea) -> None:
