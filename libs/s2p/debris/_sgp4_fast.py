@@ -7,8 +7,9 @@ e < ``FAST_MAX_ECC``, the same equations are evaluated
 
 * with our own ``sincos`` (Cody–Waite reduction by π/2 in three parts + Taylor polynomials to r^15/r^16,
   error ≤ ~2e-16 for |x| < 1e6 rad, measured in the tests) instead of libm calls;
-* with a fixed number of Newton steps for Kepler's equation (``KEPLER_STEPS``; for e ≤ 0.1 Newton from
-  E = M has converged to < 1e-16 rad after 4 steps, the reference stops when a step is < 1e-12);
+* with a fixed number of Newton steps for Kepler's equation, chosen per satellite: from E = M the error
+  after k steps is ≲ (e/2)^(2^k − 1) e, so e ≤ 0.01 needs 2 steps and e ≤ 0.1 needs 4 for < 1e-15 rad
+  (the reference stops when a step is < 1e-12); a time whose eccentricity leaves the class is flagged;
 * without ``atan2``: the short-period corrections to the argument of latitude, the node and the
   inclination are small (< 2e-3 rad), so their sines/cosines are applied as rotations of the unperturbed
   sine/cosine pairs;
@@ -70,6 +71,7 @@ from s2p.debris._sgp4_init import (
 )
 
 FAST_MAX_ECC = 0.1
+LOW_ECC = 0.005  # below this at epoch: 2 Newton steps and a flag limit of 2 * LOW_ECC
 KEPLER_STEPS = 5
 VKMPERSEC = RE * XKE / 60.0
 
@@ -170,6 +172,9 @@ def near_earth_fast(c, i, times, t0, scale, r, v, err):
     t5cof = c[C_T5COF, i]
     a_no = (XKE / no) ** X2O3
     k2 = 0.5 * J2
+    low = ecco < LOW_ECC
+    n_newton = 2 if low else KEPLER_STEPS - 1
+    e_limit = 2.0 * LOW_ECC if low else FAST_MAX_ECC
 
     s_am = np.empty(BLOCK)
     s_nm = np.empty(BLOCK)
@@ -205,7 +210,7 @@ def near_earth_fast(c, i, times, t0, scale, r, v, err):
             s_am[b] = am
             s_nm[b] = XKE / (am * math.sqrt(am))
             em = ecco - tempe
-            s_flag[b] = 1 if (em >= FAST_MAX_ECC or em < -0.001) else 0
+            s_flag[b] = 1 if (em >= e_limit or em < -0.001) else 0
             em = max(em, 1.0e-6)
             mm = mm + no * templ
             sw, cw = sincos(argpm)
@@ -218,7 +223,7 @@ def near_earth_fast(c, i, times, t0, scale, r, v, err):
             s_u[b] = u
             s_eo1[b] = u
         # --- stage 2: Newton for Kepler's equation, fixed steps (clipped at 0.95 rad like the reference)
-        for _ in range(KEPLER_STEPS - 1):
+        for _ in range(n_newton):
             for b in range(nb):
                 eo1 = s_eo1[b]
                 axnl = s_axnl[b]

@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from s2p.debris._sgp4_fast import FAST_MAX_ECC, near_earth_fast
+from s2p.debris._sgp4_fast_deep import deep_space_fast
 from s2p.debris._sgp4_init import (
     C_ARGPDOT,
     C_ARGPO,
@@ -306,8 +307,8 @@ def _near_earth_sat(c, i, times, t0, scale, r, v, err, j0, j1):
 
 
 @njit(cache=True)
-def _deep_space_sat(c, i, times, t0, scale, afspc, r, v, err):
-    """Propagate deep-space satellite ``i`` (SDP4: lunar-solar periodics and resonances)."""
+def _deep_space_sat(c, i, times, t0, scale, afspc, r, v, err, j0, j1):
+    """Propagate deep-space satellite ``i`` to times[j0:j1] (SDP4: lunar-solar periodics, resonances)."""
     fasx2 = 0.13130908
     fasx4 = 2.8843198
     fasx6 = 0.37448087
@@ -398,7 +399,7 @@ def _deep_space_sat(c, i, times, t0, scale, afspc, r, v, err):
     xli = xlamo
     xni = no
 
-    for j in range(times.shape[0]):
+    for j in range(j0, j1):
         t = (times[j] - t0) * scale
         xmdf = mo + mdot * t
         argpm = argpo + argpdot * t
@@ -611,13 +612,25 @@ def _near_earth(c, i, times, t0, scale, r, v, err):
         _near_earth_sat(c, i, times, t0, scale, r, v, err, 0, times.shape[0])
 
 
+@njit(cache=True)
+def _deep_space(c, i, times, t0, scale, afspc, r, v, err):
+    """Deep-space satellite: the vectorised path where it applies, the reference path for the rest."""
+    if c[C_NO, i] > 0.0 and c[C_ECCO, i] < FAST_MAX_ECC:
+        deep_space_fast(c, i, times, t0, scale, afspc, r, v, err)
+        for j in range(times.shape[0]):
+            if err[i, j] != 0:
+                _deep_space_sat(c, i, times, t0, scale, afspc, r, v, err, j, j + 1)
+    else:
+        _deep_space_sat(c, i, times, t0, scale, afspc, r, v, err, 0, times.shape[0])
+
+
 @njit(parallel=True, fastmath=False, cache=True)
 def propagate_ns(c, epoch_ns, times_ns, afspc, r, v, err):
     """All satellites × all times; times and epochs as int64 ns since 1970 (UTC); fills r, v, err."""
     scale = 1.0 / 60.0e9
     for i in prange(epoch_ns.shape[0]):
         if c[C_DEEP, i] != 0.0:
-            _deep_space_sat(c, i, times_ns, epoch_ns[i], scale, afspc, r, v, err)
+            _deep_space(c, i, times_ns, epoch_ns[i], scale, afspc, r, v, err)
         else:
             _near_earth(c, i, times_ns, epoch_ns[i], scale, r, v, err)
 
@@ -627,7 +640,7 @@ def propagate_minutes(c, tsince, afspc, r, v, err):
     """All satellites × the same minutes since each satellite's own epoch; fills r, v, err."""
     for i in prange(c.shape[1]):
         if c[C_DEEP, i] != 0.0:
-            _deep_space_sat(c, i, tsince, 0.0, 1.0, afspc, r, v, err)
+            _deep_space(c, i, tsince, 0.0, 1.0, afspc, r, v, err)
         else:
             _near_earth(c, i, tsince, 0.0, 1.0, r, v, err)
 
@@ -637,6 +650,6 @@ def propagate_minutes_reference(c, tsince, afspc, r, v, err):
     """As :func:`propagate_minutes` but always on the reference-shaped paths (for tests and comparison)."""
     for i in prange(c.shape[1]):
         if c[C_DEEP, i] != 0.0:
-            _deep_space_sat(c, i, tsince, 0.0, 1.0, afspc, r, v, err)
+            _deep_space_sat(c, i, tsince, 0.0, 1.0, afspc, r, v, err, 0, tsince.shape[0])
         else:
             _near_earth_sat(c, i, tsince, 0.0, 1.0, r, v, err, 0, tsince.shape[0])
