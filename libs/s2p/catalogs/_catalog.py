@@ -41,13 +41,15 @@ class S2PCatalog(Catalog):
         self._opened: dict[str, S2PCatalog] = {}
 
     def __getitem__(self, item: str) -> Any:
-        if item in self._opened:
-            return self._opened[item]
+        # Via __dict__: a copy made without __init__ must not recurse through Catalog.__getattr__.
+        opened = self.__dict__.setdefault("_opened", {})
+        if item in opened:
+            return opened[item]
         out = super().__getitem__(item)
         if isinstance(out, SubCatalog):
             # Opened once per parent: a notebook looping over ``cat[segment]`` parses each file once.
-            self._opened[item] = out.read()
-            return self._opened[item]
+            opened[item] = out.read()
+            return opened[item]
         return out
 
     @property
