@@ -1,0 +1,375 @@
+"""Conjunction screening of a TLE catalogue over a time window (SGP4 states, TEME).
+
+Pipeline (kernels in :mod:`s2p.debris._screen_kernels`, each with its proof of "no missed event"):
+
+1. *apogee/perigee filter* — in primaries mode, catalogue objects whose radial shell (from the mean
+   elements, padded) cannot come within the threshold of any primary's shell are dropped before
+   propagation; on every chunk, each pair's sampled shells (padded by a bound on the radius between
+   samples) must overlap within the threshold, else the pair is skipped;
+2. *sampling* — :func:`s2p.debris.sgp4` at a fixed ``step``, chunk by chunk (bounded memory);
+3. *spatial-grid sieve* — per sample, a uniform grid with cells no smaller than
+   ``L = D + V_max · step`` (``V_max`` = twice the largest speed bound, i.e. the largest possible
+   relative speed; ``V_max·step = V_max × step/2 × 2`` objects) finds every pair closer than
+   ``D + (V_i + V_j)·step/2``: the only pairs that can be within ``D`` at some time whose nearest
+   sample is this one; a linear-motion bound on the two adjacent intervals removes most of them;
+4. *TCA refinement* — cubic Hermite interpolation of the relative state between samples (positions
+   and velocities at both ends) and the roots of d/dt |d|² = 0 give TCA, miss distance and relative
+   speed at each local minimum of the distance below the threshold.
+
+An *encounter* is a local minimum of the inter-object distance, at most ``threshold_km``, strictly
+inside ``[start, stop)``. Samples at which SGP4 reports an error for an object (decay, eccentricity
+out of range) are excluded, and so are the intervals touching them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from s2p.debris import _screen_kernels as K
+
+if TYPE_CHECKING:  # pragma: no cover
+    from s2p.debris.tle import TLESet
+
+__all__ = ["screen", "DEFAULT_STEP_S"]
+
+DEFAULT_STEP_S = 240.0
+"""Default SGP4 step [s] between interpolation nodes. The quintic Hermite interpolant between nodes
+is within ≈ 5 cm of SGP4 in LEO at this step (error ∝ step⁶), so SGP4 — the costly part — runs at
+this step only."""
+
+SIEVE_STEP_S = 30.0
+"""Largest sieve sub-step [s]: the grid runs every ``step/ceil(step/SIEVE_STEP_S)`` seconds on
+interpolated states; it balances the per-sub-step grid cost (∝ 1/h) against the neighbours per
+object (∝ h² in a shell). Measured on 25,000 objects (bench catalogue): 30 s beat 20, 40 and 60 s."""
+
+_CHUNK_SAMPLE_BUDGET = 6_000_000  # objects × samples per chunk: ~0.6 GB of float64 states
+_GRID_MAX_CELLS_PER_AXIS = 1 << 20  # cell ids stay far inside int64
+_MU_KM3_S2 = 398600.4418
+# Pre-propagation shell filter margin on the mean-element radius a(1±e) [km]: SGP4 short-period
+# terms (≲ 10 km in LEO), plus drag decay and lunisolar drift over the window (per day).
+_SHELL_MARGIN_KM = 100.0
+_SHELL_MARGIN_KM_PER_DAY = 10.0
+
+COLUMNS = ["norad_a", "norad_b", "tca", "miss_km", "rel_speed_kms"]
+
+
+def _as_datetime64(t: Any, what: str) -> np.datetime64:
+    if isinstance(t, _dt.datetime) and t.tzinfo is not None:
+        t = t.astimezone(_dt.UTC).replace(tzinfo=None)
+    try:
+        out = np.datetime64(t, "ns")
+    except (ValueError, TypeError):
+        raise ValueError(f"{what}: cannot read {t!r} as a UTC time") from None
+    if np.isnat(out):
+        raise ValueError(f"{what} is NaT")
+    return out
+
+
+def _sample(tles: TLESet, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """SGP4 states sample-major ``(T, N, 3)``, model accelerations and a validity mask ``(T, N)``."""
+    from s2p import debris
+
+    r, v, err = debris.sgp4(tles, times)
+    r_t = np.ascontiguousarray(np.transpose(r, (1, 0, 2)))
+    v_t = np.ascontiguousarray(np.transpose(v, (1, 0, 2)))
+    valid = (
+        np.ascontiguousarray((np.asarray(err) == 0).T)
+        & np.isfinite(r_t).all(axis=2)
+        & np.isfinite(v_t).all(axis=2)
+    )
+    return r_t, v_t, K.accelerations(r_t, valid), valid
+
+
+def _grid(r: np.ndarray, valid: np.ndarray, L: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """Cell size (≥ L), origin and dimensions of a dense grid covering the chunk's positions."""
+    pts = r[valid]
+    if pts.shape[0] == 0:
+        return L, np.zeros(3), np.ones(3, dtype=np.int64)
+    # interpolated positions stay within the nodes' box grown by the largest node-to-node motion;
+    # positions outside are clamped to the border cells, which keeps the neighbour property
+    lo = pts.min(axis=0) - 1.0
+    hi = pts.max(axis=0) + 1.0
+    cell = max(L, float((hi - lo).max()) / _GRID_MAX_CELLS_PER_AXIS)
+    dims = np.maximum(np.ceil((hi - lo) / cell).astype(np.int64), 1)
+    return cell, lo, dims
+
+
+def _screen_chunk(
+    tles: TLESet, primary: np.ndarray | None, t_first: np.datetime64, H: float, m: int, n_nodes: int, D: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Encounters on the ``n_nodes − 1`` node intervals after ``t_first``: (i, j, offset_s, miss, speed)."""
+    offsets_ns = np.round(np.arange(n_nodes) * H * 1e9).astype(np.int64)
+    r, v, a, valid = _sample(tles, t_first + offsets_ns.astype("timedelta64[ns]"))
+    vmax, rlo, rhi, eps = K.object_bounds(r, v, a, valid, H, m)
+    alive = valid.any(axis=0)
+    if alive.sum() < 2:
+        return _NO_ROWS
+    # allowance for the interpolation error of both objects: 4× the circular-orbit estimate + 10 m
+    pad = 0.01 + 2.0 * 4.0 * float(eps[alive].max())
+    h = H / m
+    L = D + pad + float(vmax[alive].max()) * h
+    cell, origin, dims = _grid(r, valid, L)
+    prim = np.zeros(len(tles), dtype=np.bool_) if primary is None else primary
+    nblocks = max(1, min((n_nodes - 1) * m + 1, 4 * _threads()))
+    cap = 1 << 14
+    while True:
+        out, counts = K.sieve(
+            r,
+            v,
+            a,
+            valid,
+            vmax,
+            rlo,
+            rhi,
+            prim,
+            primary is None,
+            D,
+            H,
+            m,
+            pad,
+            cell,
+            origin,
+            dims,
+            nblocks,
+            cap,
+        )
+        if counts.max(initial=0) <= cap:
+            break
+        cap = int(counts.max() * 1.25) + 16
+    if counts.sum() == 0:
+        return _NO_ROWS
+    cand = np.unique(np.concatenate([out[b, : counts[b]] for b in range(nblocks)]), axis=0)
+    xs, miss, speed = K.refine(r, v, a, cand, H, D)
+    ok = np.isfinite(xs)
+    rows = np.nonzero(ok)[0] // K.MAX_MINIMA
+    i = cand[rows, 0].astype(np.int64)
+    j = cand[rows, 1].astype(np.int64)
+    offset_s = (cand[rows, 2] + xs[ok]) * H
+    return i, j, offset_s, miss[ok], speed[ok]
+
+
+_NO_ROWS = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0))
+
+
+def _threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def _chunks(k0: int, k1: int, n_objects: int) -> Iterator[tuple[int, int]]:
+    """Interval ranges [a, b) of at most the chunk budget (each needs samples a..b)."""
+    per = max(8, _CHUNK_SAMPLE_BUDGET // max(n_objects, 1) - 1)
+    a = k0
+    while a < k1:
+        b = min(k1, a + per)
+        yield a, b
+        a = b
+
+
+def _screen_range(
+    tles: TLESet,
+    primary: np.ndarray | None,
+    start: np.datetime64,
+    stop: np.datetime64,
+    H: float,
+    m: int,
+    k0: int,
+    k1: int,
+    D: float,
+    progress: Any = None,
+) -> pd.DataFrame:
+    """Encounters on global node intervals [k0, k1) of the node grid ``start + k·H``."""
+    parts = []
+    for a, b in _chunks(k0, k1, len(tles)):
+        t_first = start + np.timedelta64(int(round(a * H * 1e9)), "ns")
+        i, j, off, miss, speed = _screen_chunk(tles, primary, t_first, H, m, b - a + 1, D)
+        tca = t_first + np.round(off * 1e9).astype(np.int64).astype("timedelta64[ns]")
+        keep = (tca >= start) & (tca < stop)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "norad_a": tles.norad_id[i[keep]],
+                    "norad_b": tles.norad_id[j[keep]],
+                    "tca": tca[keep],
+                    "miss_km": miss[keep],
+                    "rel_speed_kms": speed[keep],
+                }
+            )
+        )
+        if progress is not None:
+            progress.update(b - a)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+
+
+def _shells_km(tles: TLESet) -> tuple[np.ndarray, np.ndarray]:
+    """Perigee and apogee radii [km] from the TLE mean elements (mean motion, eccentricity)."""
+    n = np.asarray(tles.mean_motion_rev_per_day, float) * 2.0 * math.pi / 86400.0
+    a = np.cbrt(_MU_KM3_S2 / np.where(n > 0, n, np.nan) ** 2)
+    e = np.asarray(tles.eccentricity, float)
+    return a * (1.0 - e), a * (1.0 + e)
+
+
+def _resolve_primaries(tles: TLESet, primaries: Any) -> tuple[TLESet, np.ndarray]:
+    """Catalogue (+ primaries not in it) and the boolean primary mask over it."""
+    ids = np.asarray(tles.norad_id)
+    if hasattr(primaries, "norad_id") and hasattr(primaries, "line1"):
+        extra = ~np.isin(np.asarray(primaries.norad_id), ids)
+        if extra.any():
+            from s2p.debris.tle import read_tle
+
+            lines = [f"{a}\n{b}" for a, b in zip(tles.line1, tles.line2, strict=True)]
+            lines += [
+                f"{a}\n{b}" for a, b in zip(primaries.line1[extra], primaries.line2[extra], strict=True)
+            ]
+            tles = read_tle("\n".join(lines))
+            ids = np.asarray(tles.norad_id)
+        wanted = np.asarray(primaries.norad_id)
+    else:
+        wanted = np.atleast_1d(np.asarray(list(primaries) if isinstance(primaries, Iterable) else primaries))
+        missing = wanted[~np.isin(wanted, ids)]
+        if missing.size:
+            raise ValueError(f"primaries not in the catalogue: {missing[:10].tolist()}")
+    return tles, np.isin(ids, wanted)
+
+
+def screen(
+    tles: TLESet,
+    start: Any,
+    stop: Any,
+    *,
+    threshold_km: float = 5.0,
+    primaries: Any = None,
+    step: float | None = None,
+    client: Any = None,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Find close approaches in a TLE catalogue.
+
+    Parameters
+    ----------
+    tles : TLESet
+        The catalogue (from :func:`s2p.debris.read_tle`).
+    start, stop : datetime64, datetime or ISO string
+        UTC window ``[start, stop)``.
+    threshold_km : float
+        Report local minima of the distance at most this [km].
+    primaries : sequence of NORAD ids, TLESet or None
+        None: all pairs of the catalogue. Otherwise only pairs with at least one primary (primaries
+        given as a TLESet need not be in ``tles``).
+    step : float, optional
+        SGP4 step [s] between interpolation nodes (default :data:`DEFAULT_STEP_S`, at most 300).
+        No encounter is missed at any step (the sieve's bounds account for it); the accuracy of
+        TCA and miss distance (quintic interpolation, error ∝ step⁶) and the run time depend on it.
+    client : distributed.Client, optional
+        Partition the window over the Dask cluster; the rows are identical to a local run.
+    progress : bool, optional
+        Show a tqdm progress bar (notebook or terminal); default: on for runs of more than
+        ~20 million object-samples.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per encounter, sorted by ``tca``: ``norad_a``, ``norad_b`` (``norad_a`` is the
+        earlier of the pair in the catalogue), ``tca`` (``datetime64[ns]``, UTC), ``miss_km``,
+        ``rel_speed_kms``.
+    """
+    t0 = _as_datetime64(start, "start")
+    t1 = _as_datetime64(stop, "stop")
+    if not t1 > t0:
+        raise ValueError(f"stop ({t1}) must be after start ({t0})")
+    if not threshold_km > 0:
+        raise ValueError(f"threshold_km must be positive, got {threshold_km}")
+    H = float(DEFAULT_STEP_S if step is None else step)
+    if not 0.0 < H <= 300.0:
+        raise ValueError(f"step must be in (0, 300] s, got {step}")
+    m = max(1, math.ceil(H / SIEVE_STEP_S - 1e-9))
+    D = float(threshold_km)
+    primary = None
+    if primaries is not None:
+        tles, primary = _resolve_primaries(tles, primaries)
+        tles, primary = _drop_far_shells(tles, primary, D, float((t1 - t0) / np.timedelta64(1, "D")))
+    n_intervals = int(math.ceil(((t1 - t0) / np.timedelta64(1, "ns")) / (H * 1e9)))
+    if len(tles) < 2 or n_intervals == 0:
+        return pd.DataFrame(columns=COLUMNS)
+    if client is not None:
+        result = _screen_dask(client, tles, primary, t0, t1, H, m, n_intervals, D, progress)
+    else:
+        show = progress if progress is not None else len(tles) * n_intervals > 20_000_000
+        bar = _bar(n_intervals, show)
+        try:
+            result = _screen_range(tles, primary, t0, t1, H, m, 0, n_intervals, D, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    return result.sort_values(["tca", "norad_a", "norad_b"], ignore_index=True)
+
+
+def _drop_far_shells(tles: TLESet, primary: np.ndarray, D: float, days: float) -> tuple[TLESet, np.ndarray]:
+    """Apogee/perigee filter before propagation (primaries mode): keep objects whose padded shell
+    overlaps the union of the primaries' padded shells."""
+    rp, ra = _shells_km(tles)
+    pad = _SHELL_MARGIN_KM + _SHELL_MARGIN_KM_PER_DAY * days + 0.5 * D
+    lo, hi = rp - pad, ra + pad
+    bad = ~np.isfinite(lo)
+    lo[bad], hi[bad] = -np.inf, np.inf  # unusable elements: keep (SGP4 will report them)
+    order = np.argsort(lo[primary])
+    plo, phi = lo[primary][order], np.maximum.accumulate(hi[primary][order])
+    # overlap with some primary interval [plo_k, phi_k]: the last primary starting below hi must
+    # reach lo (phi is a running max, so the last one is enough)
+    idx = np.searchsorted(plo, hi, side="right") - 1
+    keep = primary | ((idx >= 0) & (phi[np.maximum(idx, 0)] >= lo))
+    if keep.all():
+        return tles, primary
+    sel = np.nonzero(keep)[0]
+    return tles[sel], primary[sel]
+
+
+def _bar(total: int, show: bool) -> Any:
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="step", desc="screening")
+
+
+def _screen_dask(
+    client: Any,
+    tles: TLESet,
+    primary: np.ndarray | None,
+    t0: np.datetime64,
+    t1: np.datetime64,
+    H: float,
+    m: int,
+    n_intervals: int,
+    D: float,
+    progress: bool | None,
+) -> pd.DataFrame:
+    """Split the interval range into contiguous parts (aligned on the global sample grid, so the
+    union of the parts' rows is exactly the local result) and run them on the cluster."""
+    from distributed import as_completed
+
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    n_parts = min(n_intervals, 4 * workers)
+    bounds = [(n_intervals * p) // n_parts for p in range(n_parts + 1)]
+    [tles_f] = client.scatter([tles], broadcast=True)
+    futures = [
+        client.submit(_screen_range, tles_f, primary, t0, t1, H, m, a, b, D, None, pure=False)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        if b > a
+    ]
+    bar = _bar(len(futures), bool(progress))
+    parts = []
+    for fut in as_completed(futures):
+        parts.append(fut.result())
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return pd.concat(parts, ignore_index=True)
