@@ -124,3 +124,70 @@ def remove_instance_objects(prefix: str) -> None:
         for name in docker_names("volume", prefix):
             subprocess.run(["docker", "volume", "rm", name], capture_output=True)
         time.sleep(0.5)
+
+
+def run_until_kernel_dies(server_url: str, token: str, code: str, *, timeout: float = 90.0) -> str:
+    """Run ``code`` in a new kernel; return ``"died"`` if the kernel is killed, else its output.
+
+    Unlike a plain execute-and-wait, this notices a kernel that dies mid-cell (the server then
+    reports ``restarting``/``dead``) and never blocks past ``timeout``: the server's websocket pings
+    would otherwise keep a blocking receive alive forever.
+    """
+    import json as _json
+    import uuid
+
+    import websocket
+
+    headers = {"Authorization": f"token {token}"}
+    base = server_url.rstrip("/")
+    r = requests.post(f"{base}/api/kernels", json={"name": "python3"}, headers=headers, timeout=60)
+    assert r.status_code == 201, r.text[:300]
+    kernel_id = r.json()["id"]
+    ws_url = "ws" + base[len("http") :] + f"/api/kernels/{kernel_id}/channels"
+    ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=5)
+    msg_id = uuid.uuid4().hex
+    header = {
+        "msg_id": msg_id,
+        "username": "test",
+        "session": uuid.uuid4().hex,
+        "msg_type": "execute_request",
+        "version": "5.3",
+    }
+    content = {
+        "code": code,
+        "silent": False,
+        "store_history": False,
+        "user_expressions": {},
+        "allow_stdin": False,
+    }
+    ws.send(
+        _json.dumps(
+            {"header": header, "parent_header": {}, "metadata": {}, "channel": "shell", "content": content}
+        )
+    )
+    out: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                opcode, frame = ws.recv_data_frame(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                continue
+            except (websocket.WebSocketConnectionClosedException, ConnectionError):
+                return "died"
+            if opcode != websocket.ABNF.OPCODE_TEXT:
+                continue  # ping/pong
+            msg = _json.loads(frame.data)
+            kind, body = msg.get("msg_type"), msg.get("content", {})
+            if kind == "status" and body.get("execution_state") in {"restarting", "dead"}:
+                return "died"
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if kind == "stream":
+                out.append(body["text"])
+            elif kind == "status" and body.get("execution_state") == "idle":
+                return "".join(out)
+        raise HarnessError(f"kernel {kernel_id} neither finished nor died within {timeout:.0f} s")
+    finally:
+        ws.close()
+        requests.delete(f"{base}/api/kernels/{kernel_id}", headers=headers, timeout=30)
