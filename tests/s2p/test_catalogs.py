@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
-import importlib
 import shutil
 import threading
 from pathlib import Path
@@ -34,18 +33,6 @@ def _entries() -> list[tuple[str, str]]:
 
 
 ENTRIES = _entries()
-
-# Readers that had not landed when this was last run, by entry (filled in only if a segment's
-# reader is still missing at the deadline; strict xfail flips to a failure once it exists).
-MISSING_READERS: dict[str, str] = {}
-
-
-def _reader_missing(function: str) -> bool:
-    module, _, attr = function.rpartition(".")
-    try:
-        return not hasattr(importlib.import_module(module), attr)
-    except ImportError:
-        return True
 
 
 @pytest.fixture(scope="module")
@@ -145,18 +132,7 @@ def _check_output(name: str, meta: dict, out: object) -> None:
         assert len(out) == meta["count"], name
 
 
-@pytest.mark.parametrize(
-    ("name", "function"),
-    [
-        pytest.param(
-            n,
-            f,
-            marks=[pytest.mark.xfail(reason=MISSING_READERS[n], strict=True)] if n in MISSING_READERS else [],
-            id=n,
-        )
-        for n, f in ENTRIES
-    ],
-)
+@pytest.mark.parametrize(("name", "function"), ENTRIES, ids=[n for n, _ in ENTRIES])
 def test_entry_loads_with_declared_variables_dims_and_units(cat, name, function):
     segment, entry_name = name.split(".")
     reader = cat[segment][entry_name]
