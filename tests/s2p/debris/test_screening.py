@@ -185,14 +185,18 @@ def test_step_does_not_change_the_encounters() -> None:
 
 
 @pytest.mark.slow
-def test_dask_cluster_returns_the_same_rows() -> None:
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_dask_cluster_returns_the_same_rows(processes: bool) -> None:
     distributed = pytest.importorskip("distributed")
     tles = _small()
     stop = START + np.timedelta64(6, "h")
     local = screen(tles, START, stop, threshold_km=THRESHOLD_KM)
+    # in-process workers use distributed's "inproc" transport (no socket); worker processes
+    # listen on the loopback interface only
+    where = {"host": "127.0.0.1"} if processes else {}
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, host="127.0.0.1", dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None, **where
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -212,3 +216,12 @@ def test_arguments_are_checked() -> None:
         screen(tles, START, STOP, primaries=[1])
     empty = screen(tles[:1], START, STOP)
     assert list(empty.columns) == ["norad_a", "norad_b", "tca", "miss_km", "rel_speed_kms"] and empty.empty
+
+
+def test_progress_bar_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    tles = _small()
+    screen(tles, START, START + np.timedelta64(2, "h"), progress=True)
+    err = capsys.readouterr().err
+    assert "screening" in err and "30/30" in err  # 2 h of 240 s node intervals
+    screen(tles, START, START + np.timedelta64(2, "h"), progress=False)
+    assert "screening" not in capsys.readouterr().err
