@@ -25,6 +25,7 @@ def test_no_code_reads_the_shared_folder():
             "grep",
             "-n",
             "-I",
+            "-F",
             "-e",
             "../" + "shared",
             "--",
