@@ -18,7 +18,16 @@ from s2p.errors import DataNotFoundError, ParseError, S2PError
 
 __version__ = "0.1.0"
 
-__all__ = ["DataNotFoundError", "ParseError", "S2PError", "__version__", "catalog", "debris", "neo", "spaceweather"]
+__all__ = [
+    "DataNotFoundError",
+    "ParseError",
+    "S2PError",
+    "__version__",
+    "catalog",
+    "debris",
+    "neo",
+    "spaceweather",
+]
 
 _SUBMODULES = {"debris", "neo", "spaceweather"}
 
