@@ -80,7 +80,9 @@ def to_datetime64(times: Any) -> np.ndarray:
         if times.tzinfo is not None:
             times = times.astimezone(_dt.UTC).replace(tzinfo=None)
         return np.asarray(np.datetime64(times, "ns"))
-    if isinstance(times, (str, np.datetime64, _dt.date)):
+    if isinstance(times, np.datetime64):
+        return np.asarray(times.astype("datetime64[ns]"))
+    if isinstance(times, (str, _dt.date)):
         return np.asarray(np.datetime64(times, "ns"))
     arr = np.asarray(times)
     if arr.dtype.kind == "M":
