@@ -122,3 +122,16 @@ def test_verification_set_exercises_every_error_code_the_cases_target():
         codes |= set(np.unique(err).tolist())
     # 1 (eccentricity), 4 (semi-latus rectum) and 6 (decay) occur in the set; 0 of course
     assert {0, 1, 4, 6} <= codes, codes
+
+
+def test_tcppver_was_written_in_improved_mode():
+    """The file's operation mode, checked: AFSPC mode ('a') misses case 23599 by about a kilometre."""
+    k = next(k for k, c in enumerate(CASES) if c[0][2:7] == "23599")
+    line1, line2, start, stop, step = CASES[k]
+    ref = REFERENCE[k][1]
+    times = np.array(_driver_times(start, stop, step))
+    tles = read_tle(f"{line1}\n{line2}\n", verify_checksum=False)
+    r_i, _, _ = sgp4_tsince(tles, times, opsmode="i")
+    r_a, _, _ = sgp4_tsince(tles, times, opsmode="a")
+    assert np.abs(r_i[0] - ref[:, 1:4]).max() <= POSITION_TOL_KM
+    assert np.abs(r_a[0] - ref[:, 1:4]).max() > 0.1
