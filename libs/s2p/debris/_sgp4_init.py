@@ -30,96 +30,18 @@ TWOPI = 2.0 * math.pi
 X2O3 = 2.0 / 3.0
 
 # --- rows of the constants array ---------------------------------------------------------------------
-_NAMES = [
-    "bstar",
-    "ecco",
-    "argpo",
-    "inclo",
-    "mo",
-    "no",
-    "nodeo",
-    "mdot",
-    "argpdot",
-    "nodedot",
-    "nodecf",
-    "cc1",
-    "cc4",
-    "cc5",
-    "t2cof",
-    "omgcof",
-    "xmcof",
-    "eta",
-    "delmo",
-    "sinmao",
-    "d2",
-    "d3",
-    "d4",
-    "t3cof",
-    "t4cof",
-    "t5cof",
-    "isimp",
-    "aycof",
-    "xlcof",
-    "con41",
-    "x1mth2",
-    "x7thm1",
-    "sinio",
-    "cosio",
-    "deep",
-    "gsto",
-    "irez",
-    "d2201",
-    "d2211",
-    "d3210",
-    "d3222",
-    "d4410",
-    "d4422",
-    "d5220",
-    "d5232",
-    "d5421",
-    "d5433",
-    "dedt",
-    "didt",
-    "dmdt",
-    "dnodt",
-    "domdt",
-    "del1",
-    "del2",
-    "del3",
-    "xfact",
-    "xlamo",
-    "e3",
-    "ee2",
-    "peo",
-    "pgho",
-    "pho",
-    "pinco",
-    "plo",
-    "se2",
-    "se3",
-    "sgh2",
-    "sgh3",
-    "sgh4",
-    "sh2",
-    "sh3",
-    "si2",
-    "si3",
-    "sl2",
-    "sl3",
-    "sl4",
-    "xgh2",
-    "xgh3",
-    "xgh4",
-    "xh2",
-    "xh3",
-    "xi2",
-    "xi3",
-    "xl2",
-    "xl3",
-    "xl4",
-    "zmol",
-    "zmos",
-]
+_NAMES = (  # noqa: SIM905 (one word per row, grouped by role, reads better than a 90-line list)
+    # elements and near-earth secular / drag terms
+    "bstar ecco argpo inclo mo no nodeo mdot argpdot nodedot nodecf cc1 cc4 cc5 t2cof omgcof xmcof "
+    "eta delmo sinmao d2 d3 d4 t3cof t4cof t5cof isimp aycof xlcof con41 x1mth2 x7thm1 sinio cosio "
+    "deep gsto "
+    # deep space: secular rates and resonance
+    "irez d2201 d2211 d3210 d3222 d4410 d4422 d5220 d5232 d5421 d5433 dedt didt dmdt dnodt domdt "
+    "del1 del2 del3 xfact xlamo "
+    # deep space: lunar-solar periodics
+    "e3 ee2 peo pgho pho pinco plo se2 se3 sgh2 sgh3 sgh4 sh2 sh3 si2 si3 sl2 sl3 sl4 "
+    "xgh2 xgh3 xgh4 xh2 xh3 xi2 xi3 xl2 xl3 xl4 zmol zmos"
+).split()
 ROW = {name: k for k, name in enumerate(_NAMES)}
 K = len(_NAMES)
 # Module-level integer constants are frozen into the compiled kernels by numba.
