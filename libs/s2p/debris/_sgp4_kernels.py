@@ -1,20 +1,27 @@
 """SGP4/SDP4 propagation kernels (private): satellites × times → TEME position/velocity and error codes.
 
 One satellite per ``prange`` iteration; its constants are loaded once into locals (hoisted out of the
-time loop) and every result is written straight into the caller's output arrays, so the hot loop does
-no allocation. Near-earth and deep-space satellites run through two separate loops: the near-earth loop
-(most of a catalogue) carries no deep-space branch at all. The deep-space loop keeps the resonance
-integrator state (``atime, xli, xni``) across the times of one satellite exactly as the reference keeps
-it in its ``satrec``; because the integrator always steps from epoch in fixed 720-min steps, the result
-does not depend on the order of the times.
+time loop) and every result is written straight into the caller's output arrays.
+
+Two implementations of the same equations:
+
+* the *reference-shaped* loops here (``_near_earth_sat``, ``_deep_space_sat``) follow Vallado's code
+  step by step (libm calls, ``fmod``, Kepler's early exit, the resonance integrator carried from one
+  time to the next as the reference keeps it in its ``satrec``). They are what the Vallado
+  verification test checks to the printed digits, and they own every error code;
+* the *vectorised* paths (``_sgp4_fast.near_earth_fast``, ``_sgp4_fast_deep.deep_space_fast``) handle
+  satellites with e < 0.1 — nearly the whole catalogue — ~10-20x faster, flagging any time that leaves
+  their domain; flagged times are redone by the reference-shaped loop. Both paths agree to ~1e-7 km
+  (tests). ``propagate_minutes_reference`` runs the reference-shaped loops only, for comparisons.
 
 Error codes (Vallado 2006): 1 mean eccentricity out of range, 2 mean motion ≤ 0, 3 perturbed
 eccentricity out of range, 4 semi-latus rectum < 0, 6 satellite has decayed (radius < 1 Earth radius).
 On codes 1–4 position and velocity are NaN; on code 6 they are still computed (as the reference does).
 
-Decision: ``fastmath=False`` — the tests require millimetre agreement with the reference, and
-reassociation changes the Kepler iteration's rounding. ``np.fmod`` (C fmod, exact) is kept where the reference reduces
-angles, for the same reason.
+Decisions: ``fastmath=False`` — the reference-shaped loops must reproduce the reference's rounding, and
+the fast paths vectorise without it. Developer note: numba's on-disk cache of a dispatcher here is not
+invalidated when a function it inlines from another module (``_sgp4_fast*``) changes: after editing
+those, delete ``libs/s2p/debris/__pycache__/_sgp4*.nb*``.
 """
 
 from __future__ import annotations
