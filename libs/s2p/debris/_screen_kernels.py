@@ -192,6 +192,12 @@ def _check_pair(P, U, ok, i, j, vmax, rlo, rhi, D, h, reach, k_lo, k_hi, out, n,
     return n
 
 
+# z cells are cell/ZSUB high: a column's run is sorted by z cell, and two objects at most one cell
+# apart differ by at most ZSUB z cells, so the sweep's z window is (2·ZSUB + 1)/ZSUB cells high
+# instead of 3 — 25 % fewer distance evaluations at ZSUB = 4 (the sweep dominates the run time).
+ZSUB = 4
+
+
 @njit(cache=True, inline="always")
 def _sweep(
     X,
@@ -224,7 +230,7 @@ def _sweep(
     cap,
 ):  # pragma: no cover
     """Pairs between column runs [p0, p1) and [q0, q1) (or within [p0, p1) when ``same``), both
-    sorted by z cell, whose z cells differ by at most one (two-pointer sweep)."""
+    sorted by z cell, whose z cells differ by at most ZSUB (two-pointer sweep)."""
     lo = q0
     for p in range(p0, p1):
         zc = IZ[p]
@@ -232,12 +238,12 @@ def _sweep(
             q = p + 1
             stop = p1
         else:
-            while lo < q1 and IZ[lo] < zc - 1:
+            while lo < q1 and IZ[lo] < zc - ZSUB:
                 lo += 1
             q = lo
             stop = q1
         x, y, z = X[p], Y[p], Z[p]
-        while q < stop and IZ[q] <= zc + 1:
+        while q < stop and IZ[q] <= zc + ZSUB:
             dx = X[q] - x
             dy = Y[q] - y
             dz = Z[q] - z
@@ -305,6 +311,7 @@ def sieve(
     L2 = L * L
     reach = Dp + ACC_MAX_KMS2 * h * h / 4.0 + pad
     inv_cell = 1.0 / cell
+    inv_zcell = ZSUB / cell
     # ok[k, i]: object i valid at both ends of node interval k (the refinement needs both)
     ok = np.zeros((max(T - 1, 1), N), dtype=np.bool_)
     for k in range(T - 1):
@@ -363,7 +370,7 @@ def sieve(
                     _interp(r, v, a, k, i, H, w, dw, P[i], U[i])
                 ix = min(max(int((P[i, 0] - origin[0]) * inv_cell), 0), nx - 1)
                 iy = min(max(int((P[i, 1] - origin[1]) * inv_cell), 0), ny - 1)
-                iz = min(max(int((P[i, 2] - origin[2]) * inv_cell), 0), nz - 1)
+                iz = min(max(int((P[i, 2] - origin[2]) * inv_zcell), 0), nz - 1)
                 key[i] = (ix * ny + iy) * nz + iz
                 hb = _bucket(ix, iy, mask)
                 bkt[i] = hb
@@ -448,7 +455,7 @@ def sieve(
                             hb = _bucket(jx, jy, mask)
                             q0, q1 = _column_run(COL, start[hb], start[hb + 1], jx * ny + jy)
                             for qq in range(q0, q1):
-                                if IZ[qq] < cz - 1 or IZ[qq] > cz + 1:
+                                if IZ[qq] < cz - ZSUB or IZ[qq] > cz + ZSUB:
                                     continue
                                 j = ids[qq]
                                 # primary–primary pairs are seen from both sides: keep one

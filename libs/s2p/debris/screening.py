@@ -96,7 +96,7 @@ def _grid(r: np.ndarray, valid: np.ndarray, L: float) -> tuple[float, np.ndarray
     lo = pts.min(axis=0) - 1.0
     hi = pts.max(axis=0) + 1.0
     cell = max(L, float((hi - lo).max()) / _GRID_MAX_CELLS_PER_AXIS)
-    dims = np.maximum(np.ceil((hi - lo) / cell).astype(np.int64), 1)
+    dims = np.maximum(np.ceil((hi - lo) / cell * np.array([1.0, 1.0, K.ZSUB])).astype(np.int64), 1)
     return cell, lo, dims
 
 
