@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     except DevIdPError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Ctrl-C while the server is still coming up is an ordinary stop, not a crash.
+        idp.stop()
+        return 0
     print(f"dev IdP running: issuer {idp.issuer} (pid {idp.pid}); log: {idp.log_file}")
     print("Press Ctrl-C to stop.", flush=True)
     stop = False
