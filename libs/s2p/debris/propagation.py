@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numba
 import numpy as np
 
 from s2p.debris import _sgp4_init, _sgp4_kernels
@@ -36,6 +37,10 @@ ERROR_CODES = {
     6: "satellite decayed (radius below 1 Earth radius)",
 }
 _DEG = math.pi / 180.0
+# Satellites per work item of the parallel loop: dynamic chunks instead of one static half per thread,
+# so that a thread descheduled by other load (or a run of slow deep-space objects) does not hold up the
+# whole call; 32 objects × a day of epochs is ~1 ms of work, far above the scheduling cost.
+_CHUNK = 32
 _XPDOTP = 1440.0 / (2.0 * math.pi)  # rev/day → rad/min divisor
 
 
@@ -102,7 +107,8 @@ def sgp4(tles: Any, times: Any, *, opsmode: str = "i") -> tuple[np.ndarray, np.n
     err = np.zeros((n, t_ns.shape[0]), dtype=np.int8)
     if n:
         epoch_ns = np.ascontiguousarray(tles.epoch.astype("int64"))
-        _sgp4_kernels.propagate_ns(c, epoch_ns, t_ns, opsmode == "a", r, v, err)
+        with numba.parallel_chunksize(_CHUNK):
+            _sgp4_kernels.propagate_ns(c, epoch_ns, t_ns, opsmode == "a", r, v, err)
     return r.reshape((n, *shape, 3)), v.reshape((n, *shape, 3)), err.reshape((n, *shape))
 
 
@@ -130,7 +136,8 @@ def sgp4_tsince(tles: Any, minutes: Any, *, opsmode: str = "i") -> tuple[np.ndar
     v = np.empty((n, m.shape[0], 3))
     err = np.zeros((n, m.shape[0]), dtype=np.int8)
     if n:
-        _sgp4_kernels.propagate_minutes(c, m, opsmode == "a", r, v, err)
+        with numba.parallel_chunksize(_CHUNK):
+            _sgp4_kernels.propagate_minutes(c, m, opsmode == "a", r, v, err)
     return r, v, err
 
 
