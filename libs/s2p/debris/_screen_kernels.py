@@ -379,12 +379,12 @@ def sieve(
                 nlive += 1
             for hb in range(nbuckets):
                 start[hb + 1] += start[hb]
+            # Scatter only (id, key) — 2 random writes per object, not 8 — sort the small buckets,
+            # then gather the states in sorted order (sequential writes, 2 rows read per object).
             for t in range(nlive):  # scatter (start[hb] advances; restored below)
                 i = live[t]
                 pos = start[bkt[i]]
                 start[bkt[i]] = pos + 1
-                X[pos], Y[pos], Z[pos] = P[i, 0], P[i, 1], P[i, 2]
-                VX[pos], VY[pos], VZ[pos] = U[i, 0], U[i, 1], U[i, 2]
                 ids[pos] = i
                 KEY[pos] = key[i]
             for hb in range(nbuckets, 0, -1):
@@ -393,24 +393,18 @@ def sieve(
             for hb in range(nbuckets):  # insertion sort by (column, z) inside each (small) bucket
                 for p in range(start[hb] + 1, start[hb + 1]):
                     c = KEY[p]
+                    ii = ids[p]
                     t = p - 1
                     while t >= start[hb] and KEY[t] > c:
+                        KEY[t + 1] = KEY[t]
+                        ids[t + 1] = ids[t]
                         t -= 1
-                    t += 1
-                    if t < p:
-                        xx, yy, zz, ii = X[p], Y[p], Z[p], ids[p]
-                        ux, uy, uz = VX[p], VY[p], VZ[p]
-                        for u in range(p, t, -1):
-                            X[u], Y[u], Z[u], ids[u], KEY[u] = (
-                                X[u - 1],
-                                Y[u - 1],
-                                Z[u - 1],
-                                ids[u - 1],
-                                KEY[u - 1],
-                            )
-                            VX[u], VY[u], VZ[u] = VX[u - 1], VY[u - 1], VZ[u - 1]
-                        X[t], Y[t], Z[t], ids[t], KEY[t] = xx, yy, zz, ii, c
-                        VX[t], VY[t], VZ[t] = ux, uy, uz
+                    KEY[t + 1] = c
+                    ids[t + 1] = ii
+            for p in range(nlive):
+                i = ids[p]
+                X[p], Y[p], Z[p] = P[i, 0], P[i, 1], P[i, 2]
+                VX[p], VY[p], VZ[p] = U[i, 0], U[i, 1], U[i, 2]
             for p in range(nlive):
                 COL[p] = KEY[p] // nz
                 IZ[p] = KEY[p] - COL[p] * nz
