@@ -30,6 +30,7 @@ from fractions import Fraction
 import numpy as np
 from numba import njit
 
+from s2p.debris import _numba_cache
 from s2p.debris._sgp4_init import (
     C_ARGPDOT,
     C_ARGPO,
@@ -69,6 +70,8 @@ from s2p.debris._sgp4_init import (
     X2O3,
     XKE,
 )
+
+_numba_cache.drop_stale(__file__, "_sgp4_init.py")
 
 FAST_MAX_ECC = 0.1
 LOW_ECC = 0.005  # below this at epoch: 2 Newton steps and a flag limit of 2 * LOW_ECC

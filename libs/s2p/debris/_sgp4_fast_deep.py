@@ -26,6 +26,7 @@ import math
 import numpy as np
 from numba import njit
 
+from s2p.debris import _numba_cache
 from s2p.debris._sgp4_fast import BLOCK, FAST_MAX_ECC, KEPLER_STEPS, VKMPERSEC, sincos, sincos_small
 from s2p.debris._sgp4_init import (
     C_ARGPDOT,
@@ -101,6 +102,8 @@ from s2p.debris._sgp4_init import (
     X2O3,
     XKE,
 )
+
+_numba_cache.drop_stale(__file__, "_sgp4_init.py", "_sgp4_fast.py")
 
 TWOPI = 2.0 * math.pi
 PI = math.pi

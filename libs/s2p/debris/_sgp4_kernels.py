@@ -31,6 +31,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from s2p.debris import _numba_cache
 from s2p.debris._sgp4_fast import FAST_MAX_ECC, near_earth_fast
 from s2p.debris._sgp4_fast_deep import deep_space_fast
 from s2p.debris._sgp4_init import (
@@ -129,6 +130,8 @@ from s2p.debris._sgp4_init import (
     X2O3,
     XKE,
 )  # fmt: skip
+
+_numba_cache.drop_stale(__file__, "_sgp4_init.py", "_sgp4_fast.py", "_sgp4_fast_deep.py")
 
 VKMPERSEC = RE * XKE / 60.0  # Earth radii per minute → km/s
 NAN = math.nan
