@@ -20,13 +20,13 @@ PATHS_POSITION_TOL_KM = 1e-7  # 0.1 mm between the two paths
 PATHS_VELOCITY_TOL_KMS = 1e-10
 
 
-@njit(cache=True)
+@njit  # not cached: it inlines from s2p.debris._sgp4_fast, which numba would not track
 def _sincos_array(x, s, c):
     for k in range(x.shape[0]):
         s[k], c[k] = sincos(x[k])
 
 
-@njit(cache=True)
+@njit  # not cached: it inlines from s2p.debris._sgp4_fast, which numba would not track
 def _atan2_array(y, x, out):
     for k in range(x.shape[0]):
         out[k] = atan2_fast(y[k], x[k])
