@@ -199,7 +199,7 @@ def _open_text(source: Any) -> tuple[str, str]:
     return data, name
 
 
-@dataclass
+@dataclass(eq=False)  # arrays: identity comparison, not an ambiguous elementwise ==
 class TLESet:
     """A catalogue of element sets, one entry per record in file order (numpy arrays, SI-ish units).
 
