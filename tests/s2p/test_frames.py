@@ -83,6 +83,39 @@ def test_geodetic_and_gcrs_match_skyfield():
     assert worst_geo <= GEODETIC_OBSERVED_M
 
 
+@pytest.mark.slow
+def test_geodetic_matches_skyfield_frames_on_the_whole_catalogue():
+    """Every shipped object, every 6 h over 7 days: our TEME → ITRF → WGS84 against Skyfield's own
+    TEME frame and ``wgs84`` on the same TEME positions (those of python-sgp4, as Skyfield uses)."""
+    from sgp4.api import WGS72, Satrec, SatrecArray
+    from skyfield.api import load, wgs84
+    from skyfield.constants import AU_KM
+    from skyfield.positionlib import build_position
+    from skyfield.sgp4lib import TEME
+
+    ts = load.timescale()
+    for path in sorted(TLE_DIR.glob("*.tle")):
+        tles = read_tle(path)
+        times = tles.epoch.max() + np.arange(0, 7 * 1440, 360).astype("timedelta64[m]")
+        sats = SatrecArray(
+            [Satrec.twoline2rv(a, b, WGS72) for a, b in zip(tles.line1, tles.line2, strict=True)]
+        )
+        _, r_teme, _ = sats.sgp4(*jd_utc(times))
+        t_all = _skyfield_times(ts, times)
+        dut1 = np.asarray(t_all.dut1)
+        lat, lon, alt = itrf_to_geodetic(teme_to_itrf(r_teme, times=times, dut1=dut1))
+        for j in range(len(times)):
+            t = t_all[j]
+            ok = ~np.isnan(r_teme[:, j, 0])
+            r_gcrs = TEME.rotation_at(t).T @ r_teme[ok, j, :].T  # (3, n) in km
+            p = build_position(r_gcrs / AU_KM, t=t, center=399)
+            sky_lat, sky_lon = wgs84.latlon_of(p)
+            theirs = geodetic_to_itrf(sky_lat.degrees, sky_lon.degrees, wgs84.height_of(p).km)
+            ours = geodetic_to_itrf(lat[ok, j], lon[ok, j], alt[ok, j])
+            d_m = np.linalg.norm(ours - theirs, axis=-1).max() * 1e3
+            assert d_m <= GEODETIC_OBSERVED_M, (path.name, str(times[j]), d_m)
+
+
 def test_ut1_offset_rotates_the_earth():
     tles = read_tle(TLE_DIR / "celestrak_stations_2026-05-30.tle")[:1]
     times = tles.epoch
