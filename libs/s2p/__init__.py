@@ -25,11 +25,13 @@ __all__ = [
     "__version__",
     "catalog",
     "debris",
+    "frames",
     "neo",
     "spaceweather",
+    "time",
 ]
 
-_SUBMODULES = {"debris", "neo", "spaceweather"}
+_SUBMODULES = {"debris", "frames", "neo", "spaceweather", "time"}
 
 
 def catalog(*args: Any, **kwargs: Any) -> Any:
