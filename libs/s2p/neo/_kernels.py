@@ -311,6 +311,8 @@ def elliptic_fast_kernel(
 # the smallest converged minimum is the MOID. Rejected alternative: the degree-16 trigonometric
 # polynomial of Kholshevnikov & Vassiliev / Gronchi (what distlink does) -- exact in theory but long to
 # get robust; the tests check this design against distlink on thousands of real and synthetic pairs.
+# Grid size, measured against distlink on 57,000 synthetic near-identical pairs: 16 missed one global
+# minimum, 24 and 32 none; 32 is kept for margin (12.8 us of CPU per pair vs 9.7 us at 24).
 MOID_GRID = 32
 MOID_MAX_SEEDS = 24
 
