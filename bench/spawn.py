@@ -65,7 +65,7 @@ def _xsrf(html: str) -> str:
     return m.group(1) if m else ""
 
 
-def measure(spawner: str, rounds: int, image: str | None) -> list[float]:
+def measure(spawner: str, rounds: int, image: str | None, users: list[tuple[str, str]]) -> list[float]:
     env = {"WORKBENCH_SPAWNER": spawner}
     if image:
         env["WORKBENCH_IMAGE"] = image
@@ -74,9 +74,9 @@ def measure(spawner: str, rounds: int, image: str | None) -> list[float]:
         wb = start_workbench(Path(tmp), env=env)
         try:
             for _ in range(rounds):
-                with ThreadPoolExecutor(len(USERS)) as pool:
-                    samples += list(pool.map(lambda up: login_to_lab(wb, *up), USERS))
-                for name, _pw in USERS:
+                with ThreadPoolExecutor(len(users)) as pool:
+                    samples += list(pool.map(lambda up: login_to_lab(wb, *up), users))
+                for name, _pw in users:
                     wb.stop_server(name)
         finally:
             wb.stop()
@@ -107,9 +107,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spawners", default="local,docker,swarm")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--users", type=int, default=len(USERS), help=f"users at once (1-{len(USERS)})")
     ap.add_argument("--image", default=None, help="lab image (default: WORKBENCH_IMAGE's default)")
     args = ap.parse_args()
     results: dict[str, list[float]] = {}
+    users = USERS[: max(1, min(args.users, len(USERS)))]
     for spawner in args.spawners.split(","):
         left_swarm = False
         if spawner == "swarm":
@@ -117,13 +119,13 @@ def main() -> int:
 
             left_swarm = swarm.ensure_single_node_swarm()
         try:
-            results[spawner] = measure(spawner, args.rounds, args.image)
+            results[spawner] = measure(spawner, args.rounds, args.image, users)
         finally:
             if left_swarm:
                 swarm.leave_swarm()
         s = results[spawner]
         print(
-            f"{spawner:<7} login -> lab ready, {len(USERS)} users at once x {args.rounds} rounds: "
+            f"{spawner:<7} login -> lab ready, {len(users)} users at once x {args.rounds} rounds: "
             f"p50 {statistics.median(s):.1f} s  p95 {percentile(s, 0.95):.1f} s  max {max(s):.1f} s  (n={len(s)})",
             flush=True,
         )
