@@ -17,6 +17,9 @@ import numpy as np
 from s2p.errors import ParseError
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# Files saved by Windows editors (and text pasted from them) may start with a UTF-8 byte-order mark;
+# no provider format starts with it, and left in place it breaks the header check of line 1.
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def read_bytes(source: Any) -> tuple[bytes, str]:
@@ -24,7 +27,7 @@ def read_bytes(source: Any) -> tuple[bytes, str]:
     if isinstance(source, bytes | bytearray | memoryview):
         data, name = bytes(source), "<bytes>"
     elif isinstance(source, str) and ("\n" in source or "\r" in source):
-        data, name = source.encode("latin-1", errors="replace"), "<text>"
+        data, name = source.lstrip("\ufeff").encode("latin-1", errors="replace"), "<text>"
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         name = str(path)
@@ -36,7 +39,10 @@ def read_bytes(source: Any) -> tuple[bytes, str]:
             raise ParseError(f"cannot read: {exc}", source=name) from exc
     elif hasattr(source, "read"):
         raw = source.read()
-        data = raw.encode("latin-1", errors="replace") if isinstance(raw, str) else bytes(raw)
+        if isinstance(raw, str):
+            data = raw.lstrip("\ufeff").encode("latin-1", errors="replace")
+        else:
+            data = bytes(raw)
         name = str(getattr(source, "name", "<file>"))
     else:
         raise TypeError(f"expected a path, text, bytes or an open file, got {type(source).__name__}")
@@ -45,6 +51,8 @@ def read_bytes(source: Any) -> tuple[bytes, str]:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise ParseError(f"corrupt gzip stream: {exc}", source=name) from exc
+    if data[:3] == _UTF8_BOM:
+        data = data[3:]
     return data, name
 
 
@@ -61,7 +69,9 @@ class Lines:
         if len(starts) > 1 and starts[-1] == len(data):  # file ends with a newline: no empty last line
             starts, ends = starts[:-1], ends[:-1]
         # CRLF files (CelesTrak ships them) are common: strip the CR so fixed columns line up.
-        has_cr = (ends > starts) & (self.buf[np.maximum(ends - 1, 0)] == 13)
+        has_cr = np.zeros(len(ends), dtype=bool)  # an empty buffer: one empty line, no byte to look at
+        if len(data):
+            has_cr = (ends > starts) & (self.buf[np.maximum(ends - 1, 0)] == 13)
         ends = ends - has_cr
         self.starts = starts.astype(np.int64)
         self.ends = ends.astype(np.int64)
