@@ -1,2 +1,3 @@
 """S2P Workbench platform: settings, auth, spawners, jobs, apps and the `workbench` CLI."""
+
 __version__ = "0.1.0"

@@ -75,6 +75,22 @@ def proxy_command() -> list[str]:
     return [str(PROXY_COMMAND)]
 
 
+def lab_environment(settings: Settings) -> dict[str, str]:
+    """The ``WORKBENCH_*`` settings a user's lab needs to find and read the data the same way the hub does."""
+    env = {"WORKBENCH_DATA_DIR": str(settings.data_dir)}
+    if settings.data_live:
+        env["WORKBENCH_DATA_LIVE"] = "1"
+    for name, value in (
+        ("WORKBENCH_DATA_BASE_URL", settings.data_base_url),
+        ("WORKBENCH_DATA_CACHE", settings.data_cache),
+        ("WORKBENCH_CATALOG", settings.catalog),
+        ("WORKBENCH_CATALOG_FEDERATION", settings.catalog_federation),
+    ):
+        if value:
+            env[name] = value
+    return env
+
+
 def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> None:
     """Fill the hub's traitlets config ``c`` from ``settings``.
 
@@ -124,7 +140,7 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
     c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 30, "slow_stop_timeout": 30}
     c.Spawner.start_timeout = settings.spawn_timeout
     c.Spawner.http_timeout = settings.spawn_timeout
-    c.Spawner.environment = {"WORKBENCH_DATA_DIR": str(settings.data_dir)}
+    c.Spawner.environment = lab_environment(settings)
 
     c.JupyterHub.services = [{"name": ADMIN_SERVICE, "api_token": secrets.admin_api_token}]
     c.JupyterHub.load_roles = [

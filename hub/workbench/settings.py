@@ -221,6 +221,35 @@ class Settings:
         parse=parse_path,
         help="The sample and reference data the labs and the catalogs read.",
     )
+    data_live: bool = setting(
+        "WORKBENCH_DATA_LIVE",
+        default=False,
+        parse=parse_bool,
+        help="Catalog entries read from their providers' URLs (through a local cache) instead of the "
+        "shipped files. Passed to every lab.",
+    )
+    data_base_url: str = setting(
+        "WORKBENCH_DATA_BASE_URL",
+        default="",
+        help="Mirror that replaces the providers' hosts for live reads and `workbench data fetch` "
+        "(e.g. an institute's proxy of the public archives). Passed to every lab.",
+    )
+    data_cache: str = setting(
+        "WORKBENCH_DATA_CACHE",
+        default="",
+        help="Folder of the cache of live reads (default: $XDG_CACHE_HOME/s2p, else ~/.cache/s2p).",
+    )
+    catalog: str = setting(
+        "WORKBENCH_CATALOG",
+        default="",
+        help="Root Intake catalog to open in `s2p.catalog()` (default: the project's catalogs/s2p.yaml).",
+    )
+    catalog_federation: str = setting(
+        "WORKBENCH_CATALOG_FEDERATION",
+        default="",
+        help="Comma-separated name=URL of other expert centres' catalogs to include under the root "
+        "catalog. Passed to every lab.",
+    )
     db_url: str = setting(
         "WORKBENCH_DB_URL",
         derive=_default_db_url,
