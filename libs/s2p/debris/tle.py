@@ -10,6 +10,7 @@ Catalogue numbers may be in Alpha-5 form (``A0000`` = 100000 ... ``Z9999`` = 339
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -177,12 +178,12 @@ def _parse_pair(line1: str, line2: str, verify_checksum: bool = True) -> dict[st
 
 
 def _open_text(source: Any) -> tuple[str, str]:
-    """(text, source name) from a path, a text, bytes or a file object."""
+    """(text, source name) from a path, a text, bytes or a file object; gzip is decompressed."""
     if hasattr(source, "read"):
         data = source.read()
         name = str(getattr(source, "name", "<file>"))
     elif isinstance(source, os.PathLike) or (
-        isinstance(source, str) and "\n" not in source and len(source) < 4096
+        isinstance(source, str) and source.strip() and "\n" not in source and len(source) < 4096
     ):
         path = Path(source)
         if isinstance(source, str) and not path.exists() and source.lstrip()[:2] in ("1 ", "2 ", "0 "):
@@ -195,8 +196,18 @@ def _open_text(source: Any) -> tuple[str, str]:
     else:
         raise TypeError(f"read_tle expects a path, a text or a file object, not {type(source).__name__}")
     if isinstance(data, bytes):
-        data = data.decode("ascii", errors="replace")
-    return data, name
+        if data[:2] == b"\x1f\x8b":  # gzip, recognised by its magic bytes rather than the file name
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as exc:
+                raise ParseError(f"corrupt gzip stream: {exc}", source=name) from None
+        # Element lines are ASCII, but names are free text: CelesTrak and Space-Track serve UTF-8
+        # (with a BOM when saved by some editors); anything else is read as Latin-1 rather than mangled.
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            data = data.decode("latin-1")
+    return data.lstrip("\ufeff"), name
 
 
 @dataclass(eq=False)  # arrays: identity comparison, not an ambiguous elementwise ==

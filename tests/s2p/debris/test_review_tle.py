@@ -1,0 +1,67 @@
+"""Review regressions for read_tle's input handling: BOM, gzip, UTF-8 names, empty text."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+import numpy as np
+import pytest
+
+from s2p import ParseError
+from s2p.debris import read_tle
+from tests.support import DATA
+
+STATIONS = DATA / "space_debris" / "tle" / "celestrak_stations_2026-05-30.tle"
+
+
+def _same(a, b) -> None:
+    assert len(a) == len(b)
+    assert list(a.name) == list(b.name)
+    np.testing.assert_array_equal(a.norad_id, b.norad_id)
+    np.testing.assert_array_equal(a.epoch, b.epoch)
+
+
+def test_utf8_bom_in_every_form_of_source(tmp_path):
+    raw = STATIONS.read_bytes()
+    plain = read_tle(STATIONS)
+    bom_file = tmp_path / "bom.tle"
+    bom_file.write_bytes(b"\xef\xbb\xbf" + raw)
+    with bom_file.open("rb") as binary, bom_file.open(encoding="utf-8") as text:
+        for source in (bom_file, str(bom_file), b"\xef\xbb\xbf" + raw, "\ufeff" + raw.decode(), binary, text):
+            got = read_tle(source)
+            _same(got, plain)  # the name of the first record used to carry the BOM
+    # a 2-line file with a BOM: line 1 used to be refused ("expected a name line or line 1")
+    two = "\n".join(ln for ln in raw.decode().splitlines() if ln[:2] in ("1 ", "2 "))
+    assert len(read_tle("\ufeff" + two)) == len(plain)
+
+
+def test_gzip_file_is_read_by_its_magic_bytes(tmp_path):
+    packed = gzip.compress(STATIONS.read_bytes())
+    for name in ("stations.tle.gz", "stations.tle"):  # renamed by a download tool: still gzip
+        path = tmp_path / name
+        path.write_bytes(packed)
+        _same(read_tle(path), read_tle(STATIONS))
+    _same(read_tle(io.BytesIO(packed)), read_tle(STATIONS))
+    broken = tmp_path / "cut.tle.gz"
+    broken.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(ParseError, match="cut.tle.gz.*gzip"):
+        read_tle(broken)
+
+
+def test_utf8_names_are_decoded_not_mangled(tmp_path):
+    lines = STATIONS.read_text().splitlines()[1:3]
+    text = "\n".join(["CAFÉ-SAT Ø1", *lines]) + "\n"
+    path = tmp_path / "utf8.tle"
+    path.write_bytes(text.encode("utf-8"))
+    assert read_tle(path).name[0] == "CAFÉ-SAT Ø1"
+    path.write_bytes(text.encode("latin-1"))  # not UTF-8: read as Latin-1 rather than refused
+    assert read_tle(path).name[0] == "CAFÉ-SAT Ø1"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n"])
+def test_empty_text_is_a_parse_error(text):
+    # "" used to be taken for the path "." and raise IsADirectoryError
+    with pytest.raises(ParseError, match="no element sets"):
+        read_tle(text)
+    assert len(read_tle(text, errors="skip")) == 0
