@@ -188,10 +188,16 @@ def itrf_to_geodetic(r: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def geodetic_to_itrf(lat_deg: Any, lon_deg: Any, alt_km: Any = 0.0) -> np.ndarray:
-    """WGS84 geodetic latitude, longitude [deg] and height [km] → ITRF position (..., 3) [km]."""
-    lat = np.radians(np.asarray(lat_deg, dtype=float))
-    lon = np.radians(np.asarray(lon_deg, dtype=float))
-    h = np.asarray(alt_km, dtype=float)
+    """WGS84 geodetic latitude, longitude [deg] and height [km] → ITRF position (..., 3) [km].
+
+    The three inputs broadcast against each other (e.g. a column of latitudes and a row of longitudes
+    give a grid); the result has the broadcast shape plus a last axis of 3.
+    """
+    lat, lon, h = np.broadcast_arrays(
+        np.radians(np.asarray(lat_deg, dtype=float)),
+        np.radians(np.asarray(lon_deg, dtype=float)),
+        np.asarray(alt_km, dtype=float),
+    )
     s = np.sin(lat)
     n = WGS84_A_KM / np.sqrt(1.0 - _E2 * s * s)
     return np.stack(
