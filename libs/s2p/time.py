@@ -85,7 +85,7 @@ def to_datetime64(times: Any) -> np.ndarray:
     if isinstance(times, (str, _dt.date)):
         return np.asarray(np.datetime64(times, "ns"))
     arr = np.asarray(times)
-    if arr.dtype.kind == "M":
+    if arr.dtype.kind == "M" or arr.size == 0:  # ``[]`` comes out as float64: no times, not bad ones
         return arr.astype("datetime64[ns]")
     if arr.dtype == object or arr.dtype.kind in "US":
         flat = [to_datetime64(x) for x in arr.ravel()]
