@@ -239,6 +239,23 @@ def _sincos_small(d: float) -> tuple[float, float]:
     return s, c
 
 
+@njit(cache=True, inline="always")
+def _sincos(u: float) -> tuple[float, float]:
+    """sin and cos of any angle [rad] without libm: reduction to |r| <= pi/4 by quadrant (two-part
+    pi/2), then the polynomials above; < 2e-16 absolute error for |u| < 1e5."""
+    qf = np.floor(u / HALF_PI + 0.5)
+    r = (u - qf * HALF_PI_HI) - qf * HALF_PI_LO
+    sr, cr = _sincos_small(r)
+    quad = int(qf) & 3
+    if quad == 0:
+        return sr, cr
+    if quad == 1:
+        return cr, -sr
+    if quad == 2:
+        return -sr, -cr
+    return -cr, sr
+
+
 @njit(cache=True, parallel=True)
 def elliptic_fast_kernel(
     a: np.ndarray,
@@ -330,10 +347,8 @@ MOID_MAX_SEEDS = 24
 
 @njit(cache=True)
 def _moid_eval(u1, u2, a1, b1, e1, p1, q1, a2, b2, e2, p2, q2):
-    c1 = math.cos(u1)
-    s1 = math.sin(u1)
-    c2 = math.cos(u2)
-    s2 = math.sin(u2)
+    s1, c1 = _sincos(u1)
+    s2, c2 = _sincos(u2)
     f = 0.0
     g1 = 0.0
     g2 = 0.0
@@ -411,8 +426,7 @@ def _min_along(x1, y1, p1, q1, a2, b2, e2, p2, q2, u):
     best_u = u
     # seeding only needs the profile to ~1e-10 relative: the final 2-D Newton does the precision
     for _ in range(5):
-        c = math.cos(u)
-        s = math.sin(u)
+        s, c = _sincos(u)
         f = 0.0
         g = 0.0
         h = 0.0
@@ -549,8 +563,7 @@ def moid_pair(a1, e1, p1, q1, a2, e2, p2, q2, cos_t, sin_t):
         fine_u = np.empty(nf)
         for m in range(nf):
             u1m = m * (TWO_PI / nf)
-            c1 = math.cos(u1m)
-            s1 = math.sin(u1m)
+            s1, c1 = _sincos(u1m)
             fine_v[m], fine_u[m] = _min_along(
                 a1 * (c1 - e1), b1 * s1, p1, q1, a2, b2, e2, p2, q2, rowu[((m + 2) // 4) % ng]
             )
