@@ -340,7 +340,7 @@ def elliptic_fast_kernel(
 # polynomial of Kholshevnikov & Vassiliev / Gronchi (what distlink does) -- exact in theory but long to
 # get robust; the tests check this design against distlink on thousands of real and synthetic pairs.
 # Grid size, measured against distlink on 57,000 synthetic near-identical pairs: 16 missed one global
-# minimum, 24 and 32 none; 32 is kept for margin (12.8 us of CPU per pair vs 9.7 us at 24).
+# minimum, 24 and 32 none; 32 is kept for margin (~3 us more CPU per pair than 24).
 MOID_GRID = 32
 MOID_MAX_SEEDS = 24
 
@@ -531,7 +531,7 @@ def moid_pair(a1, e1, p1, q1, a2, e2, p2, q2, cos_t, sin_t):
     # column gets its exact minimum over the other anomaly (1-D Newton from the parabola's abscissa),
     # and the profiles show the real local minima. Rejected: refining only rows whose parabolic value
     # is near the best -- the parabola is wrong exactly where this matters (missed minima in tests).
-    # Cost: ~5 us of the ~12 us per pair on one core.
+    # Cost: ~5 us of the ~12 us of CPU per pair.
     for i in range(ng):
         rowmin[i], rowu[i] = _min_along(
             a1 * (cos_t[i] - e1), b1 * sin_t[i], p1, q1, a2, b2, e2, p2, q2, rowu[i]
