@@ -17,7 +17,7 @@ def data_dir() -> Path:
     """Return the root folder of the segment data."""
     env = os.environ.get("WORKBENCH_DATA_DIR")
     if env:
-        return Path(env)
+        return Path(env).expanduser()  # set in env files and k8s specs, where no shell expands "~"
     if _PROJECT_DATA.is_dir():
         return _PROJECT_DATA
     return Path("/data")
@@ -48,7 +48,7 @@ def data_cache_dir() -> Path:
     """
     env = os.environ.get("WORKBENCH_DATA_CACHE")
     if env:
-        return Path(env)
+        return Path(env).expanduser()  # set in env files and k8s specs, where no shell expands "~"
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "s2p"
 
