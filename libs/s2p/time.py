@@ -15,6 +15,7 @@ UT1 is taken equal to UTC unless a ``dut1`` [s] is given by the caller (|UT1−U
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from typing import Any
 
 import numpy as np
@@ -82,7 +83,13 @@ def to_datetime64(times: Any) -> np.ndarray:
         return np.asarray(np.datetime64(times, "ns"))
     if isinstance(times, np.datetime64):
         return np.asarray(times.astype("datetime64[ns]"))
-    if isinstance(times, (str, _dt.date)):
+    if isinstance(times, str):
+        # numpy turns "…Z" and "…+02:00" into UTC correctly but warns on every call that it keeps no
+        # time zone; UTC is exactly what we promise, so that warning is noise in a notebook.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "no explicit representation of timezones", UserWarning)
+            return np.asarray(np.datetime64(times, "ns"))
+    if isinstance(times, _dt.date):
         return np.asarray(np.datetime64(times, "ns"))
     arr = np.asarray(times)
     if arr.dtype.kind == "M" or arr.size == 0:  # ``[]`` comes out as float64: no times, not bad ones

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -65,3 +66,11 @@ def test_selection_then_propagate_backwards_across_the_epoch(tles):
     minutes = (times - epoch) / np.timedelta64(1, "m")
     ref = np.array([sat.sgp4_tsince(m)[1] for m in minutes])
     np.testing.assert_allclose(ds["position"].values[0], ref, atol=POSITION_KM, rtol=0)
+
+
+def test_iso_strings_with_a_utc_designator_or_offset_convert_without_warnings(tles):
+    ref = tles.propagate(np.datetime64("2026-05-31T06:00:00", "ns"))["position"].values
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # each call used to warn "no explicit representation of timezones"
+        for form in ("2026-05-31T06:00Z", "2026-05-31T08:00+02:00", ["2026-05-31T06:00:00Z"]):
+            np.testing.assert_array_equal(tles.propagate(form)["position"].values, ref, err_msg=form)
