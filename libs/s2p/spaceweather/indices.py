@@ -13,6 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from s2p.spaceweather._apply import along, elementwise
+from s2p.time import to_datetime64
 
 #: ap for Kp = 0o, 0+, 1-, 1o, ... 9-, 9o (Bartels 1957; the GFZ and NOAA conversion table).
 KP_AP_TABLE = np.array(
@@ -243,11 +244,13 @@ def storms(kp: Any, times: Any = None, *, min_level: int = 1, cadence_hours: flo
 
     Parameters
     ----------
-    kp : array_like or xarray.DataArray
-        Three-hourly Kp. A DataArray supplies its ``time`` coordinate (interval start times); a
-        dask-backed one is computed (the result is a table).
+    kp : array_like, xarray.DataArray or pandas.Series
+        Three-hourly Kp. A DataArray supplies its ``time`` coordinate (interval start times), a
+        Series its ``DatetimeIndex`` (time-zone aware ones are converted to UTC); a dask-backed
+        DataArray is computed (the result is a table).
     times : array_like of datetime64, optional
-        Interval start times for a numpy ``kp``; without them ``start``/``end`` are sample indices.
+        Interval start times (UTC) for a numpy ``kp``; without them ``start``/``end`` are sample
+        indices.
     min_level : int
         Lowest G level that belongs to a storm (1 = G1 = Kp 5-).
     cadence_hours : float
@@ -264,12 +267,16 @@ def storms(kp: Any, times: Any = None, *, min_level: int = 1, cadence_hours: flo
             dim = kp.dims[0]
             times = kp[dim].values if dim in kp.coords else None
         kp = kp.values  # computes a dask-backed array
+    elif isinstance(kp, pd.Series):
+        if times is None and isinstance(kp.index, pd.DatetimeIndex):
+            times = kp.index
+        kp = kp.to_numpy(dtype=float, na_value=np.nan)
     k = np.asarray(kp, dtype=float).ravel()
     g = _g_scale(k)
     inside = np.nan_to_num(g, nan=0.0) >= min_level
     step: Any
     if times is not None:
-        t = np.asarray(times).astype("datetime64[ns]")
+        t = to_datetime64(times)  # strings, pandas (tz-aware too) and datetime64 alike
         if t.shape != k.shape:
             raise ValueError(f"times has shape {t.shape}, kp has {k.shape}")
         step = np.timedelta64(int(round(cadence_hours * 3600e9)), "ns")
