@@ -17,6 +17,7 @@ import xarray as xr
 
 from s2p.spaceweather._parse import Column, attrs, dates_from_ymd, parse_columns, require_increasing
 from s2p.spaceweather._source import Lines, read_bytes
+from s2p.time import to_datetime64
 
 LICENSE = (
     "WDC for Geomagnetism, Kyoto: free for scientific use; cite the Dst index data service, "
@@ -108,10 +109,11 @@ def dst_storms(
 
     Parameters
     ----------
-    dst : array_like or xarray.DataArray
-        Hourly Dst [nT]; a DataArray supplies its ``time`` coordinate (a dask-backed one is computed).
+    dst : array_like, xarray.DataArray or pandas.Series
+        Hourly Dst [nT]; a DataArray supplies its ``time`` coordinate (a dask-backed one is computed),
+        a Series its ``DatetimeIndex`` (time-zone aware ones are converted to UTC).
     times : array_like of datetime64, optional
-        Times of a numpy ``dst``; without them times are sample indices.
+        Times (UTC) of a numpy ``dst``; without them times are sample indices.
     threshold_nT : float
         Storm threshold [nT] (-50 moderate, -100 intense, -250 super storm).
     quiet_nT : float
@@ -128,8 +130,12 @@ def dst_storms(
             dim = dst.dims[0]
             times = dst[dim].values if dim in dst.coords else None
         dst = dst.values
+    elif isinstance(dst, pd.Series):
+        if times is None and isinstance(dst.index, pd.DatetimeIndex):
+            times = dst.index
+        dst = dst.to_numpy(dtype=float, na_value=np.nan)
     d = np.asarray(dst, dtype=float).ravel()
-    t = np.arange(d.size) if times is None else np.asarray(times).astype("datetime64[ns]")
+    t = np.arange(d.size) if times is None else to_datetime64(times)
     below = np.nan_to_num(d, nan=np.inf) <= threshold_nT
     edges = np.diff(np.concatenate(([0], below.astype(np.int8), [0])))
     run_starts, run_ends = list(np.flatnonzero(edges == 1)), list(np.flatnonzero(edges == -1))
