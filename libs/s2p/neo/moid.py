@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from s2p.neo import _kernels
+from s2p.neo import _kernels, _moid_kernels
 from s2p.neo.orbits import Orbits
 
-_GRID = np.arange(_kernels.MOID_GRID) * (2.0 * np.pi / _kernels.MOID_GRID)
+_GRID = np.arange(_moid_kernels.MOID_GRID) * (2.0 * np.pi / _moid_kernels.MOID_GRID)
 _COS_T = np.cos(_GRID)
 _SIN_T = np.sin(_GRID)
 
@@ -56,7 +56,7 @@ def moid_elements(
     Notes
     -----
     A grid of eccentric anomalies on both orbits seeds damped 2-D Newton iterations (see
-    :mod:`s2p.neo._kernels`); agreement with ``distlink`` is checked to 1e-8 au on 20,000 NEAs.
+    :mod:`s2p.neo._moid_kernels`); agreement with ``distlink`` is checked to 1e-8 au on 20,000 NEAs.
     """
     arrs = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (a1, e1, i1, node1, peri1, a2, e2, i2, node2, peri2))
@@ -73,7 +73,7 @@ def moid_elements(
     out = np.empty(n)
     u1 = np.empty(n)
     u2 = np.empty(n)
-    _kernels.moid_kernel(a1f, e1f, p1, q1, a2f, e2f, p2, q2, _COS_T, _SIN_T, out, u1, u2)
+    _moid_kernels.moid_kernel(a1f, e1f, p1, q1, a2f, e2f, p2, q2, _COS_T, _SIN_T, out, u1, u2)
     if return_anomalies:
         return (
             out.reshape(shape),
