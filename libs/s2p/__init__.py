@@ -49,3 +49,8 @@ def __getattr__(name: str) -> Any:
         globals()[name] = module
         return module
     raise AttributeError(f"module 's2p' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # Tab completion in a fresh kernel lists the lazily imported segments, not this module's helpers.
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})
