@@ -42,6 +42,7 @@ _STR_FIELDS = ("name", "classification", "intl_designator", "line1", "line2")
 
 
 _DIGITS = frozenset("0123456789")
+_NAME_MAX = 24  # columns of the name line of the 3-line format (Space-Track, CelesTrak)
 
 
 def _isdigits(s: str) -> bool:
@@ -316,6 +317,11 @@ def _iter_records(text: str):
             k += 2
         elif starts(k, "2 "):
             yield (k + 1, None, "line 2 without a preceding line 1", lines[k])
+            k += 1
+        elif starts(k, "1 ") and len(lines[k]) > _NAME_MAX:
+            # a line 1 that lost its line 2: it must not become the name of the next record (names
+            # are at most 24 columns in the 3-line format), or a whole record vanishes unreported
+            yield (k + 2, None, "missing line 2 after line 1", lines[k])
             k += 1
         elif starts(k + 1, "1 "):
             # a name line, bare or in the "0 NAME" form

@@ -65,3 +65,16 @@ def test_empty_text_is_a_parse_error(text):
     with pytest.raises(ParseError, match="no element sets"):
         read_tle(text)
     assert len(read_tle(text, errors="skip")) == 0
+
+
+def test_a_two_line_record_missing_its_line_2_is_reported_not_swallowed():
+    pairs = [ln for ln in STATIONS.read_text().splitlines() if ln[:2] in ("1 ", "2 ")]
+    text = "\n".join([pairs[0], *pairs[2:6]])  # record 1 lost its line 2; records 2 and 3 intact
+    # line 1 of record 1 used to be taken for the *name* of record 2: one record gone, no error
+    with pytest.raises(ParseError) as info:
+        read_tle(text)
+    assert info.value.line == 2 and "missing line 2" in info.value.reason
+    tles = read_tle(text, errors="skip")
+    assert list(tles.norad_id) == [int(pairs[2][2:7]), int(pairs[4][2:7])]
+    assert list(tles.name) == ["", ""]
+    assert [(line, reason) for line, reason, _ in tles.rejected] == [(2, "missing line 2 after line 1")]
