@@ -431,6 +431,26 @@ def _git_revision(root: Path) -> str:
     return proc.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def _docker_build(args: Sequence[str], context: Path, result: BuildResult, log: Log) -> None:
+    """One classic ``docker build`` with no network; counts steps and cache hits into ``result``."""
+    # --network none: the build needs nothing from outside, and proves it.
+    cmd = ["docker", "build", "--network", "none", "--pull=false", *args, str(context)]
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip()
+            result.log.append(line)
+            if re.match(r"Step \d+/\d+ :", line):
+                result.steps += 1
+            elif "Using cache" in line:
+                result.cached_steps += 1
+            log(line)
+    if proc.returncode != 0:
+        tail = "\n".join(result.log[-30:])
+        raise BuildError(f"docker build failed (exit {proc.returncode}); last lines:\n{tail}")
+
+
 def build_lab_image(
     image: str = DEFAULT_IMAGE,
     *,
@@ -484,29 +504,17 @@ def build_lab_image(
         "REVISION": _git_revision(root),
         "CREATED": created,
     }
-    # --network none: the build needs nothing from outside, and proves it.
-    cmd = ["build", "--network", "none", "--pull=false", "-t", image]
-    for k, v in build_args.items():
-        cmd += ["--build-arg", f"{k}={v}"]
-    cmd += [*extra_args, str(staging)]
     result = BuildResult(image, "", 0.0, base_built, downloaded)
-    env = dict(os.environ, DOCKER_BUILDKIT="0")
-    with subprocess.Popen(
-        ["docker", *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip()
-            result.log.append(line)
-            if re.match(r"Step \d+/\d+ :", line):
-                result.steps += 1
-            elif "Using cache" in line:
-                result.cached_steps += 1
-            log(line)
-    if proc.returncode != 0:
-        raise BuildError(
-            f"docker build failed (exit {proc.returncode}); last lines:\n" + "\n".join(result.log[-30:])
-        )
+    # The dependencies' stage is tagged too, so `docker image prune` can't drop the expensive
+    # layer's cache (the classic builder leaves a finished stage untagged, i.e. "dangling").
+    repo, _, tag = image.rpartition(":")
+    venv_tag = f"{repo if repo and '/' not in tag else image}:build-venv"
+    venv_args = ["--target", "venv", "-t", venv_tag, "--build-arg", f"BASE_IMAGE={base}"]
+    _docker_build([*venv_args, *extra_args], staging, result, log)
+    args = ["-t", image]
+    for k, v in build_args.items():
+        args += ["--build-arg", f"{k}={v}"]
+    _docker_build([*args, *extra_args], staging, result, log)
     result.image_id = docker("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
     result.seconds = time.monotonic() - t0
     log(
