@@ -118,18 +118,20 @@ def sgp4_tsince(tles: Any, minutes: Any, *, opsmode: str = "i") -> tuple[np.ndar
     Parameters
     ----------
     tles : TLESet, or anything :func:`read_tle` accepts
-    minutes : array_like of float, shape (T,)
+    minutes : float or array_like of float, shape (T,)
         Time since epoch [min], the same for every satellite.
     opsmode : {"i", "a"}
 
     Returns
     -------
-    r [km], v [km/s] of shape (N, T, 3) in TEME, and err (N, T) int8.
+    r [km], v [km/s] of shape (N, T, 3) in TEME, and err (N, T) int8; (N, 3) and (N,) for a scalar
+    ``minutes``, as :func:`sgp4` does for a scalar time.
     """
     tles = _as_tleset(tles)
-    m = np.ascontiguousarray(np.atleast_1d(np.asarray(minutes, dtype=float)))
-    if m.ndim != 1:
-        raise ValueError("minutes must be one-dimensional")
+    given = np.asarray(minutes, dtype=float)
+    if given.ndim > 1:
+        raise ValueError("minutes must be a scalar or one-dimensional")
+    m = np.ascontiguousarray(given.reshape(-1))
     c = _constants(tles, opsmode)
     n = len(tles)
     r = np.empty((n, m.shape[0], 3))
@@ -138,6 +140,8 @@ def sgp4_tsince(tles: Any, minutes: Any, *, opsmode: str = "i") -> tuple[np.ndar
     if n:
         with numba.parallel_chunksize(_CHUNK):
             _sgp4_kernels.propagate_minutes(c, m, opsmode == "a", r, v, err)
+    if given.ndim == 0:
+        return r[:, 0], v[:, 0], err[:, 0]
     return r, v, err
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sgp4.api import Satrec
 
-from s2p.debris import read_tle, sgp4
+from s2p.debris import read_tle, sgp4, sgp4_tsince
 from tests.support import DATA
 
 STATIONS = DATA / "space_debris" / "tle" / "celestrak_stations_2026-05-30.tle"
@@ -74,3 +74,14 @@ def test_iso_strings_with_a_utc_designator_or_offset_convert_without_warnings(tl
         warnings.simplefilter("error")  # each call used to warn "no explicit representation of timezones"
         for form in ("2026-05-31T06:00Z", "2026-05-31T08:00+02:00", ["2026-05-31T06:00:00Z"]):
             np.testing.assert_array_equal(tles.propagate(form)["position"].values, ref, err_msg=form)
+
+
+def test_sgp4_tsince_scalar_minutes_drop_the_time_axis_like_sgp4(tles):
+    r, v, err = sgp4_tsince(tles, 90.0)  # used to return (N, 1, 3)
+    assert r.shape == v.shape == (len(tles), 3) and err.shape == (len(tles),)
+    r1, v1, err1 = sgp4_tsince(tles, [90.0])
+    np.testing.assert_array_equal(r, r1[:, 0])
+    np.testing.assert_array_equal(v, v1[:, 0])
+    np.testing.assert_array_equal(err, err1[:, 0])
+    with pytest.raises(ValueError, match="one-dimensional"):
+        sgp4_tsince(tles, np.zeros((2, 2)))
