@@ -8,6 +8,7 @@ take a user out of a group the way an IdP admin would.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from tests.e2e.harness import (
     workbench_env,
 )
 from tests.support import ROOT, need_executable
+from workbench.spawners.local import EXAMPLES_DIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -103,10 +105,23 @@ def test_server_starts_runs_s2p_in_a_kernel_and_stops(wb: Workbench, realm: dict
     assert wb.login(name, _password(realm, name)).ok
     url = wb.start_server(name)
     assert url.endswith(f"/user/{name}")
-    out = wb.run_code(name, "import os, s2p\nprint(s2p.__version__)\nprint(os.getcwd())")
-    version, cwd = out.split()
+    out = wb.run_code(
+        name,
+        "import os, s2p\nprint(s2p.__version__)\nprint(os.getcwd())\nprint(sorted(os.listdir('examples')))",
+    )
+    version, cwd, examples = out.split(maxsplit=2)
     assert version == s2p.__version__
     assert Path(cwd) == wb.state_dir / "users" / name
+    # A newcomer's first lab has the project's examples to open.
+    assert examples.strip() == repr(sorted(p.name for p in EXAMPLES_DIR.iterdir()))
+    # Offline deployment: JupyterLab's news/update plugin is disabled in the lab's page config.
+    lab = requests.get(f"{url}/lab", headers={"Authorization": f"token {wb.admin_token}"}, timeout=30)
+    assert lab.status_code == 200
+    config = re.search(
+        r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', lab.text, re.S
+    )
+    assert config is not None, lab.text[:500]
+    assert "@jupyterlab/apputils-extension:announcements" in json.loads(config.group(1))["disabledExtensions"]
     pid = wb.user(name)["servers"][""]["state"]["pid"]
     assert psutil.pid_exists(pid)
     wb.stop_server(name)

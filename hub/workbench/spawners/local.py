@@ -6,11 +6,16 @@ sample data are there) as the hub's system user, in the user's own directory
 
 It is the development and single-machine mode: users are separated by directory, not by the kernel.
 Isolation between users is what the ``docker`` and ``swarm`` spawners add.
+
+A new user's directory starts with a copy of the project's example notebooks (``examples/``), so the
+first JupyterLab a newcomer sees has something to open; the lab is configured for an offline
+deployment (no "Jupyter news" prompt, no update check: :data:`LAB_CONFIG_DIR`).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +23,35 @@ from typing import Any
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Unicode, default
 
-from workbench.settings import Settings
+from workbench.settings import PROJECT_ROOT, Settings
+
+EXAMPLES_DIR = PROJECT_ROOT / "notebooks" / "examples"
+"""Notebooks copied into every new user's directory as ``examples/``."""
+
+LAB_CONFIG_DIR = Path(__file__).resolve().parent.parent / "labconfig"
+"""A Jupyter config directory added to the labs' ``JUPYTER_CONFIG_PATH``: its
+``labconfig/page_config.json`` disables JupyterLab's announcements plugin (it asks to fetch news from
+the internet and checks PyPI for updates, neither of which a workbench user can act on)."""
+
+
+def seed_home(home: Path, examples: Path = EXAMPLES_DIR) -> bool:
+    """Create a user's directory; a new one gets its own copy of ``examples`` as ``examples/``.
+
+    An existing directory is left exactly as its user left it (a deleted ``examples/`` stays deleted).
+
+    Returns
+    -------
+    bool
+        Whether the directory was created now.
+    """
+    if home.exists():
+        return False
+    home.mkdir(parents=True, mode=0o750)
+    if examples.is_dir():
+        # A copy rather than a link: the user runs and edits their own notebooks, and nothing they
+        # do reaches the project's originals (labs of the local spawner run as the hub's user).
+        shutil.copytree(examples, home / "examples", ignore=shutil.ignore_patterns(".*", "__pycache__"))
+    return True
 
 
 def singleuser_command() -> str:
@@ -59,6 +92,10 @@ class WorkbenchLocalSpawner(LocalProcessSpawner):
         env["USER"] = self.user.name
         env["HOME"] = str(self.home_dir)
         env["SHELL"] = "/bin/bash"
+        # JupyterLab merges the labconfig/page_config.json of every directory on this path.
+        inherited = [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
+        config_path = [str(LAB_CONFIG_DIR), *inherited]
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(config_path)
         return env
 
     def get_args(self) -> list[str]:
@@ -76,7 +113,7 @@ class WorkbenchLocalSpawner(LocalProcessSpawner):
         if self.home_dir.resolve().parent != users:
             # The authenticator's username pattern already forbids this; keep the invariant here too.
             raise ValueError(f"user name {self.user.name!r} does not map to a directory in {users}")
-        self.home_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        seed_home(self.home_dir)
         self.notebook_dir = str(self.home_dir)
         return await super().start()
 
