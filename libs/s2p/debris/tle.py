@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -372,6 +373,10 @@ def read_tle(
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")
     text, src = _open_text(source)
+    if text.lstrip("\r\n")[:1] in (" ", "\t"):
+        # TLEs pasted into an indented triple-quoted string in a notebook: remove the common
+        # indentation so the fixed columns line up (a real file starts in column 1: no-op there)
+        text = textwrap.dedent(text)
     records: list[dict[str, Any]] = []
     rejected: list[tuple[int, str, str]] = []
     for lineno, name, a, b in _iter_records(text):

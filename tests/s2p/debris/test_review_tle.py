@@ -78,3 +78,11 @@ def test_a_two_line_record_missing_its_line_2_is_reported_not_swallowed():
     assert list(tles.norad_id) == [int(pairs[2][2:7]), int(pairs[4][2:7])]
     assert list(tles.name) == ["", ""]
     assert [(line, reason) for line, reason, _ in tles.rejected] == [(2, "missing line 2 after line 1")]
+
+
+def test_tles_pasted_into_an_indented_string_are_read():
+    lines = STATIONS.read_text().splitlines()[:6]
+    pasted = "\n" + "".join(f"        {ln}\n" for ln in lines) + "    "
+    tles = read_tle(pasted)  # used to fail at line 2: "expected a name line or line 1"
+    _same(tles, read_tle("\n".join(lines)))
+    assert list(tles.line1) == [lines[1][:69], lines[4][:69]]
