@@ -187,7 +187,7 @@ def _open_text(source: Any) -> tuple[str, str]:
     elif isinstance(source, os.PathLike) or (
         isinstance(source, str) and source.strip() and "\n" not in source and len(source) < 4096
     ):
-        path = Path(source)
+        path = Path(source).expanduser()  # "~/..." as pandas and xarray accept it
         if isinstance(source, str) and not path.exists() and source.lstrip()[:2] in ("1 ", "2 ", "0 "):
             return source, "<text>"
         with open(path, "rb") as fh:

@@ -29,7 +29,7 @@ def read_bytes(source: Any) -> tuple[bytes, str]:
     elif isinstance(source, str) and ("\n" in source or "\r" in source):
         data, name = source.lstrip("\ufeff").encode("latin-1", errors="replace"), "<text>"
     elif isinstance(source, str | os.PathLike):
-        path = Path(source)
+        path = Path(source).expanduser()  # "~/..." as pandas and xarray accept it
         name = str(path)
         try:
             data = path.read_bytes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,3 +87,12 @@ def test_tles_pasted_into_an_indented_string_are_read():
     tles = read_tle(pasted)  # used to fail at line 2: "expected a name line or line 1"
     _same(tles, read_tle("\n".join(lines)))
     assert list(tles.line1) == [lines[1][:69], lines[4][:69]]
+
+
+def test_a_path_under_the_home_folder_may_be_written_with_a_tilde(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "stations.tle").write_bytes(STATIONS.read_bytes())
+    for source in ("~/stations.tle", Path("~/stations.tle")):  # used to raise FileNotFoundError
+        tles = read_tle(source)
+        _same(tles, read_tle(STATIONS))
+        assert tles.source == str(tmp_path / "stations.tle")

@@ -44,3 +44,11 @@ def test_utf8_bom_is_ignored(reader, path, tmp_path) -> None:
             assert dict(got.sizes) == dict(plain.sizes)
             for name in plain.data_vars:
                 assert got[name].equals(plain[name]), name
+
+
+def test_a_path_under_the_home_folder_may_be_written_with_a_tilde(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    src = SW / "gfz" / "Kp_ap_Ap_SN_F107_since_2024.txt"
+    (tmp_path / src.name).write_bytes(src.read_bytes())
+    got = read_gfz_kp(f"~/{src.name}")  # used to raise FileNotFoundError
+    assert got["kp"].equals(read_gfz_kp(src)["kp"])
