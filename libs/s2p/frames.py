@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from s2p.time import jd_tt, jd_utc
+from s2p.time import jd_tt, jd_utc, to_datetime64
 
 __all__ = [
     "WGS84_A_KM",
@@ -60,11 +60,12 @@ def gmst82(times: Any, dut1: Any = 0.0) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     theta : ndarray
-        GMST [rad] in [0, 2π).
+        GMST [rad] in [0, 2π); NaN where a time is NaT (and so are the rotated vectors downstream).
     theta_dot : ndarray
         Its rate [rad/s].
     """
-    whole, frac = jd_utc(times)
+    utc = to_datetime64(times)
+    whole, frac = jd_utc(utc)
     frac = frac + np.asarray(dut1, dtype=float) / _DAY_S
     t = ((whole - _J2000) + frac) / 36525.0  # Julian centuries of UT1 from J2000
     g = 67310.54841 + (8640184.812866 + (0.093104 + (-6.2e-6) * t) * t) * t  # seconds
@@ -72,6 +73,9 @@ def gmst82(times: Any, dut1: Any = 0.0) -> tuple[np.ndarray, np.ndarray]:
     # the whole-day part of the JD is a half-integer: its fraction (0.5) is a multiple of the day
     theta = np.mod(np.mod(whole, 1.0) + frac + g / _DAY_S, 1.0) * _TAU
     theta_dot = (1.0 + dg / (_DAY_S * 36525.0)) * _TAU / _DAY_S
+    nat = np.isnat(utc)
+    if nat.any():  # NaT reads as a date in 1677: a missing time must give NaN, not a wrong angle
+        theta, theta_dot = np.where(nat, np.nan, theta), np.where(nat, np.nan, theta_dot)
     return theta, theta_dot
 
 
@@ -80,7 +84,8 @@ def _rot_z(angle: np.ndarray, vec: np.ndarray) -> np.ndarray:
     c = np.cos(angle)
     s = np.sin(angle)
     x, y, z = vec[..., 0], vec[..., 1], vec[..., 2]
-    return np.stack([c * x + s * y, -s * x + c * y, np.broadcast_to(z, (c * x).shape)], axis=-1)
+    # z + 0·c: the shape of the others, and NaN with them when the angle is NaN (a NaT time)
+    return np.stack([c * x + s * y, -s * x + c * y, z + 0.0 * c * x], axis=-1)
 
 
 def teme_to_itrf(r: Any, v: Any = None, times: Any = None, *, dut1: Any = 0.0) -> Any:
@@ -140,7 +145,8 @@ def teme_to_gcrs(r: Any, v: Any = None, times: Any = None, *, bias: bool = True)
     if times is None:
         raise TypeError("teme_to_gcrs needs times")
     r = np.asarray(r, dtype=float)
-    tt1, tt2 = jd_tt(times)
+    t = to_datetime64(times)
+    tt1, tt2 = jd_tt(t)
     dpsi, _deps = erfa.nut80(tt1, tt2)
     eqeq = dpsi * np.cos(erfa.obl80(tt1, tt2))
     npm = erfa.pnm80(tt1, tt2)  # (..., 3, 3): J2000 mean → true of date
@@ -149,9 +155,12 @@ def teme_to_gcrs(r: Any, v: Any = None, times: Any = None, *, bias: bool = True)
         npm = npm @ rb
     m_t = np.swapaxes(npm, -1, -2)  # true of date → J2000/GCRS
 
+    nat = np.isnat(t)[..., None]  # a missing time gives NaN (NaT reads as a date in 1677)
+
     def apply(x: np.ndarray) -> np.ndarray:
         tod = _rot_z(-eqeq, x)  # TEME → true equator, true equinox of date
-        return np.einsum("...ij,...j->...i", m_t, tod)
+        out = np.einsum("...ij,...j->...i", m_t, tod)
+        return np.where(nat, np.nan, out) if nat.any() else out
 
     if v is None:
         return apply(r)

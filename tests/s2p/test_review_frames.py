@@ -1,10 +1,10 @@
-"""Review regressions for s2p.frames: inputs broadcast, scalars give scalars back."""
+"""Review regressions for s2p.frames: inputs broadcast, scalars give scalars back, NaT gives NaN."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from s2p.frames import geodetic_to_itrf, itrf_to_geodetic, teme_to_gcrs, teme_to_itrf
+from s2p.frames import geodetic_to_itrf, gmst82, itrf_to_geodetic, teme_to_gcrs, teme_to_itrf
 
 ROUND_TRIP_DEG = 1e-9
 ROUND_TRIP_KM = 1e-9
@@ -30,3 +30,14 @@ def test_one_vector_and_one_time_keep_their_shape():
     assert [np.shape(x) for x in itrf_to_geodetic(r)] == [(), (), ()]
     assert [x.shape for x in teme_to_itrf(r, v, times="2026-05-31T00:00")] == [(3,), (3,)]
     assert [x.shape for x in teme_to_gcrs(r, v, times="2026-05-31T00:00")] == [(3,), (3,)]
+
+
+def test_a_missing_time_gives_nan_not_a_date_in_1677():
+    times = np.array(["2026-05-31T00:00", "NaT"], dtype="datetime64[ns]")
+    r, v = np.array([7000.0, 0.0, 0.0]), np.array([0.0, 7.5, 1.0])
+    theta, rate = gmst82(times)
+    assert np.isfinite(theta[0]) and np.isnan(theta[1]) and np.isnan(rate[1])
+    for out in (*teme_to_itrf(r, v, times=times), *teme_to_gcrs(r, v, times=times)):
+        assert np.isfinite(out[0]).all() and np.isnan(out[1]).all()  # used to be a finite, wrong vector
+    lat, lon, alt = itrf_to_geodetic(teme_to_itrf(r, times=times))
+    assert np.isnan([lat[1], lon[1], alt[1]]).all()
