@@ -343,7 +343,7 @@ def _iter_records(text: str):
 
 
 def read_tle(
-    source: str | os.PathLike[str] | IO[str] | IO[bytes],
+    source: str | bytes | os.PathLike[str] | IO[str] | IO[bytes],
     errors: str = "raise",
     *,
     verify_checksum: bool = True,
@@ -352,8 +352,10 @@ def read_tle(
 
     Parameters
     ----------
-    source : path, str or file object
-        A file name, the TLE text itself, or an open (text or binary) file.
+    source : path, str, bytes or file object
+        A file name (``~`` expanded), the TLE text itself, its bytes, or an open (text or binary)
+        file. Gzip is recognised by its magic bytes; bytes are decoded as UTF-8 (a BOM is dropped),
+        else Latin-1; text pasted with a common indentation is dedented.
     errors : {"raise", "skip"}
         ``"raise"`` (default): the first bad record raises :class:`s2p.ParseError`. ``"skip"``: bad records
         are left out and listed in ``TLESet.rejected`` as ``(line, reason, text)``.
