@@ -106,7 +106,9 @@ def teme_to_itrf(r: Any, v: Any = None, times: Any = None, *, dut1: Any = 0.0) -
     r_itrf : ndarray (..., 3) [km], or ``(r_itrf, v_itrf)`` [km, km/s] when ``v`` is given.
     """
     if times is None:
-        raise TypeError("teme_to_itrf needs times")
+        raise TypeError(
+            "teme_to_itrf needs times: teme_to_itrf(r, v, times=...) or teme_to_itrf(r, times=...)"
+        )
     r = np.asarray(r, dtype=float)
     theta, theta_dot = gmst82(times, dut1)
     r_pef = _rot_z(theta, r)
@@ -143,7 +145,9 @@ def teme_to_gcrs(r: Any, v: Any = None, times: Any = None, *, bias: bool = True)
     import erfa
 
     if times is None:
-        raise TypeError("teme_to_gcrs needs times")
+        raise TypeError(
+            "teme_to_gcrs needs times: teme_to_gcrs(r, v, times=...) or teme_to_gcrs(r, times=...)"
+        )
     r = np.asarray(r, dtype=float)
     t = to_datetime64(times)
     tt1, tt2 = jd_tt(t)

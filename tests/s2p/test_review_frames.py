@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from s2p.frames import geodetic_to_itrf, gmst82, itrf_to_geodetic, teme_to_gcrs, teme_to_itrf
 
@@ -41,3 +42,10 @@ def test_a_missing_time_gives_nan_not_a_date_in_1677():
         assert np.isfinite(out[0]).all() and np.isnan(out[1]).all()  # used to be a finite, wrong vector
     lat, lon, alt = itrf_to_geodetic(teme_to_itrf(r, times=times))
     assert np.isnan([lat[1], lon[1], alt[1]]).all()
+
+
+def test_times_passed_positionally_as_the_velocity_get_a_message_showing_the_keyword():
+    with pytest.raises(TypeError, match=r"times=\.\.\."):
+        teme_to_itrf(np.array([7000.0, 0.0, 0.0]), np.datetime64("2026-05-31"))
+    with pytest.raises(TypeError, match=r"times=\.\.\."):
+        teme_to_gcrs(np.array([7000.0, 0.0, 0.0]), "2026-05-31")
