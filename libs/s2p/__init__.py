@@ -53,4 +53,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     # Tab completion in a fresh kernel lists the lazily imported segments, not this module's helpers.
-    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})
+    # Subpackages imported explicitly (``import s2p.catalogs``) are listed too.
+    loaded = (n for n, v in globals().items() if getattr(v, "__name__", "").startswith("s2p."))
+    return sorted({*__all__, *loaded, *(name for name in globals() if name.startswith("__"))})
