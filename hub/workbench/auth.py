@@ -17,6 +17,7 @@ policy:
 
 from __future__ import annotations
 
+import re
 import time
 from html import escape
 from pathlib import Path
@@ -65,7 +66,7 @@ def discover(issuer: str, *, timeout: float = 20.0) -> dict[str, Any]:
                 return dict(meta)
             last = f"HTTP {r.status_code}"
         except requests.RequestException as exc:
-            last = f"{type(exc).__name__}: {exc}"
+            last = _why_unreachable(exc)
         except ValueError:
             last = "the answer is not JSON"
         if time.monotonic() >= deadline:
@@ -74,6 +75,32 @@ def discover(issuer: str, *, timeout: float = 20.0) -> dict[str, Any]:
                 f"({last}). Is the IdP running and the issuer URL right?"
             )
         time.sleep(0.5)
+
+
+# What urllib3 buries in a long message, said the way an admin checks it.
+_NETWORK_REASONS = (
+    ("Connection refused", "connection refused: nothing listens at that host and port"),
+    ("Name or service not known", "host name not found"),
+    ("Failed to resolve", "host name not found"),
+    ("No route to host", "no route to host"),
+    ("Network is unreachable", "network unreachable"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted by this machine (CERTIFICATE_VERIFY_FAILED)"),
+    ("WRONG_VERSION_NUMBER", "TLS handshake failed: the server speaks plain HTTP (an http:// issuer?)"),
+)
+
+
+def _why_unreachable(exc: requests.RequestException) -> str:
+    """A short reason for a failed metadata request (urllib3's own text repeats the URL and pool)."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    text = str(exc)
+    for needle, reason in _NETWORK_REASONS:
+        if needle in text:
+            return reason
+    tls = re.search(r"\[SSL: ([A-Z0-9_]+)\]", text)
+    if tls:
+        return f"TLS error {tls.group(1)}"
+    return f"{type(exc).__name__}: {text}"
 
 
 class AccessRefused(web.HTTPError):

@@ -79,8 +79,13 @@ def test_discover_explains_what_is_wrong(issuer: str) -> None:
     with pytest.raises(DiscoveryError, match="lacks authorization_endpoint, token_endpoint"):
         discover(f"{issuer}/partial", timeout=0.5)
     closed = f"http://127.0.0.1:{free_port()}/realms/s2p"
-    with pytest.raises(DiscoveryError, match="Is the IdP running and the issuer URL right"):
+    with pytest.raises(DiscoveryError, match="Is the IdP running and the issuer URL right") as refused:
         discover(closed, timeout=0.5)
+    # One readable line: the reason, not urllib3's connection-pool repr.
+    assert "(connection refused: nothing listens at that host and port)" in str(refused.value)
+    assert "HTTPConnectionPool" not in str(refused.value)
+    with pytest.raises(DiscoveryError, match=r"\(TLS handshake failed: the server speaks plain HTTP"):
+        discover(issuer.replace("http://", "https://") + "/test", timeout=0.5)
 
 
 @pytest.mark.parametrize(
