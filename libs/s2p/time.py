@@ -103,11 +103,17 @@ def to_datetime64(times: Any) -> np.ndarray:
 def jd_utc(times: Any) -> tuple[np.ndarray, np.ndarray]:
     """Split Julian date in UTC: ``(jd_whole, jd_frac)``, ``jd_whole`` at the preceding midnight (.5).
 
-    Exact to the nanosecond of the input (``jd_frac`` carries ~1e-16 d relative error).
+    Exact to the nanosecond of the input (``jd_frac`` carries ~1e-16 d relative error). A missing
+    time (NaT) gives NaN in both parts, never a date in 1677.
     """
-    ns = to_datetime64(times).astype("int64")
+    t = to_datetime64(times)
+    ns = t.astype("int64")
     days, rem = np.divmod(ns, _NS_PER_DAY)
-    return days + _UNIX_EPOCH_JD, rem / _NS_PER_DAY
+    whole, frac = days + _UNIX_EPOCH_JD, rem / _NS_PER_DAY
+    missing = np.isnat(t)
+    if missing.any():
+        whole, frac = np.where(missing, np.nan, whole), np.where(missing, np.nan, frac)
+    return whole, frac
 
 
 def mjd_utc(times: Any) -> np.ndarray:
@@ -121,7 +127,7 @@ def leap_seconds(times: Any) -> np.ndarray:
     t = to_datetime64(times)
     idx = np.searchsorted(_LEAP_TABLE["date"], t, side="right") - 1
     out = np.where(idx >= 0, _LEAP_TABLE["tai_utc"][np.clip(idx, 0, None)], 10.0)
-    return np.asarray(out, dtype=float)
+    return np.asarray(np.where(np.isnat(t), np.nan, out), dtype=float)
 
 
 def tt_minus_utc(times: Any) -> np.ndarray:

@@ -59,3 +59,11 @@ def test_round_trip_and_year_day():
 def test_bad_input_is_a_type_error():
     with pytest.raises(TypeError):
         st.to_datetime64(np.array([1.5, 2.5]))
+
+
+def test_missing_times_give_nan_not_1677():
+    t = np.array(["2024-01-01", "NaT"], dtype="datetime64[ns]")
+    whole, frac = st.jd_utc(t)
+    assert np.isfinite(whole[0]) and np.isnan(whole[1]) and np.isnan(frac[1])
+    assert np.isnan(st.mjd_utc(t)[1]) and np.isnan(st.leap_seconds(t)[1])
+    assert np.isnan(st.jd_tdb(t)[1][1])
