@@ -9,7 +9,8 @@ import pytest
 
 from tests.support import ROOT
 from workbench.cli import main
-from workbench.commands.up import demo_logins
+from workbench.commands.up import _print_banner, demo_logins
+from workbench.settings import Settings
 
 
 def test_demo_logins_come_from_the_realm_file() -> None:
@@ -67,3 +68,22 @@ def test_pre_operations_warns_about_what_ope_refuses(
     err = capsys.readouterr().err
     assert "warning (refused with WORKBENCH_ENV=ope): WORKBENCH_AUTH=dev-idp" in err
     assert "port already in use" in err
+
+
+@pytest.mark.parametrize("auth", ["dev-idp", "keycloak"])
+def test_banner_promises_to_stop_only_what_up_started(
+    auth: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"WORKBENCH_STATE_DIR": str(tmp_path), "WORKBENCH_AUTH": auth}
+    if auth == "keycloak":
+        env |= {
+            "WORKBENCH_OIDC_ISSUER": "https://sso.example.org/realms/s2p",
+            "WORKBENCH_OIDC_CLIENT_SECRET": "s" * 32,
+        }
+    settings = Settings.from_env(env)
+    _print_banner(settings, settings.oidc_issuer, tmp_path / "logs")
+    out = capsys.readouterr().out
+    assert f"S2P Workbench is up:  {settings.public_url}" in out
+    # The dev IdP is started (and stopped) by `workbench up`; an external Keycloak is not.
+    assert ("and the IdP" in out) is (auth == "dev-idp")
+    assert ("demo logins" in out) is (auth == "dev-idp")

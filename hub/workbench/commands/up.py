@@ -116,7 +116,10 @@ def _print_banner(settings: Settings, issuer: str, log_dir: Path | None) -> None
         for user, password, groups in logins:
             print(f"    {user:<{width}}  {password:<20}  groups: {groups}")
     print()
-    print("  Ctrl-C stops the hub, the proxy, the users' servers and the IdP.")
+    if settings.auth == "dev-idp":
+        print("  Ctrl-C stops the hub, the proxy, the users' servers and the IdP.")
+    else:  # an external Keycloak is not ours to stop
+        print("  Ctrl-C stops the hub, the proxy and the users' servers.")
     print(flush=True)
 
 
