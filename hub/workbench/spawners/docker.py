@@ -157,7 +157,9 @@ class WorkbenchDockerSpawner(ProfilesMixin, StorageMixin, DockerSpawner):  # typ
         self.volumes = self.user_volumes()
         if self.mem_limit:
             # memory + swap = memory: the limit is a limit, not an invitation to swap
-            self.extra_host_config = {**self.extra_host_config, "memswap_limit": self.mem_limit}
+            host_config: dict[str, Any] = dict(self.extra_host_config)  # type: ignore[has-type]
+            host_config["memswap_limit"] = self.mem_limit
+            self.extra_host_config = host_config
         return await super().start()
 
     async def get_ip_and_port(self) -> tuple[str, int]:
