@@ -81,19 +81,11 @@ def measure(spawner: str, rounds: int, image: str | None, users: list[tuple[str,
         finally:
             wb.stop()
             if spawner != "local":
+                from tests.e2e.containers import remove_instance_objects
                 from workbench.spawners.docker import instance_prefix
 
-                _remove_volumes(instance_prefix(argparse.Namespace(state_dir=Path(tmp))))
+                remove_instance_objects(instance_prefix(argparse.Namespace(state_dir=Path(tmp))))
     return samples
-
-
-def _remove_volumes(prefix: str) -> None:
-    import subprocess
-
-    names = subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
-    for name in names:
-        if name.startswith(prefix):
-            subprocess.run(["docker", "volume", "rm", name], capture_output=True)
 
 
 def percentile(values: list[float], q: float) -> float:
