@@ -54,16 +54,17 @@ def main(argv: list[str] | None = None) -> int:
         # Ctrl-C while the server is still coming up is an ordinary stop, not a crash.
         idp.stop()
         return 0
-    print(f"dev IdP running: issuer {idp.issuer} (pid {idp.pid}); log: {idp.log_file}")
-    print("Press Ctrl-C to stop.", flush=True)
     stop = False
 
     def _on_signal(signum: int, frame: object) -> None:
         nonlocal stop
         stop = True
 
+    # Before the banner: a Ctrl-C by someone who has read it must be an ordinary stop.
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    print(f"dev IdP running: issuer {idp.issuer} (pid {idp.pid}); log: {idp.log_file}")
+    print("Press Ctrl-C to stop.", flush=True)
     try:
         while not stop and idp.running:
             time.sleep(0.5)
