@@ -262,7 +262,14 @@ def run_in_kernel(server_url: str, token: str, code: str, *, timeout: float = KE
             ws.send(json.dumps(msg))
             out: list[str] = []
             while time.monotonic() < deadline:
-                reply = json.loads(ws.recv())
+                # Short socket timeouts: the server pings every 30 s, and websocket-client answers pings
+                # inside recv(), so one long timeout would never fire if the kernel died mid-cell.
+                ws.settimeout(max(0.1, min(deadline - time.monotonic(), 5.0)))
+                try:
+                    raw = ws.recv()
+                except websocket.WebSocketTimeoutException:
+                    continue
+                reply = json.loads(raw)
                 if reply.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
                 kind, content = reply["msg_type"], reply["content"]
