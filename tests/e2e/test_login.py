@@ -95,6 +95,11 @@ def test_login_through_idp_gives_hub_user_the_idp_groups(
     login = wb.login(username, _password(realm, username))
     assert login.ok, login.response.text[:1000]
     assert login.response.url.endswith("/hub/home")
+    # The home page is the workbench's: its name, and where a newcomer starts.
+    home = login.response.text
+    assert "<title>S2P Workbench</title>" in home
+    assert 'id="workbench-welcome"' in home and "<code>examples/</code>" in home
+    assert 'id="start"' in home  # JupyterHub's own server controls are still there
     user = wb.user(username)
     assert sorted(user["groups"]) == groups
     assert user["admin"] is admin
@@ -146,6 +151,7 @@ def test_user_in_no_group_gets_the_refusal_page(wb: Workbench, realm: dict) -> N
     assert login.response.status_code == 403
     page = login.response.text
     assert 'id="workbench-refusal"' in page
+    assert "<title>S2P Workbench</title>" in page
     assert "<strong>nogroup</strong>" in page
     assert "Your groups:" in page and "<strong>none</strong>" in page
     assert "swe" in page and "How to get access" in page

@@ -140,3 +140,5 @@ def configure(c: Any, settings: Settings) -> None:
     c.WorkbenchLocalSpawner.interrupt_timeout = 5
     c.WorkbenchLocalSpawner.term_timeout = 5
     c.WorkbenchLocalSpawner.default_url = "/lab"
+    # The home page points newcomers at the examples/ that seed_home gives them.
+    c.JupyterHub.template_vars.update({"workbench_examples": EXAMPLES_DIR.is_dir()})
