@@ -87,3 +87,18 @@ def test_banner_promises_to_stop_only_what_up_started(
     # The dev IdP is started (and stopped) by `workbench up`; an external Keycloak is not.
     assert ("and the IdP" in out) is (auth == "dev-idp")
     assert ("demo logins" in out) is (auth == "dev-idp")
+
+
+def test_readme_demo_logins_are_the_realm_files() -> None:
+    """The README's table is what `make up` prints: same users, passwords and groups."""
+    section = (ROOT / "README.md").read_text().split("## Demo logins", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) >= 3:
+            rows[cells[0]] = (cells[1], cells[2])
+    realm = {
+        user: (password, "none" if groups.startswith("(none") else groups)
+        for user, password, groups in demo_logins(ROOT / "deploy/keycloak/realm-s2p.json")
+    }
+    assert rows == realm
