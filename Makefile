@@ -28,7 +28,7 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 install: $(VENV)/.installed node_modules/.installed ## create .venv and node_modules (what `up` and `test` need)
 
 up: install ## start the workbench: dev IdP + hub on http://127.0.0.1:8000 (SPAWNER=local|docker|swarm)
-	@if [ "$(SPAWNER)" != local ]; then $(VENV)/bin/workbench images build --if-missing; fi
+	@if [ "$(SPAWNER)" = docker ] || [ "$(SPAWNER)" = swarm ]; then $(VENV)/bin/workbench images build --if-missing; fi
 	$(VENV)/bin/workbench up --spawner $(SPAWNER)
 
 lint: install ## ruff (lint + format check) and mypy on the packages

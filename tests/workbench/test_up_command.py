@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, need_executable
 from workbench.cli import main
 from workbench.commands.up import _print_banner, demo_logins
 from workbench.settings import Settings
@@ -102,3 +104,27 @@ def test_readme_demo_logins_are_the_realm_files() -> None:
         for user, password, groups in demo_logins(ROOT / "deploy/keycloak/realm-s2p.json")
     }
     assert rows == realm
+
+
+def test_misspelt_spawner_names_the_variable_and_builds_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`WORKBENCH_SPAWNER=lcoal make up`: one line about the variable, no image build first."""
+    monkeypatch.setenv("WORKBENCH_STATE_DIR", str(tmp_path))
+    assert main(["up", "--spawner", "lcoal"]) == 2
+    err = capsys.readouterr().err
+    assert "WORKBENCH_SPAWNER='lcoal' is invalid: allowed values are local, docker, swarm." in err
+    assert not (tmp_path / "secrets").exists()
+    need_executable("make")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    env["WORKBENCH_STATE_DIR"] = str(tmp_path)
+    env["WORKBENCH_SPAWNER"] = "lcoal"
+    # `-o install`: the test checks the `up` recipe; it must not (re)install the shared .venv.
+    made = subprocess.run(
+        ["make", "-o", "install", "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert made.returncode != 0
+    assert "workbench: --spawner / WORKBENCH_SPAWNER='lcoal' is invalid" in made.stderr
+    # The image build (minutes, needs Docker) is only for the docker and swarm spawners.
+    assert "images build" not in made.stdout + made.stderr
+    assert "lab:latest" not in made.stdout + made.stderr

@@ -42,7 +42,13 @@ def register(subparsers: Any) -> None:
             "Settings come from WORKBENCH_* variables (see `workbench settings`)."
         ),
     )
-    p.add_argument("--spawner", choices=SPAWNERS, help="where labs run (overrides WORKBENCH_SPAWNER)")
+    # Checked in run(), not by argparse: `make up` passes WORKBENCH_SPAWNER here, and its user should
+    # read about the variable they set, not about an option they never typed.
+    p.add_argument(
+        "--spawner",
+        metavar="{" + ",".join(SPAWNERS) + "}",
+        help="where labs run (overrides WORKBENCH_SPAWNER)",
+    )
     p.add_argument(
         "--log-to-terminal",
         action="store_true",
@@ -130,6 +136,10 @@ def run(args: argparse.Namespace) -> int:
     from workbench.process import ManagedProcess, become_subreaper, stop_descendants, wait_for_http
     from workbench.secrets import SecretsError, ensure_secrets
 
+    if args.spawner and args.spawner not in SPAWNERS:
+        return _fail(
+            f"--spawner / WORKBENCH_SPAWNER={args.spawner!r} is invalid: allowed values are {', '.join(SPAWNERS)}."
+        )
     overrides = {"spawner": args.spawner} if args.spawner else {}
     try:
         settings = Settings.from_env(**overrides)
