@@ -156,6 +156,11 @@ def test_user_in_no_group_gets_the_refusal_page(wb: Workbench, realm: dict) -> N
     assert "Your groups:" in page and "<strong>none</strong>" in page
     assert "swe" in page and "How to get access" in page
     assert wb.api("GET", "/users/nogroup").status_code == 404
+    # A reload must not replay the one-time callback (a 400 "OAuth state missing"): the page shows
+    # /hub/login as its URL, and visiting that again re-checks access and refuses again.
+    assert 'window.history.replaceState(null, "", "/hub/login")' in page
+    again = login.session.get(f"{wb.url}/hub/login", timeout=60)
+    assert again.status_code == 403 and 'id="workbench-refusal"' in again.text
 
 
 def test_group_removed_in_idp_is_removed_at_next_refresh(
