@@ -101,10 +101,13 @@ def main() -> None:
     screen(tles[:50], start, start + np.timedelta64(1, "h"), threshold_km=args.threshold, step=args.step)
     print(f"warm-up (numba compile or cache load): {time.perf_counter() - t0:.1f} s")
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ours = screen(tles, start, stop, threshold_km=args.threshold, step=args.step, progress=False)
-    ours_s = time.perf_counter() - t0
-    print(f"s2p.debris.screen : {ours_s:8.1f} s   {len(ours)} encounters")
+    ours_s, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(
+        f"s2p.debris.screen : {ours_s:8.1f} s   {len(ours)} encounters   (CPU {ours_cpu:.1f} s over all "
+        f"threads; load average now {os.getloadavg()[0]:.1f})"
+    )
 
     if importlib.util.find_spec("astroz") is None:
         print("astroz.screen     : not installed (pip install astroz) — no peer figure in this run")

@@ -105,8 +105,9 @@ def object_bounds(r, v, a, valid, H, m):  # pragma: no cover - compiled
     min/max radius.
 
     Interpolation error (quintic Hermite): ``|r − p| ≤ H⁶/46080 · max|r⁽⁶⁾|`` and, for an orbit of
-    angular rate ω at radius ρ, ``|r⁽⁶⁾| ≈ ω⁶ ρ`` with ``ω ≤ V/ρ_min``; the caller multiplies it by a
-    safety factor.
+    angular rate ω at radius ρ, ``|r⁽⁶⁾| ≈ ω⁶ ρ`` with ``ω ≤ V/ρ_min``, or the object's measured
+    two-interval prediction error scaled by 2⁻⁶ if larger; the caller multiplies it by a safety
+    factor.
     """
     T, N = valid.shape
     vmax = np.zeros(N)
@@ -146,6 +147,25 @@ def object_bounds(r, v, a, valid, H, m):  # pragma: no cover - compiled
             rhi[i] = hi + pad
             omega = vb / max(lo, R_EARTH_KM)
             eps[i] = (omega * H) ** 6 * hi / 46080.0
+        # Empirical check of that estimate on this object's own nodes: the interpolant over two
+        # intervals (step 2H) predicts the middle node; its miss, /2⁶ for step H, must not exceed
+        # the estimate (it guards eccentric orbits, where ω⁶ρ can underestimate r⁽⁶⁾ at perigee).
+        _weights(0.5, w, dw)
+        for s in range(T - 2):
+            if not (valid[s, i] and valid[s + 1, i] and valid[s + 2, i]):
+                continue
+            e2 = 0.0
+            for ax in range(3):
+                pm = (
+                    w[0] * r[s, i, ax]
+                    + w[1] * 2.0 * H * v[s, i, ax]
+                    + w[2] * 4.0 * H * H * a[s, i, ax]
+                    + w[3] * r[s + 2, i, ax]
+                    + w[4] * 2.0 * H * v[s + 2, i, ax]
+                    + w[5] * 4.0 * H * H * a[s + 2, i, ax]
+                )
+                e2 += (pm - r[s + 1, i, ax]) ** 2
+            eps[i] = max(eps[i], math.sqrt(e2) / 64.0)
     return vmax, rlo, rhi, eps
 
 
