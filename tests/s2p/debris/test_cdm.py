@@ -150,3 +150,16 @@ def test_random_corruptions_raise_parse_error(data: st.DataObject) -> None:
         corrupted = "\n".join(lines)
     with pytest.raises(ParseError):
         read_cdm(corrupted)
+
+
+def test_hbr_from_key_takes_precedence_and_km_comment() -> None:
+    text = HST.read_text()
+    with_key = _replace(text, "COMMENT HBR = 10 [m]", "HBR = 5.5 [m]")
+    assert read_cdm(with_key).hbr_m == 5.5
+    assert read_cdm(_replace(text, "COMMENT HBR = 10 [m]", "HARD_BODY_RADIUS = 3 [m]")).hbr_m == 3.0
+    assert read_cdm(
+        _replace(text, "COMMENT HBR = 10 [m]", "COMMENT HBR = 0.012 [km]")
+    ).hbr_m == pytest.approx(12.0)
+    with pytest.raises(ParseError, match=r"HBR: unit \[km\]"):
+        read_cdm(_replace(text, "COMMENT HBR = 10 [m]", "HBR = 0.01 [km]"))
+    assert read_cdm(_replace(text, "COMMENT HBR = 10 [m]", "COMMENT nothing")).hbr_m is None
