@@ -79,30 +79,25 @@ def _as_datetime64(t: Any, what: str) -> np.datetime64:
     return out
 
 
-def _sample(tles: TLESet, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """SGP4 states sample-major ``(T, N, 3)``, model accelerations and a validity mask ``(T, N)``."""
+def _sample(tles: TLESet, times: np.ndarray) -> tuple[np.ndarray, ...]:
+    """SGP4 states sample-major ``(T, N, 3)``, model accelerations, validity ``(T, N)`` and the
+    per-object boxes of valid positions (``lo``, ``hi``: ``(N, 3)``)."""
     from s2p import debris
 
     r, v, err = debris.sgp4(tles, times)
-    r_t = np.ascontiguousarray(np.transpose(r, (1, 0, 2)))
-    v_t = np.ascontiguousarray(np.transpose(v, (1, 0, 2)))
-    valid = (
-        np.ascontiguousarray((np.asarray(err) == 0).T)
-        & np.isfinite(r_t).all(axis=2)
-        & np.isfinite(v_t).all(axis=2)
-    )
-    return r_t, v_t, K.accelerations(r_t, valid), valid
+    return K.prepare(np.ascontiguousarray(r), np.ascontiguousarray(v), np.ascontiguousarray(err))
 
 
-def _grid(r: np.ndarray, valid: np.ndarray, L: float) -> tuple[float, np.ndarray, np.ndarray]:
-    """Cell size (≥ L), origin and dimensions of a dense grid covering the chunk's positions."""
-    pts = r[valid]
-    if pts.shape[0] == 0:
+def _grid(lo_i: np.ndarray, hi_i: np.ndarray, L: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """Cell size (≥ L), origin and dimensions of a grid covering the chunk's node positions.
+
+    Interpolated positions may leave the nodes' box a little; they are clamped to the border cells,
+    which keeps the neighbour property (clamping never separates two cells by more than they were).
+    """
+    if not np.isfinite(lo_i).any():
         return L, np.zeros(3), np.ones(3, dtype=np.int64)
-    # interpolated positions stay within the nodes' box grown by the largest node-to-node motion;
-    # positions outside are clamped to the border cells, which keeps the neighbour property
-    lo = pts.min(axis=0) - 1.0
-    hi = pts.max(axis=0) + 1.0
+    lo = lo_i.min(axis=0) - 1.0
+    hi = hi_i.max(axis=0) + 1.0
     cell = max(L, float((hi - lo).max()) / _GRID_MAX_CELLS_PER_AXIS)
     dims = np.maximum(np.ceil((hi - lo) / cell * np.array([1.0, 1.0, K.ZSUB])).astype(np.int64), 1)
     return cell, lo, dims
@@ -113,7 +108,7 @@ def _screen_chunk(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Encounters on the ``n_nodes − 1`` node intervals after ``t_first``: (i, j, offset_s, miss, speed)."""
     offsets_ns = np.round(np.arange(n_nodes) * H * 1e9).astype(np.int64)
-    r, v, a, valid = _sample(tles, t_first + offsets_ns.astype("timedelta64[ns]"))
+    r, v, a, valid, box_lo, box_hi = _sample(tles, t_first + offsets_ns.astype("timedelta64[ns]"))
     vmax, rlo, rhi, eps = K.object_bounds(r, v, a, valid, H, m)
     # SGP4 output that is no orbit above the Earth (faster than escape speed at the surface) or
     # that the interpolant cannot follow (erratic states, typically just before decay) would set
@@ -135,7 +130,7 @@ def _screen_chunk(
     pad = 0.01 + 2.0 * 4.0 * float(eps[alive].max())
     h = H / m
     L = D + pad + float(vmax[alive].max()) * h
-    cell, origin, dims = _grid(r, valid, L)
+    cell, origin, dims = _grid(box_lo[alive], box_hi[alive], L)
     prim = np.zeros(len(tles), dtype=np.bool_) if primary is None else primary
     nblocks = max(1, min((n_nodes - 1) * m + 1, 4 * _threads()))
     # output rows per block: generous (12 bytes a row) so that a rerun after an overflow, which
@@ -168,7 +163,14 @@ def _screen_chunk(
         _cap_hint[len(tles)] = cap
     if counts.sum() == 0:
         return _NO_ROWS
-    cand = np.unique(np.concatenate([out[b, : counts[b]] for b in range(nblocks)]), axis=0)
+    raw = np.concatenate([out[b, : counts[b]] for b in range(nblocks)]).astype(np.int64)
+    # one int64 key per (i, j, k) row: a 1-D unique is ~10x faster than np.unique(axis=0)
+    n_obj, n_int = np.int64(len(tles)), np.int64(n_nodes)
+    keys = np.unique((raw[:, 0] * n_obj + raw[:, 1]) * n_int + raw[:, 2])
+    cand = np.empty((keys.size, 3), dtype=np.int32)
+    cand[:, 2] = keys % n_int
+    cand[:, 1] = (keys // n_int) % n_obj
+    cand[:, 0] = keys // (n_int * n_obj)
     xs, miss, speed = K.refine(r, v, a, cand, H, D)
     ok = np.isfinite(xs)
     rows = np.nonzero(ok)[0] // K.MAX_MINIMA
