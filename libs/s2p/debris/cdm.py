@@ -203,6 +203,15 @@ class CDMObject:
         """The 3×3 position block of the RTN covariance [m**2]."""
         return self.covariance_rtn[:3, :3]
 
+    def __repr__(self) -> str:
+        # The generated dataclass repr dumps the 6×6+ covariance and every metadata key: unreadable in
+        # a notebook. Show what identifies the object; the fields are one attribute away.
+        sigma = np.sqrt(np.clip(np.diag(self.position_covariance_rtn_m2), 0.0, None))
+        return (
+            f"CDMObject({self.object}: {self.designator} {self.name!r}, frame {self.ref_frame}, "
+            f"1-sigma RTN position [m] = {np.array2string(sigma, precision=1, separator=', ')})"
+        )
+
 
 @dataclass(frozen=True)
 class CDM:
@@ -253,6 +262,20 @@ class CDM:
     def message_id(self) -> str:
         """The ``MESSAGE_ID`` of the header."""
         return self.header["MESSAGE_ID"]
+
+    def __repr__(self) -> str:
+        # Concise on purpose (see CDMObject.__repr__): who meets whom, when, how close, and the Pc.
+        pc = "none given" if self.collision_probability is None else f"{self.collision_probability:.3e}"
+        if self.collision_probability_method:
+            pc += f" ({self.collision_probability_method})"
+        speed = "?" if self.relative_speed_ms is None else f"{self.relative_speed_ms:.0f} m/s"
+        hbr = "not given" if self.hbr_m is None else f"{self.hbr_m:g} m"
+        return (
+            f"CDM({self.header.get('ORIGINATOR', '?')} {self.header.get('MESSAGE_ID', '?')}: "
+            f"{self.object1.designator} {self.object1.name!r} vs {self.object2.designator} "
+            f"{self.object2.name!r}, TCA {self.tca}, miss {self.miss_distance_m:g} m, relative speed "
+            f"{speed}, Pc {pc}, HBR {hbr})"
+        )
 
 
 # --------------------------------------------------------------------------------------------- input

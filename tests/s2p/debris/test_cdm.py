@@ -163,3 +163,14 @@ def test_hbr_from_key_takes_precedence_and_km_comment() -> None:
     with pytest.raises(ParseError, match=r"HBR: unit \[km\]"):
         read_cdm(_replace(text, "COMMENT HBR = 10 [m]", "HBR = 0.01 [km]"))
     assert read_cdm(_replace(text, "COMMENT HBR = 10 [m]", "COMMENT nothing")).hbr_m is None
+
+
+def test_repr_is_one_readable_line(data_dir):
+    from s2p.debris import read_cdm
+
+    cdm = read_cdm(data_dir / "space_debris/cdm/orekit/ION_SCV8_vs_STARLINK_1233.txt")
+    text = repr(cdm)
+    assert "\n" not in text and len(text) < 400
+    assert "55051" in text and "STARLINK-1233" in text and "2023-07-05T20:31:15.893" in text
+    assert "miss 55 m" in text and "4.451e-03" in text
+    assert "45214" in repr(cdm.object2) and "\n" not in repr(cdm.object2)
