@@ -98,8 +98,15 @@ class StorageMixin(LoggingConfigurable):
         return volumes
 
 
-class WorkbenchDockerSpawner(ProfilesMixin, StorageMixin, DockerSpawner):  # type: ignore[misc]
-    """DockerSpawner on the host network with profiles, per-user volumes and hardening."""
+class LoopbackLabMixin(LoggingConfigurable):
+    """What the Docker and Swarm spawners share: the lab image, the host network on loopback.
+
+    Each start picks a free port on 127.0.0.1 for the single-user server (host mode has no port
+    bindings, so ports must be unique on the machine) and the hub reaches it there.
+    """
+
+    port: int
+    volumes: Any
 
     @default("image")
     def _default_image(self) -> str:
@@ -126,10 +133,6 @@ class WorkbenchDockerSpawner(ProfilesMixin, StorageMixin, DockerSpawner):  # typ
     def _default_cmd(self) -> list[str]:
         return ["jupyterhub-singleuser"]
 
-    @default("remove")
-    def _default_remove(self) -> bool:
-        return True
-
     @default("prefix")
     def _default_prefix(self) -> str:
         return "s2p"
@@ -137,6 +140,22 @@ class WorkbenchDockerSpawner(ProfilesMixin, StorageMixin, DockerSpawner):  # typ
     @default("name_template")
     def _default_name_template(self) -> str:
         return "{prefix}-lab-{username}{servername}"
+
+    async def start(self) -> tuple[str, int]:
+        self.port = free_loopback_port()
+        self.volumes = self.user_volumes()  # type: ignore[attr-defined]
+        return await super().start()  # type: ignore[misc, no-any-return]
+
+    async def get_ip_and_port(self) -> tuple[str, int]:
+        return "127.0.0.1", self.port
+
+
+class WorkbenchDockerSpawner(ProfilesMixin, StorageMixin, LoopbackLabMixin, DockerSpawner):  # type: ignore[misc]
+    """DockerSpawner on the host network with profiles, per-user volumes and hardening."""
+
+    @default("remove")
+    def _default_remove(self) -> bool:
+        return True
 
     extra_labels = Dict(
         default_value={"org.s2p.workbench": "lab"},
@@ -152,18 +171,13 @@ class WorkbenchDockerSpawner(ProfilesMixin, StorageMixin, DockerSpawner):  # typ
         return {"labels": dict(self.extra_labels)}
 
     async def start(self) -> tuple[str, int]:  # type: ignore[override]
-        # Host network: the server's port must be unique on this machine, so pick one per start.
-        self.port = free_loopback_port()
-        self.volumes = self.user_volumes()
+        # LoopbackLabMixin.start (next in the MRO) picks the port and the volumes.
         if self.mem_limit:
             # memory + swap = memory: the limit is a limit, not an invitation to swap
             host_config: dict[str, Any] = dict(self.extra_host_config)  # type: ignore[has-type]
             host_config["memswap_limit"] = self.mem_limit
             self.extra_host_config = host_config
         return await super().start()
-
-    async def get_ip_and_port(self) -> tuple[str, int]:
-        return "127.0.0.1", self.port
 
 
 def configure(c: Any, settings: Any) -> None:

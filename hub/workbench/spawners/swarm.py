@@ -23,47 +23,14 @@ from docker.types import Mount, RestartPolicy
 from dockerspawner import SwarmSpawner
 from traitlets import default
 
-from workbench.images.build import DEFAULT_IMAGE
-from workbench.spawners.docker import StorageMixin, apply_common, free_loopback_port
+from workbench.spawners.docker import LoopbackLabMixin, StorageMixin, apply_common
 from workbench.spawners.profiles import ProfilesMixin
 
 LOOPBACK = "127.0.0.1"
 
 
-class WorkbenchSwarmSpawner(ProfilesMixin, StorageMixin, SwarmSpawner):  # type: ignore[misc]
+class WorkbenchSwarmSpawner(ProfilesMixin, StorageMixin, LoopbackLabMixin, SwarmSpawner):  # type: ignore[misc]
     """SwarmSpawner on the host network with profiles, per-user volumes and dropped capabilities."""
-
-    @default("image")
-    def _default_image(self) -> str:
-        return DEFAULT_IMAGE
-
-    @default("pull_policy")
-    def _default_pull_policy(self) -> str:
-        return "never"
-
-    @default("network_name")
-    def _default_network_name(self) -> str:
-        return "host"
-
-    @default("use_internal_ip")
-    def _default_use_internal_ip(self) -> bool:
-        return True
-
-    @default("ip")
-    def _ip_default(self) -> str:
-        return LOOPBACK
-
-    @default("cmd")
-    def _default_cmd(self) -> list[str]:
-        return ["jupyterhub-singleuser"]
-
-    @default("prefix")
-    def _default_prefix(self) -> str:
-        return "s2p"
-
-    @default("name_template")
-    def _default_name_template(self) -> str:
-        return "{prefix}-lab-{username}{servername}"
 
     @default("extra_container_spec")
     def _default_extra_container_spec(self) -> dict[str, Any]:
@@ -85,14 +52,6 @@ class WorkbenchSwarmSpawner(ProfilesMixin, StorageMixin, SwarmSpawner):  # type:
             kind = "bind" if source.startswith("/") else "volume"
             out.append(Mount(target=spec["bind"], source=source, type=kind, read_only=spec["mode"] == "ro"))
         return out
-
-    async def start(self) -> tuple[str, int]:  # type: ignore[override]
-        self.port = free_loopback_port()
-        self.volumes = self.user_volumes()
-        return await super().start()
-
-    async def get_ip_and_port(self) -> tuple[str, int]:
-        return LOOPBACK, self.port
 
 
 def swarm_state() -> str:
