@@ -23,7 +23,7 @@ def need(condition: bool, what: str) -> None:
         return
     if IN_CI:
         pytest.fail(f"prerequisite missing under CI=true: {what}")
-    pytest.skip(f"prerequisite missing: {what}")
+    pytest.skip(f"prerequisite missing (a failure under CI=true): {what}")
 
 
 def need_executable(name: str) -> str:
