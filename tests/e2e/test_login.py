@@ -155,6 +155,11 @@ def test_user_in_no_group_gets_the_refusal_page(wb: Workbench, realm: dict) -> N
     assert "<strong>nogroup</strong>" in page
     assert "Your groups:" in page and "<strong>none</strong>" in page
     assert "swe" in page and "How to get access" in page
+    # The hint names each allowed group (from WORKBENCH_ALLOWED_GROUPS) with what it is for.
+    assert (
+        "<code>neo</code> for Planetary Defence" in page
+        and "<code>operators</code> for production jobs" in page
+    )
     assert wb.api("GET", "/users/nogroup").status_code == 404
     # A reload must not replay the one-time callback (a 400 "OAuth state missing"): the page shows
     # /hub/login as its URL, and visiting that again re-checks access and refuses again.
