@@ -95,6 +95,13 @@ def test_debris_user_picks_a_profile_and_runs_sgp4_on_a_catalog_entry_in_the_con
     assert result["n"] > 1 and result["err"] == [[0, 0, 0]]
     np.testing.assert_allclose(result["r"], C.reference_positions_km(str(DATA)), rtol=0, atol=C.SGP4_MATCH_KM)
 
+    # A new user's home volume was seeded from the image: the examples are there, owned by the user.
+    listing = wb.run_code(
+        DEBRIS[0],
+        "import os; p = '/home/jovyan/examples'; print(sorted(os.listdir(p)), os.stat(p).st_uid == os.getuid())",
+    )
+    assert "catalog_tour.ipynb" in listing and listing.strip().endswith("True")
+
 
 def test_home_survives_a_server_restart(wb: Workbench):
     user = DEBRIS[0]

@@ -117,6 +117,21 @@ def test_fresh_container_loads_sgp4_from_the_numba_cache(lab_image: build.BuildR
     )
 
 
+def test_new_users_find_the_examples_and_no_news_prompt(lab_image: build.BuildResult):
+    out = run_in_image(
+        lab_image.image,
+        "sh",
+        "-c",
+        "stat -c %U /home/jovyan/examples; ls /home/jovyan/examples; cat /etc/jupyter/labconfig/page_config.json",
+    )
+    owner, *rest = out.split()
+    assert owner == "jovyan"
+    shipped = sorted(p.name for p in (ROOT / "notebooks" / "examples").glob("*.ipynb"))
+    assert shipped and all(name in rest for name in shipped)
+    config = json.loads(out[out.index("{") :])
+    assert config["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"] is True
+
+
 def test_rebuild_with_nothing_changed_is_served_from_the_cache(
     lab_image: build.BuildResult, clean_clone: Path
 ):

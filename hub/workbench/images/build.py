@@ -396,7 +396,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def stage_context(root: Path, staging: Path, wheelhouse: Path, wheel: Path) -> Path:
-    """Assemble the build context: Dockerfile, requirements, wheelhouse, s2p wheel, catalogs."""
+    """Assemble the build context: Dockerfile, requirements, wheelhouse, s2p wheel, catalogs, examples."""
     if staging.exists():
         shutil.rmtree(staging)
     lab = root / "images" / "lab"
@@ -412,6 +412,15 @@ def stage_context(root: Path, staging: Path, wheelhouse: Path, wheel: Path) -> P
         shutil.copytree(catalogs, staging / "catalogs", ignore=_SKIP)
     else:
         (staging / "catalogs").mkdir()
+    # What a new user finds in the lab, as with the local spawner: the example notebooks (copied into
+    # each new home volume by Docker, which seeds an empty named volume from the image) and the lab
+    # settings of this offline deployment (JupyterLab's news prompt off).
+    examples = root / "notebooks" / "examples"
+    if examples.is_dir():
+        shutil.copytree(examples, staging / "examples", ignore=_SKIP)
+    else:
+        (staging / "examples").mkdir()
+    shutil.copytree(root / "hub" / "workbench" / "labconfig", staging / "jupyter-config", ignore=_SKIP)
     return staging
 
 
@@ -424,7 +433,18 @@ def _git_revision(root: Path) -> str:
     if proc.returncode != 0:
         return "unknown"
     dirty = subprocess.run(
-        ["git", "-C", str(root), "status", "--porcelain", "--", *_SOURCE_ITEMS, "images", "catalogs"],
+        [
+            "git",
+            "-C",
+            str(root),
+            "status",
+            "--porcelain",
+            "--",
+            *_SOURCE_ITEMS,
+            "images",
+            "catalogs",
+            "notebooks",
+        ],
         capture_output=True,
         text=True,
     )
