@@ -353,3 +353,14 @@ def test_a_federated_catalog_cannot_name_an_arbitrary_callable(partner_centre, t
     cat = s2p.catalog(federate={"evil": f"{partner_centre}/evil.yaml"})
     with pytest.raises(CatalogError, match=r"entry 'ssn'.*os.system.*not trusted"):
         cat.evil.ssn.read()
+
+
+def test_find_searches_every_segment_by_word():
+    import s2p
+
+    cat = s2p.catalog()
+    assert cat.find("TLE") == [n for n, _ in cat.walk() if n.startswith("debris.tle_")]
+    kp = cat.find("kp")
+    assert "swe.celestrak_sw" in kp and "swe.gfz_kp" in kp
+    assert all(name.startswith("swe.") for name in kp)
+    assert cat.find("no-such-thing-anywhere") == []

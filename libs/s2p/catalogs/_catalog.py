@@ -33,7 +33,8 @@ class S2PCatalog(Catalog):
 
     ``cat.swe`` (or ``cat["swe"]``) is the space-weather catalog itself rather than a reader of
     it, so entries read as ``s2p.catalog().swe.celestrak_sw.read()``. Everything else is
-    Intake's: ``list(cat)``, ``cat.entries``, ``cat.metadata``, ``cat.search("kp")``.
+    Intake's: ``list(cat)``, ``cat.entries``, ``cat.metadata``, ``cat.swe.search("kp")`` (Intake's
+    search looks at one catalog; :meth:`find` searches the whole tree).
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -71,6 +72,33 @@ class S2PCatalog(Catalog):
                 yield from self[alias].walk(prefix=f"{prefix}{alias}.")
             else:
                 yield f"{prefix}{alias}", entry
+
+    def find(self, text: str) -> list[str]:
+        """Dotted names of the entries, in every sub-catalog, whose name or metadata mention ``text``.
+
+        Case-insensitive match at the start of a word in the entry name, description, segment,
+        provider, licence and declared variable/column names, e.g. ``s2p.catalog().find("kp")`` →
+        ``["swe.celestrak_sw", ...]``.
+        """
+        import re
+
+        # Whole words (or word prefixes) only: "tle" must find TLE catalogues, not "title".
+        pattern = re.compile(r"(?<![a-z0-9])" + re.escape(text.lower()))
+        found = []
+        for name, entry in self.walk():
+            meta = entry.metadata
+            fields = [
+                name.replace("_", " "),
+                str(meta.get("description", "")),
+                str(meta.get("segment", "")),
+                str((meta.get("provider") or {}).get("name", "")),
+                str(meta.get("licence", "")),
+                " ".join(meta.get("variables") or {}),
+                " ".join(meta.get("columns") or {}),
+            ]
+            if pattern.search(" ".join(fields).lower()):
+                found.append(name)
+        return found
 
     def specs(self) -> list[tuple[str, EntrySpec]]:
         """``(dotted name, EntrySpec)`` of every entry whose files live in the local data folder.
