@@ -9,9 +9,10 @@ Commands: ``up`` (hub + dev IdP), ``images build``, ``jobs …``, ``data fetch``
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+
+from workbench.plugins import import_optional
 
 # Modules that contribute sub-commands, in the order they are listed in ``workbench --help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -30,15 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # A command group that is not part of this installation is simply absent; any other
-            # import failure is a bug and must surface.
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        module.register(subparsers)
+        # A command group that is not part of this installation is simply absent.
+        module = import_optional(name)
+        if module is not None:
+            module.register(subparsers)
     return parser
 
 

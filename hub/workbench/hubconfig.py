@@ -8,11 +8,11 @@ each of which exposes ``configure_hub(c, settings, secrets)``.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 from urllib.parse import urlsplit
 
 from workbench import auth, spawners
+from workbench.plugins import import_optional
 from workbench.secrets import HubSecrets, ensure_secrets
 from workbench.settings import PROJECT_ROOT, Settings
 
@@ -164,10 +164,6 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
         raise HubConfigError(str(exc)) from None
 
     for name in HUB_EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        module.configure_hub(c, settings, secrets)
+        module = import_optional(name)
+        if module is not None:
+            module.configure_hub(c, settings, secrets)
