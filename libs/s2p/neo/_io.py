@@ -56,3 +56,14 @@ def field_float(
             line=lineno,
             text=line,
         ) from None
+
+
+def after_header(lines: list[str], name: str, *, reason: str = "no END_OF_HEADER line") -> int:
+    """Index of the first line after the ``END_OF_HEADER`` line of an OrbFit file (``.oef``, ``.rwo``).
+
+    Raises :class:`ParseError` at line 1, with ``reason``, when the file has no such line.
+    """
+    for i, line in enumerate(lines):
+        if line.strip() == "END_OF_HEADER":
+            return i + 1
+    raise ParseError(reason, source=name, line=1, text=lines[0] if lines else None)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from s2p.errors import ParseError
-from s2p.neo._io import read_text
+from s2p.neo._io import after_header, read_text
 from s2p.neo.orbits import Orbits
 
 _MJD0 = np.datetime64("1858-11-17T00:00", "ns")
@@ -32,12 +32,7 @@ def read_oef(source: Any) -> Orbits:
     """
     text, name = read_text(source)
     lines = text.splitlines()
-    try:
-        start = next(i for i, s in enumerate(lines) if s.strip() == "END_OF_HEADER") + 1
-    except StopIteration:
-        raise ParseError(
-            "no END_OF_HEADER line (not an OEF file)", source=name, line=1, text=lines[0] if lines else None
-        ) from None
+    start = after_header(lines, name, reason="no END_OF_HEADER line (not an OEF file)")
     obj = None
     el: dict[str, float] = {}
     epoch = None

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from s2p.errors import ParseError
-from s2p.neo._io import read_text
+from s2p.neo._io import after_header, read_text
 from s2p.neo.designations import unpack_designation
 
 
@@ -287,12 +287,7 @@ def read_rwo(source: Any) -> pd.DataFrame:
     """
     text, name = read_text(source)
     lines = text.splitlines()
-    try:
-        start = next(i for i, s in enumerate(lines) if s.strip() == "END_OF_HEADER") + 1
-    except StopIteration:
-        raise ParseError(
-            "no END_OF_HEADER line", source=name, line=1, text=lines[0] if lines else None
-        ) from None
+    start = after_header(lines, name)
     optical: list[dict[str, Any]] = []
     radar: list[dict[str, Any]] = []
     mode = "optical"
