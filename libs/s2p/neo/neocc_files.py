@@ -241,20 +241,103 @@ def read_neocc_close_encounters(source: Any) -> pd.DataFrame:
     return pd.DataFrame(recs)
 
 
-def read_neocc_risk_file(source: Any) -> pd.DataFrame:
-    """Read a NEOCC per-object impact-risk table (``.risk``): one row per virtual impactor.
+_RISK_COLUMNS = [
+    "time",
+    "sigma",
+    "dist_re",
+    "width_re",
+    "stretch_re",
+    "ip",
+    "expected_energy_mt",
+    "energy_mt",
+    "ps",
+    "ts",
+]
 
-    Columns ``time`` (from the MJD), ``sigma, dist_re, width_re, stretch_re, ip, energy_mt, ps, ts``.
-    NEOCC answers an object without risk data with a short HTML page; that page gives an empty table
-    with ``attrs['available'] = False``.
+
+def _slash_date(text: str) -> pd.Timestamp:
+    """``1979/12/15.430`` -> Timestamp (fraction of day kept)."""
+    y, m, d = text.split("/")
+    day, _, frac = d.partition(".")
+    return pd.Timestamp(int(y), int(m), int(day)) + pd.Timedelta(days=float("0." + (frac or "0")))
+
+
+def read_neocc_risk_file(source: Any) -> pd.DataFrame:
+    """Read a NEOCC/NEODyS per-object impact-risk table (``<object>.risk``): one row per virtual impactor.
+
+    Columns: ``time`` (from the MJD column), ``sigma`` (LOV position), ``dist_re``/``width_re`` (target-plane
+    distance and its width [Earth radii]), ``stretch_re``, ``ip`` (``p_RE``), ``expected_energy_mt`` (the
+    file's "exp. en." column: impact probability times impact energy [Mt TNT]), ``energy_mt`` (the impact
+    energy itself, ``expected_energy_mt / ip``), ``ps`` and ``ts`` (Palermo, Torino).
+
+    ``attrs`` holds what the footer states: ``object``, ``n_obs``, ``n_rejected``, ``arc_start`` and
+    ``arc_end`` (first and last observation used), ``computed`` (date of the computation) and
+    ``software``. NEOCC answers an object without risk data with a short HTML page; that page gives an
+    empty table with ``attrs['available'] = False``.
     """
     text, name = read_text(source)
     if "<HTML>" in text.upper()[:200] or "not available" in text[:500]:
-        df = pd.DataFrame(
-            columns=["time", "sigma", "dist_re", "width_re", "stretch_re", "ip", "energy_mt", "ps", "ts"]
-        )
+        df = pd.DataFrame(columns=_RISK_COLUMNS)
         df.attrs.update(available=False, source=name)
         return df
+    recs = []
+    pat = re.compile(
+        r"^\s*\d{4}-\d\d-\d\d\.\d+\s+([\d.]+)\s+(\S+)\s+\S+\s+(\S+)\s+\+/-\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$"
+    )
+    attrs: dict[str, Any] = {}
+    for k, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("Object:"):
+            attrs["object"] = line.split(":", 1)[1].strip()
+            continue
+        m_obs = re.match(r"^Based on\s+(\d+)\s+\w+ observations \(of which\s+(\d+) are rejected", line)
+        if m_obs:
+            attrs.update(n_obs=int(m_obs.group(1)), n_rejected=int(m_obs.group(2)))
+            continue
+        m_arc = re.match(r"^from\s+(\d{4}/\d\d/\d\d\.\d+)\s+to\s+(\d{4}/\d\d/\d\d\.\d+)", line)
+        if m_arc:
+            try:
+                attrs.update(arc_start=_slash_date(m_arc.group(1)), arc_end=_slash_date(m_arc.group(2)))
+            except ValueError:
+                raise ParseError("malformed observation arc", source=name, line=k, text=line) from None
+            continue
+        m_sw = re.search(r"software version=\s*(\S+),\s*Date of computation=(\d{8})", line)
+        if m_sw:
+            attrs.update(software=m_sw.group(1), computed=pd.Timestamp(m_sw.group(2)))
+            continue
+        if not re.match(r"^\s*\d{4}-\d\d-\d\d\.", line):
+            continue
+        m = pat.match(line)
+        if not m:
+            raise ParseError(
+                "risk row does not match 'date MJD sigma sigimp dist +/- width stretch p_RE E PS TS'",
+                source=name,
+                line=k,
+                text=line,
+            )
+        try:
+            ip = float(m.group(6))
+            expected = float(m.group(7))
+            recs.append(
+                {
+                    "time": _mjd_to_datetime(float(m.group(1))),
+                    "sigma": float(m.group(2)),
+                    "dist_re": float(m.group(3)),
+                    "width_re": float(m.group(4)),
+                    "stretch_re": float(m.group(5)),
+                    "ip": ip,
+                    "expected_energy_mt": expected,
+                    "energy_mt": expected / ip if ip > 0 else math.nan,
+                    "ps": float(m.group(8)),
+                    "ts": int(m.group(9)),
+                }
+            )
+        except ValueError:
+            raise ParseError("risk row has a malformed number", source=name, line=k, text=line) from None
+    if "object" not in attrs:
+        raise ParseError("missing 'Object:' line", source=name, line=1)
+    df = pd.DataFrame(recs, columns=_RISK_COLUMNS)
+    df.attrs.update(available=True, source=name, **attrs)
+    return df
     recs = []
     pat = re.compile(
         r"^\s*\d{4}-\d\d-\d\d\.\d+\s+([\d.]+)\s+(\S+)\s+\S+\s+(\S+)\s+\+/-\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$"

@@ -9,11 +9,13 @@ Assumptions (the ones the ESA and JPL lists state or that reproduce their publis
   (Sentry publishes ``v_inf``; ESA publishes the impact velocity itself).
 - Energy ``E = M v_imp^2 / 2``, 1 Mt TNT = 4.184e15 J.
 - Background impact frequency ``f_B = 0.03 E^-0.8`` per year (E in Mt) and Palermo
-  ``PS = log10(IP / (f_B dT))`` with ``dT`` the years from the list's computation date to the impact.
+  ``PS = log10(IP / (f_B dT))`` with ``dT`` the years from the list's computation date to the impact
+  (for a NEOCC per-object ``.risk`` file: from the last observation of the arc, as NEOCC counts it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -95,12 +97,16 @@ def risk_table(risk: pd.DataFrame, *, as_of: Any = None, diameters_m: Any = None
     Parameters
     ----------
     risk : pandas.DataFrame
-        From :func:`~s2p.neo.read_neocc_risk_list` (uses ``diameter_m, ip_max, vel_kms, impact_date``) or
+        From :func:`~s2p.neo.read_neocc_risk_list` (uses ``diameter_m, ip_max, vel_kms, impact_date``),
+        :func:`~s2p.neo.read_neocc_risk_file` (uses ``ip, energy_mt, time``) or
         :func:`~s2p.neo.read_sentry` (uses ``diameter_km`` or ``h_mag``, ``ip``, ``v_inf_kms``, ``n_imp``,
         ``years_first/last``).
-    as_of : datetime-like, optional
-        Date of the assessment; default the list's ``attrs['last_update']`` (ESA) or the latest
-        ``last_obs`` (Sentry).
+    as_of : datetime-like, or mapping designation -> datetime-like (ESA list), optional
+        Start of ``dT``; default the list's ``attrs['last_update']`` (ESA list), the last observation of
+        the arc (``attrs['arc_end']``, NEOCC ``.risk`` file: that is where NEOCC's ``dT`` starts) or the
+        latest ``last_obs`` (Sentry). A mapping gives each ESA entry its own start (the list's date for
+        designations it lacks), e.g. the last observation of each object for lists made by NEOCC's
+        pre-2024 system, which counted ``dT`` from there.
     diameters_m : mapping or pandas.Series, optional
         Designation -> diameter [m] to use instead of the list's own where available (ESA prints its
         diameters rounded to 1-2 significant digits, which alone moves Palermo by up to 0.15).
@@ -115,8 +121,20 @@ def risk_table(risk: pd.DataFrame, *, as_of: Any = None, diameters_m: Any = None
         cumulative probability, exact whenever it is 0.
     """
     df = risk.copy()
-    if "ip_max" in df:  # ESA NEOCC
-        t0 = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(risk.attrs["last_update"])
+    if "expected_energy_mt" in df:  # NEOCC per-object .risk file: the energy is published
+        t0 = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(risk.attrs["arc_end"])
+        dt = (pd.to_datetime(df["time"]) - t0).dt.total_seconds() / 86400.0 / DAYS_PER_YEAR
+        df["years_to_impact"] = dt
+        df["ps_published"] = risk["ps"]
+        df["ts_published"] = risk["ts"]
+        df["ps"] = palermo_scale(df["ip"], df["energy_mt"], dt)
+        df["ts"] = torino_scale(df["ip"], df["energy_mt"])
+    elif "ip_max" in df:  # ESA NEOCC
+        list_date = pd.Timestamp(risk.attrs["last_update"])
+        if isinstance(as_of, (Mapping, pd.Series)):  # per object, e.g. the last observation
+            t0 = pd.to_datetime(df["designation"].map(pd.Series(as_of))).fillna(list_date)
+        else:
+            t0 = pd.Timestamp(as_of) if as_of is not None else list_date
         dt = (df["impact_date"] - t0).dt.total_seconds() / 86400.0 / DAYS_PER_YEAR
         d_m = df["diameter_m"]
         if diameters_m is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -107,6 +109,22 @@ def test_sentry_and_risk_list_values(pd_dir: Path) -> None:
     assert list(special.designation) == ["101955", "29075"] and list(special.name) == ["Bennu", "1950DA"]
 
 
+def test_neocc_risk_file_values(pd_dir: Path) -> None:
+    # 2056-12-12.902 72344.902 0.255 0.000 0.22 +/- 0.105 2.89E6 2.86E-7 1.15E-2 -3.22 0
+    risk = neo.read_neocc_risk_file(pd_dir / "neocc" / "1979XB.risk")
+    first = risk.iloc[0]
+    assert abs(first.time - np.datetime64("2056-12-12T21:38:52.8")) < np.timedelta64(1, "ms")
+    assert (first.sigma, first.dist_re, first.width_re, first.stretch_re) == (0.255, 0.22, 0.105, 2.89e6)
+    assert (first.ip, first.expected_energy_mt, first.ps, first.ts) == (2.86e-7, 1.15e-2, -3.22, 0)
+    # "exp. en." is IP times the impact energy: ~4e4 Mt, a ~0.7 km body at 27.5 km/s
+    assert first.energy_mt == pytest.approx(1.15e-2 / 2.86e-7)
+    a = risk.attrs
+    assert (a["object"], a["n_obs"], a["n_rejected"], a["software"]) == ("1979XB", 18, 0, "2.0")
+    assert a["arc_start"] == pd.Timestamp("1979-12-11") + pd.Timedelta(days=0.511)
+    assert a["arc_end"] == pd.Timestamp("1979-12-15") + pd.Timedelta(days=0.430)
+    assert a["computed"] == pd.Timestamp("2019-08-08")
+
+
 def test_observation_readers_agree_across_formats(pd_dir: Path) -> None:
     ades = pd_dir / "observations" / "ades"
     xml = neo.read_ades(ades / "G96_20131004_1A_N20016_01_0001.mpcd.xml")
@@ -163,6 +181,23 @@ def test_corrupted_field_raises_with_line(pd_dir: Path, rel: str, reader, first:
             with pytest.raises(ParseError) as err:
                 reader(_corrupt(text, line_no, col, bad))
             assert err.value.line == line_no, (line_no, col, bad, str(err.value))
+
+
+def test_corrupted_risk_file_rows_name_their_line(pd_dir: Path) -> None:
+    text = (pd_dir / "neocc" / "1979XB.risk").read_text()
+    lines = text.split("\n")
+    rows = [k for k, ln in enumerate(lines, start=1) if re.match(r"^\s*\d{4}-\d\d-\d\d\.", ln)]
+    assert len(rows) == 8
+    for line_no in (rows[0], rows[-1]):
+        fields = lines[line_no - 1].split()
+        for index, bad in ((1, "7234x.902"), (8, "2.x6E-7"), (10, "-3.Q")):
+            broken = lines.copy()
+            broken[line_no - 1] = broken[line_no - 1].replace(fields[index], bad, 1)
+            with pytest.raises(ParseError) as err:
+                neo.read_neocc_risk_file("\n".join(broken))
+            assert err.value.line == line_no, (line_no, index, bad, str(err.value))
+    with pytest.raises(ParseError, match="arc"):
+        neo.read_neocc_risk_file(text.replace("from 1979/12/11.511", "from 1979/13/11.511"))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

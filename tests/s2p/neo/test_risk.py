@@ -52,31 +52,87 @@ def test_jpl_sentry_palermo_and_torino(sentry: pd.DataFrame) -> None:
     assert set(sentry[pub][~same].designation) == {"2000 SG344"}
 
 
-def test_esa_palermo_and_torino(esa: pd.DataFrame, sentry: pd.DataFrame) -> None:
+def test_esa_per_object_risk_file_from_its_own_full_precision_inputs(pd_dir) -> None:
+    # NEOCC's per-object table for 1979 XB publishes every input unrounded: IP, the expected energy
+    # (IP x E, so E itself), the impact time and the observed arc. Recomputed, every virtual impactor's
+    # Palermo value is within 0.005 of the published one (which is printed to 0.01) and Torino is exact --
+    # with dT counted from the last observation of the arc, NEOCC's convention.
+    risk = neo.read_neocc_risk_file(pd_dir / "neocc" / "1979XB.risk")
+    table = neo.risk_table(risk)
+    assert len(table) == 8
+    assert (table.ps_diff.abs() <= 0.005).all(), table[["time", "ps", "ps_published"]]
+    assert (table.ts == table.ts_published).all()
+    # ... and the convention matters: from the date of computation (2019-08-08) every value misses by > 0.1
+    from_computation = neo.risk_table(risk, as_of=risk.attrs["computed"])
+    assert (from_computation.ps_diff > PS_TOL).all()
+
+
+def test_esa_risk_list_palermo_and_torino(esa: pd.DataFrame, sentry: pd.DataFrame) -> None:
     table = neo.risk_table(esa)
     # Torino, exactly, for every entry (all published 0; 'n/a' for one object without a value)
     pub = table.ts_published.notna()
     assert pub.sum() == len(table) - 1
     assert (table.ts[pub] == table.ts_published[pub]).all()
-    # Palermo: ESA prints diameters rounded to 1-2 significant digits (30, 40, 1.2 m ...), which alone
-    # moves PS by up to +-0.15 (E ~ D^3). With that diameter the median agreement is still < 0.1:
+
+    # Palermo. Every diameter of the list is marked '*': estimated from H, but the list prints the
+    # diameter rounded to 1-2 digits, not H. Recomputed with that diameter, the median agrees within 0.1,
+    # but only ~65 % of entries do:
     assert table.ps_diff.abs().median() < PS_TOL
-    # With the unrounded diameter of the same object from the JPL list (1722 of 1904 objects), and the
-    # ESA list's own IP, impact velocity and date, >= 95 % agree to 0.1 for impacts >= 5 years away.
-    # Nearer impacts are the explained outliers: ESA's dT runs from the date of its last risk
-    # computation for the object, earlier than the list's date, which matters only when dT is small.
-    jpl_d = sentry.assign(key=sentry.designation.str.replace(" ", "")).set_index("key")["diameter_km"] * 1e3
-    with_jpl = neo.risk_table(esa, diameters_m=jpl_d)
-    have = esa.designation.isin(jpl_d.index) & (with_jpl.years_to_impact >= 5.0)
-    assert have.sum() >= 1600
-    within = with_jpl.ps_diff[have].abs() <= PS_TOL
-    assert within.mean() >= MIN_FRACTION, within.mean()
-    d_m = esa.designation.map(jpl_d)
-    ps = with_jpl.ps
-    near = d_m.notna() & (table.years_to_impact < 5.0)
-    assert (
-        (ps - esa.ps_max)[near] > -PS_TOL
-    ).mean() > 0.9  # near-term: ours higher (shorter dT), as explained
+    far = (table.years_to_impact >= 5.0) & table.ps_diff.notna()
+    printed_ok = (table.ps_diff[far].abs() <= PS_TOL).mean()
+    assert 0.6 < printed_ok < 0.75, printed_ok
+    # No rule that maps the printed diameter to an energy can do better than ~84 %: even choosing, for
+    # every printed diameter value, the Palermo offset that fits most of its entries (an oracle), fewer
+    # than 90 % of impacts >= 5 years away land within 0.1. The published values were computed from an
+    # unrounded H-based size that the list does not carry -- this part of the acceptance cannot be met
+    # from the list's printed inputs alone.
+    oracle = 0
+    for _, group in table[far].groupby("diameter_m"):
+        r = np.sort(group.ps_diff.to_numpy())
+        oracle += int((np.searchsorted(r, r + 2 * PS_TOL, side="right") - np.arange(len(r))).max())
+    assert oracle / far.sum() < 0.90, oracle / far.sum()
+
+    # With H -- the input the list's '*' names -- taken from the JPL list for the same object (1722 of 1904
+    # objects) and JPL's albedo 0.154, and the ESA list's own IP, impact velocity and date: >= 95 % of
+    # impacts >= 5 years away agree to 0.1.
+    h_jpl = sentry.assign(key=sentry.designation.str.replace(" ", "")).set_index("key")["h_mag"]
+    d_from_h = pd.Series(neo.diameter_from_h(h_jpl.to_numpy()), index=h_jpl.index)
+    with_h = neo.risk_table(esa, diameters_m=d_from_h)
+    have = esa.designation.isin(h_jpl.index)
+    assert have.sum() >= 1700
+    within = with_h.ps_diff.abs() <= PS_TOL
+    assert within[have & far].mean() >= MIN_FRACTION, within[have & far].mean()
+    assert within[have].mean() >= 0.94
+    # The outliers, explained. (a) Impacts < 5 years away: ESA's dT starts at the date of its last risk
+    # computation for the object, which the list does not print. Solving the published value for that
+    # start date gives dates before the list's own (2026-02-03) -- mostly mid-2024 to 2025:
+    near = have & ~far & ~within
+    assert near.sum() >= 15
+    energy = neo.impact_energy_mt(with_h.diameter_used_m[near], esa.vel_kms[near])
+    dt_implied = esa.ip_max[near] / (0.03 * energy**-0.8 * 10.0 ** esa.ps_max[near])
+    start = esa.impact_date[near] - pd.to_timedelta(dt_implied * 365.25, unit="D")
+    assert (start < pd.Timestamp(esa.attrs["last_update"])).mean() >= 0.9, start
+    # (b) Impacts >= 5 years away (< 5 %): ESA fits its own H, which differs from JPL's for these objects --
+    # ESA's own (printed) size departs from the JPL-H size in the direction of the miss for most of them.
+    bad = have & far & ~within
+    assert (~within[have & far]).mean() <= 1 - MIN_FRACTION
+    same_side = np.sign(with_h.ps_diff[bad]) == np.sign(with_h.diameter_used_m[bad] - esa.diameter_m[bad])
+    assert same_side.mean() >= 0.75, same_side.mean()
+
+
+def test_esa_dt_start_per_object(esa: pd.DataFrame) -> None:
+    # a mapping gives one entry its own start of dT; the others keep the list's date
+    first = esa.designation.iloc[0]
+    base = neo.risk_table(esa)
+    moved = neo.risk_table(esa, as_of={first: "2020-01-01"})
+    assert moved.years_to_impact.iloc[0] == pytest.approx(
+        base.years_to_impact.iloc[0]
+        + (pd.Timestamp(esa.attrs["last_update"]) - pd.Timestamp("2020-01-01")).total_seconds()
+        / 86400
+        / 365.25
+    )
+    assert (moved.years_to_impact.iloc[1:] == base.years_to_impact.iloc[1:]).all()
+    assert moved.ps.iloc[0] < base.ps.iloc[0]
 
 
 def test_scale_formulas_on_textbook_cases() -> None:
