@@ -122,6 +122,8 @@ def risk_table(risk: pd.DataFrame, *, as_of: Any = None, diameters_m: Any = None
     """
     df = risk.copy()
     if "expected_energy_mt" in df:  # NEOCC per-object .risk file: the energy is published
+        if as_of is None and "arc_end" not in risk.attrs:
+            raise ValueError("this .risk table states no observed arc (NEOCC had no risk data?): pass as_of=")
         t0 = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(risk.attrs["arc_end"])
         dt = (pd.to_datetime(df["time"]) - t0).dt.total_seconds() / 86400.0 / DAYS_PER_YEAR
         df["years_to_impact"] = dt

@@ -65,6 +65,9 @@ def test_esa_per_object_risk_file_from_its_own_full_precision_inputs(pd_dir) -> 
     # ... and the convention matters: from the date of computation (2019-08-08) every value misses by > 0.1
     from_computation = neo.risk_table(risk, as_of=risk.attrs["computed"])
     assert (from_computation.ps_diff > PS_TOL).all()
+    # NEOCC's "not available" answer has no arc to count from
+    with pytest.raises(ValueError, match="as_of"):
+        neo.risk_table(neo.read_neocc_risk_file(pd_dir / "neocc" / "433.risk"))
 
 
 def test_esa_risk_list_palermo_and_torino(esa: pd.DataFrame, sentry: pd.DataFrame) -> None:
