@@ -368,6 +368,39 @@ class Settings:
         parse=parse_int,
         help="Seconds a user's server may take to start before the spawn is declared failed.",
     )
+    jobs_port: int = setting(
+        "WORKBENCH_JOBS_PORT",
+        default=0,
+        parse=parse_int,
+        help="Port of the jobs service on 127.0.0.1 (reached through the proxy at /services/jobs/); "
+        "0 picks a free port when the hub starts.",
+    )
+    jobs_workers: int = setting(
+        "WORKBENCH_JOBS_WORKERS",
+        default=2,
+        parse=parse_int,
+        help="Notebook runs of the jobs service executed at the same time; others wait in its queue.",
+    )
+    jobs_timeout: int = setting(
+        "WORKBENCH_JOBS_TIMEOUT",
+        default=3600,
+        parse=parse_int,
+        help="Default timeout of a job's run in seconds (a job may set its own); the run is then killed "
+        "and recorded `timed_out`.",
+    )
+    jobs_notebooks_dir: Path = setting(
+        "WORKBENCH_JOBS_NOTEBOOKS_DIR",
+        default=PROJECT_ROOT / "notebooks",
+        parse=parse_path,
+        help="Folder the jobs' notebooks are taken from (a job names a path relative to it).",
+    )
+    jobs_operator_groups: tuple[str, ...] = setting(
+        "WORKBENCH_JOBS_OPERATOR_GROUPS",
+        default=("operators", "admins"),
+        parse=parse_groups,
+        help="Groups whose members may create, delete and cancel jobs of every segment; members of a "
+        "segment group (swe, debris, neo) see and run that segment's jobs.",
+    )
 
     # ---------------------------------------------------------------------------------------------
 
