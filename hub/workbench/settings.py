@@ -239,6 +239,13 @@ class Settings:
         default="",
         help="Folder of the cache of live reads (default: $XDG_CACHE_HOME/s2p, else ~/.cache/s2p).",
     )
+    apps_dir: Path = setting(
+        "WORKBENCH_APPS_DIR",
+        default=PROJECT_ROOT / "voila-apps",
+        parse=parse_path,
+        help="Folder of the published Voila tools (one folder per tool: app.ipynb + app.yaml), each "
+        "served by the hub at /services/<folder>/ with the access policy of its app.yaml.",
+    )
     catalog: str = setting(
         "WORKBENCH_CATALOG",
         default="",
