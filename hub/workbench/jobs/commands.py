@@ -1,0 +1,233 @@
+"""``workbench jobs …``: the jobs service from the command line, through its REST API.
+
+The service is found at ``<WORKBENCH_PUBLIC_URL's local address>/services/jobs/api/v1`` (``--url``
+overrides). The token is ``--token``, else ``$WORKBENCH_TOKEN``, else the workbench-admin token in
+``<WORKBENCH_STATE_DIR>/secrets/admin_api_token`` (operators on the hub's machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.jobs.client import ClientError, JobsClient
+
+API_PATH = "/services/jobs/api/v1"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "jobs",
+        help="production jobs: papermill runs of notebooks (list, create, run, follow, cancel)",
+        description="Talk to the jobs service of a running workbench (see docs/jobs.md).",
+    )
+    p.add_argument("--url", help=f"API root (default: the hub's local URL + {API_PATH})")
+    p.add_argument("--token", help="hub API token (default: $WORKBENCH_TOKEN, else the admin token file)")
+    p.add_argument("--json", action="store_true", help="print the API's JSON instead of text")
+    sub = p.add_subparsers(dest="jobs_command", metavar="ACTION")
+
+    s = sub.add_parser("list", help="jobs you may see, with their last run")
+    s.set_defaults(handler=_guard(cmd_list))
+
+    s = sub.add_parser("show", help="one job: notebook, parameters, schedule, declared parameters")
+    s.add_argument("name")
+    s.set_defaults(handler=_guard(cmd_show))
+
+    s = sub.add_parser("create", help="create a job from a notebook of notebooks/ (operators)")
+    s.add_argument("name", help="job name: lower-case letters, digits, hyphens")
+    s.add_argument("--segment", required=True, choices=("swe", "debris", "neo"))
+    s.add_argument("--notebook", required=True, help="path relative to notebooks/, e.g. jobs/x.ipynb")
+    s.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help=_PARAM_HELP)
+    s.add_argument("--schedule", help="5-field cron expression in UTC, e.g. '30 6 * * *'")
+    s.add_argument("--timeout", type=int, help="run timeout [s] (default WORKBENCH_JOBS_TIMEOUT)")
+    s.add_argument("--description", default="")
+    s.set_defaults(handler=_guard(cmd_create))
+
+    s = sub.add_parser("delete", help="delete a job; its active runs are cancelled (operators)")
+    s.add_argument("name")
+    s.set_defaults(handler=_guard(cmd_delete))
+
+    s = sub.add_parser("run", help="start a run of a job; --wait follows it and fails unless it succeeds")
+    s.add_argument("name")
+    s.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help=_PARAM_HELP)
+    s.add_argument(
+        "--wait", action="store_true", help="show progress until the run ends; exit 1 unless it succeeded"
+    )
+    s.add_argument("--poll", type=float, default=1.0, help="seconds between polls with --wait")
+    s.set_defaults(handler=_guard(cmd_run))
+
+    s = sub.add_parser("runs", help="recent runs of a job (or of every job you may see)")
+    s.add_argument("name", nargs="?")
+    s.add_argument("--limit", type=int, default=20)
+    s.set_defaults(handler=_guard(cmd_runs))
+
+    s = sub.add_parser("status", help="one run: status, progress, error, scraps")
+    s.add_argument("run_id", type=int)
+    s.set_defaults(handler=_guard(cmd_status))
+
+    s = sub.add_parser("log", help="a run's log (papermill and the notebook's output)")
+    s.add_argument("run_id", type=int)
+    s.set_defaults(handler=_guard(cmd_log))
+
+    s = sub.add_parser("cancel", help="cancel a queued or running run")
+    s.add_argument("run_id", type=int)
+    s.set_defaults(handler=_guard(cmd_cancel))
+
+    p.set_defaults(handler=lambda args: p.print_help() or 2)
+
+
+_PARAM_HELP = "a notebook parameter; VALUE is read as JSON (1e-3, true, [1,2]) or else taken as text"
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` options as a dict; values are JSON when they parse, else strings."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise ClientError(f"-p {item!r}: expected NAME=VALUE")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        out[name.strip()] = value
+    return out
+
+
+def client_for(args: argparse.Namespace) -> JobsClient:
+    """The client for ``args`` (URL and token as the module docstring says)."""
+    from workbench.settings import Settings
+
+    settings = Settings.from_env()
+    url = args.url or settings.local_url.rstrip("/") + API_PATH
+    token = args.token or os.environ.get("WORKBENCH_TOKEN", "")
+    if not token:
+        path = Path(settings.state_dir) / "secrets" / "admin_api_token"
+        try:
+            token = path.read_text().strip()
+        except OSError:
+            raise ClientError(
+                f"no token: pass --token, set WORKBENCH_TOKEN, or run where {path} exists"
+            ) from None
+    return JobsClient(url, token)
+
+
+def _out(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=1) if args.json else text)
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    prog = run["progress"]
+    cells = f" {prog['cells_done']}/{prog['cells_total']} cells" if prog.get("cells_total") else ""
+    took = f" in {run['duration_s']:.1f} s" if run.get("duration_s") is not None else ""
+    error = f"  error: {run['error']}" if run.get("error") else ""
+    return f"run {run['id']} of {run['job']}: {run['status']}{cells}{took} ({run['trigger']} by {run['requested_by']}){error}"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    jobs = client_for(args).jobs()
+    lines = [f"{'name':<24} {'segment':<7} {'schedule':<14} {'last run':<28} notebook"]
+    for j in jobs:
+        last = j.get("last_run")
+        last_text = f"{last['id']} {last['status']}" if last else "-"
+        lines.append(
+            f"{j['name']:<24} {j['segment']:<7} {j['schedule'] or '-':<14} {last_text:<28} {j['notebook']}"
+        )
+    _out(args, jobs, "\n".join(lines) if jobs else "no jobs you may see")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    job = client_for(args).job(args.name)
+    declared = "\n".join(
+        f"    {k}: {v['type'] or 'any'} = {v['default']!r}  {v['help']}"
+        for k, v in job["notebook_parameters"].items()
+    )
+    text = (
+        f"{job['name']} ({job['segment']}): {job['notebook']}\n  {job['description']}\n"
+        f"  parameters: {json.dumps(job['parameters'])}\n  schedule: {job['schedule'] or '-'} "
+        f"(next {job['next_run_at'] or '-'})\n  timeout: {job['timeout_s']} s\n"
+        f"  notebook parameters:\n{declared}"
+    )
+    _out(args, job, text)
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    spec: dict[str, Any] = {
+        "name": args.name,
+        "segment": args.segment,
+        "notebook": args.notebook,
+        "parameters": parse_params(args.param),
+        "description": args.description,
+    }
+    if args.schedule:
+        spec["schedule"] = args.schedule
+    if args.timeout is not None:
+        spec["timeout_s"] = args.timeout
+    job = client_for(args).create(spec)
+    _out(args, job, f"created job {job['name']} ({job['segment']}, {job['notebook']})")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    client_for(args).delete(args.name)
+    _out(args, {"deleted": args.name}, f"deleted job {args.name}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    client = client_for(args)
+    run = client.start(args.name, parse_params(args.param), trigger="cli")
+    if not args.wait:
+        _out(args, run, f"run {run['id']} of {run['job']} queued")
+        return 0
+    run = client.wait(
+        run["id"], poll_s=args.poll, on_change=None if args.json else lambda r: print(_run_line(r))
+    )
+    if args.json:
+        print(json.dumps(run, indent=1))
+    return 0 if run["status"] == "succeeded" else 1
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    runs = client_for(args).runs(args.name, limit=args.limit)
+    _out(args, runs, "\n".join(_run_line(r) for r in runs) if runs else "no runs")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    client = client_for(args)
+    run = client.run(args.run_id)
+    scraps = client.scraps(args.run_id)
+    shown = {k: v for k, v in scraps.items() if not isinstance(v, list | dict)}
+    text = _run_line(run) + (f"\n  scraps: {json.dumps(shown)}" if shown else "")
+    _out(args, {**run, "scraps": scraps}, text)
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    sys.stdout.write(client_for(args).log(args.run_id))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    run = client_for(args).cancel(args.run_id)
+    _out(args, run, _run_line(run))
+    return 0
+
+
+def _guard(handler: Any) -> Any:
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return int(handler(args) or 0)
+        except ClientError as exc:
+            print(f"workbench jobs: {exc}", file=sys.stderr)
+            return 2 if exc.status in {0, 400, 401, 403, 404, 409} else 1
+
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
