@@ -123,7 +123,11 @@ def notebook_parameters(path: Path) -> dict[str, Parameter]:
     import papermill
 
     found: dict[str, Parameter] = {}
-    for name, info in papermill.inspect_notebook(str(path)).items():
+    try:
+        inspected = papermill.inspect_notebook(str(path))
+    except ValueError:  # e.g. no kernelspec in the notebook's metadata: Python's parser below still reads it
+        inspected = {}
+    for name, info in inspected.items():
         declared = str(info.get("inferred_type_name") or "None").strip()
         ok, default = _literal(str(info.get("default", "")))
         type_name: str | None = declared if declared in _TYPES else None

@@ -29,7 +29,7 @@ from typing import Any
 import psutil
 
 from workbench.jobs.model import utcnow
-from workbench.jobs.scraps import read_scraps
+from workbench.jobs.scraps import SCRAP_MIME, read_scraps
 from workbench.jobs.store import Run, Store
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,12 @@ def log_tail(path: Path, lines: int = 1) -> str:
     return "\n".join(text[-lines:])
 
 
+def _short(value: Any) -> str:
+    if isinstance(value, list | dict):
+        return f"{len(value)} items (see the scraps)"
+    return str(value).replace("|", "\\|")
+
+
 def write_report(run: Run, run_dir: Path) -> None:
     """``report.html`` from ``output.ipynb`` (or ``input.ipynb`` if nothing ran): outputs only, no code."""
     import nbformat
@@ -95,6 +101,16 @@ def write_report(run: Run, run_dir: Path) -> None:
     if run.error:
         header += f"  \nError: `{run.error}`"
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(header))
+    # Scraps have no HTML form: leave their outputs out and list the recorded values at the end.
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if SCRAP_MIME not in o.get("data", {})]
+    scraps = read_scraps(read_json(source) or {})
+    if scraps:
+        rows = "\n".join(f"| `{k}` | {_short(v)} |" for k, v in scraps.items())
+        nb.cells.append(
+            nbformat.v4.new_markdown_cell(f"**Recorded values**\n\n| scrap | value |\n|---|---|\n{rows}")
+        )
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{run.job} run {run.id}"}})
     (run_dir / "report.html").write_text(body)

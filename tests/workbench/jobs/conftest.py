@@ -1,0 +1,51 @@
+"""Small notebooks written for the jobs tests (a parameters cell, a scrap, a sleep, an optional failure)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+PARAMETERS = """\
+seconds: float = 0.0  # how long the notebook sleeps
+fail: bool = False
+label = "tiny"
+count = 3
+"""
+
+BODY = """\
+import time
+from workbench.jobs.scraps import glue
+glue("label", label)
+glue("squares", [i * i for i in range(count)])
+time.sleep(seconds)
+"""
+
+FAIL = """\
+if fail:
+    raise ValueError(f"asked to fail after {seconds} s")
+glue("done", True)
+"""
+
+
+def write_tiny(path: Path) -> Path:
+    """The notebook every runner test executes (3 code cells after the parameters cell)."""
+    params = new_code_cell(PARAMETERS)
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(
+        cells=[params, new_code_cell(BODY), new_code_cell(FAIL)],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def notebooks(tmp_path: Path) -> Path:
+    root = tmp_path / "notebooks"
+    write_tiny(root / "jobs" / "tiny.ipynb")
+    (root / "jobs" / "notes.txt").write_text("not a notebook")
+    return root

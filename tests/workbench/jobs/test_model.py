@@ -1,0 +1,159 @@
+"""Validation of what a client sends: names, notebook paths, parameters, schedules, timeouts."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+from workbench.jobs.model import (
+    JobError,
+    check_name,
+    check_parameters,
+    check_schedule,
+    check_timeout,
+    job_from_request,
+    next_fire,
+    notebook_parameters,
+    resolve_notebook,
+)
+
+
+@pytest.mark.parametrize("name", ["a", "daily-pc", "swe-storms-2", "x" * 63])
+def test_good_names(name: str) -> None:
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "-a", "a-", "Daily", "a_b", "a/b", "a b", "x" * 64, "..", None, 3])
+def test_bad_names(name: object) -> None:
+    with pytest.raises(JobError, match="invalid job name") as err:
+        check_name(name)
+    assert err.value.status == 400
+
+
+def test_notebook_path_inside_the_notebooks_dir(notebooks: Path) -> None:
+    assert resolve_notebook(notebooks, "jobs/tiny.ipynb") == (notebooks / "jobs" / "tiny.ipynb").resolve()
+
+
+@pytest.mark.parametrize(
+    ("given", "reason"),
+    [
+        ("/etc/passwd.ipynb", "relative"),
+        ("../secret.ipynb", "'..' is not allowed"),
+        ("jobs/../../x.ipynb", "'..' is not allowed"),
+        ("jobs/notes.txt", ".ipynb"),
+        ("jobs/missing.ipynb", "no such notebook"),
+        ("jobs\\tiny.ipynb", "relative"),
+        ("", "give a path"),
+        (None, "give a path"),
+    ],
+)
+def test_notebook_path_refused(notebooks: Path, given: object, reason: str) -> None:
+    with pytest.raises(JobError, match=reason):
+        resolve_notebook(notebooks, given)
+
+
+def test_symlink_out_of_the_notebooks_dir_is_refused(notebooks: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.ipynb"
+    outside.write_text((notebooks / "jobs" / "tiny.ipynb").read_text())
+    os.symlink(outside, notebooks / "jobs" / "link.ipynb")
+    with pytest.raises(JobError, match="outside the notebooks directory"):
+        resolve_notebook(notebooks, "jobs/link.ipynb")
+
+
+def test_parameters_are_read_with_types(notebooks: Path) -> None:
+    declared = notebook_parameters(notebooks / "jobs" / "tiny.ipynb")
+    assert {n: (p.type_name, p.default) for n, p in declared.items()} == {
+        "seconds": ("float", 0.0),
+        "fail": ("bool", False),
+        "label": ("str", "tiny"),
+        "count": ("int", 3),
+    }
+    assert declared["seconds"].help == "how long the notebook sleeps"
+
+
+def test_parameters_papermill_cannot_parse_are_still_found(tmp_path: Path) -> None:
+    """papermill skips `x: int = 1  # a = b` (an '=' in the comment); the service must not."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cell = new_code_cell("level: int = 1  # 1 = G1\nfactor = 2.5")
+    cell.metadata["tags"] = ["parameters"]
+    path = tmp_path / "p.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), path)
+    declared = notebook_parameters(path)
+    assert declared["level"].type_name == "int" and declared["level"].default == 1
+    assert declared["factor"].type_name == "float"
+
+
+def test_shipped_production_notebooks_declare_parameters() -> None:
+    for name, expected in {
+        "debris_pc_digest": {"pc_threshold": "float", "cdm_folder": "str", "method": "str"},
+        "swe_storms": {"start": "str", "stop": "str", "min_level": "int"},
+        "neo_risk_digest": {"ps_threshold": "float", "risk_list": "str"},
+    }.items():
+        declared = notebook_parameters(ROOT / "notebooks" / "jobs" / f"{name}.ipynb")
+        assert {n: p.type_name for n, p in declared.items()} == expected
+
+
+def test_parameter_values_checked_against_declared_types(notebooks: Path) -> None:
+    declared = notebook_parameters(notebooks / "jobs" / "tiny.ipynb")
+    ok = {"seconds": 2, "fail": True, "label": "x", "count": 5}  # an int is a fine float
+    assert check_parameters(declared, ok) == ok
+    assert check_parameters(declared, None) == {}
+    with pytest.raises(JobError, match=r"unknown parameter\(s\) nope: the notebook declares count, fail"):
+        check_parameters(declared, {"nope": 1})
+    with pytest.raises(JobError, match="parameter count: expected int"):
+        check_parameters(declared, {"count": "5"})
+    with pytest.raises(JobError, match="parameter count: expected int"):
+        check_parameters(declared, {"count": True})  # JSON true is not an integer
+    with pytest.raises(JobError, match="parameter seconds: expected float"):
+        check_parameters(declared, {"seconds": "1"})
+    with pytest.raises(JobError, match="JSON object"):
+        check_parameters(declared, [1, 2])
+
+
+def test_cron_schedules() -> None:
+    assert check_schedule(None) is None
+    assert check_schedule("30  6 * * *") == "30 6 * * *"
+    for bad in ("* * * *", "* * * * * *", "61 * * * *", "every day", 5):
+        with pytest.raises(JobError, match="5-field cron"):
+            check_schedule(bad)
+    after = datetime(2026, 1, 1, 6, 30, tzinfo=UTC)
+    assert next_fire("30 6 * * *", after) == datetime(2026, 1, 2, 6, 30, tzinfo=UTC)
+    assert next_fire("*/15 * * * *", after) == datetime(2026, 1, 1, 6, 45, tzinfo=UTC)
+
+
+def test_timeouts() -> None:
+    assert check_timeout(None, 3600) == 3600
+    assert check_timeout(5, 3600) == 5
+    for bad in (0, -1, 1.5, True, "10", 10**9):
+        with pytest.raises(JobError, match="invalid timeout"):
+            check_timeout(bad, 3600)
+
+
+def test_job_from_request(notebooks: Path) -> None:
+    job, declared = job_from_request(
+        {"name": "tiny", "segment": "debris", "notebook": "jobs/tiny.ipynb", "parameters": {"count": 2}},
+        notebooks_dir=notebooks,
+        default_timeout=60,
+        created_by="operator",
+    )
+    assert (job.name, job.segment, job.parameters, job.timeout_s, job.schedule) == (
+        "tiny",
+        "debris",
+        {"count": 2},
+        60,
+        None,
+    )
+    assert "count" in declared
+    for body, reason in [
+        ({"name": "x", "segment": "moon", "notebook": "jobs/tiny.ipynb"}, "invalid segment"),
+        ({"name": "x", "segment": "neo", "notebook": "jobs/tiny.ipynb", "owner": "me"}, "unknown field"),
+        ([], "JSON object"),
+    ]:
+        with pytest.raises(JobError, match=reason):
+            job_from_request(body, notebooks_dir=notebooks, default_timeout=60, created_by="operator")

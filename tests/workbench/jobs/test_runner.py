@@ -1,0 +1,181 @@
+"""The runner with real papermill and a real kernel: success, failure, timeout, cancel, queue order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from workbench.jobs.model import ACTIVE, job_from_request
+from workbench.jobs.runner import Runner
+from workbench.jobs.store import Run, Store
+
+pytestmark = pytest.mark.slow
+
+RUN_BOUND_S = 120.0  # no run of the tiny notebook may take longer, even on a busy 2-core machine
+
+
+def _setup(
+    tmp_path: Path, notebooks: Path, *, workers: int = 2, timeout_s: int = 120
+) -> tuple[Store, Runner, Any]:
+    store = Store(tmp_path / "jobs.sqlite")
+    job, _ = job_from_request(
+        {"name": "tiny", "segment": "swe", "notebook": "jobs/tiny.ipynb", "timeout_s": timeout_s},
+        notebooks_dir=notebooks,
+        default_timeout=60,
+        created_by="operator",
+    )
+    store.add_job(job)
+    return store, Runner(store, tmp_path / "runs", notebooks, workers=workers), job
+
+
+async def _until(store: Store, run_id: int, pred: Any, bound: float = RUN_BOUND_S) -> Run:
+    deadline = time.monotonic() + bound
+    while True:
+        run = store.run(run_id)
+        assert run is not None
+        if pred(run):
+            return run
+        assert time.monotonic() < deadline, f"run {run_id} stuck: {run}"
+        await asyncio.sleep(0.1)
+
+
+def _final(run: Run) -> bool:
+    return run.status not in ACTIVE
+
+
+def _gone(pids: list[int], bound: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + bound
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def test_run_succeeds_with_outputs_scraps_report_and_progress(tmp_path: Path, notebooks: Path) -> None:
+    store, runner, job = _setup(tmp_path, notebooks)
+
+    async def main() -> Run:
+        await runner.start()
+        run = store.add_run(
+            job, {"count": 4, "label": "from the test"}, trigger="api", requested_by="operator"
+        )
+        runner.submit(run.id)
+        done = await _until(store, run.id, _final)
+        await runner.stop()
+        return done
+
+    run = asyncio.run(main())
+    assert run.status == "succeeded", run.error
+    assert run.error is None and run.started_at is not None and run.finished_at is not None
+    # parameters cell + papermill's injected cell + 2 code cells, all done
+    assert (run.cells_done, run.cells_total) == (4, 4)
+    d = runner.run_dir(run.id)
+    assert json.loads((d / "scraps.json").read_text()) == {
+        "label": "from the test",
+        "squares": [0, 1, 4, 9],
+        "done": True,
+    }
+    out = json.loads((d / "output.ipynb").read_text())
+    assert 'label = "from the test"' in "".join(out["cells"][1]["source"])  # papermill injected it
+    log = (d / "run.log").read_text()
+    assert "Executing Cell 4" in log and "Ending Cell 4" in log
+    report = (d / "report.html").read_text()
+    assert "succeeded" in report and "import time" not in report  # outputs only, no code
+    assert "Recorded values" in report and "from the test" in report
+
+
+def test_failed_run_records_the_error_and_still_has_a_report(tmp_path: Path, notebooks: Path) -> None:
+    store, runner, job = _setup(tmp_path, notebooks)
+
+    async def main() -> Run:
+        await runner.start()
+        run = store.add_run(job, {"fail": True}, trigger="api", requested_by="operator")
+        runner.submit(run.id)
+        done = await _until(store, run.id, _final)
+        await runner.stop()
+        return done
+
+    run = asyncio.run(main())
+    assert run.status == "failed"
+    assert run.error == "ValueError: asked to fail after 0.0 s (code cell 4)"
+    d = runner.run_dir(run.id)
+    assert "ValueError" in (d / "report.html").read_text()
+    assert json.loads((d / "scraps.json").read_text()) == {"label": "tiny", "squares": [0, 1, 4]}
+
+
+def test_timeout_kills_papermill_and_the_kernel(tmp_path: Path, notebooks: Path) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, timeout_s=6)
+    pids: list[int] = []
+
+    async def main() -> Run:
+        await runner.start()
+        run = store.add_run(job, {"seconds": 600.0}, trigger="api", requested_by="operator")
+        runner.submit(run.id)
+        running = await _until(
+            store, run.id, lambda r: r.status == "running" and (runner.progress(r).cells_done or 0) >= 2
+        )
+        assert running is not None and running.pid is not None
+        root = psutil.Process(running.pid)
+        pids.extend([root.pid, *(p.pid for p in root.children(recursive=True))])
+        done = await _until(store, run.id, _final)
+        await runner.stop()
+        return done
+
+    t0 = time.monotonic()
+    run = asyncio.run(main())
+    assert run.status == "timed_out" and run.error == "timed out after 6 s"
+    assert time.monotonic() - t0 < 60  # not the notebook's 600 s
+    assert len(pids) >= 2  # papermill and its kernel
+    assert _gone(pids) == []
+    assert (runner.run_dir(run.id) / "report.html").exists()
+
+
+def test_cancel_queued_and_running_runs_with_one_worker(tmp_path: Path, notebooks: Path) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, workers=1)
+    pids: list[int] = []
+
+    async def main() -> tuple[Run, Run, Run]:
+        await runner.start()
+        first = store.add_run(job, {"seconds": 600.0}, trigger="api", requested_by="a")
+        second = store.add_run(job, {}, trigger="api", requested_by="b")
+        runner.submit(first.id)
+        runner.submit(second.id)
+        # Progress shows while it runs: the sleep is in code cell 3 (cells 1-2 done).
+        running = await _until(
+            store, first.id, lambda r: r.status == "running" and (runner.progress(r).cells_done or 0) >= 2
+        )
+        progress = runner.progress(running)
+        assert (progress.cells_done, progress.cells_total) == (2, 4)
+        assert store.run(second.id).status == "queued"  # type: ignore[union-attr]  # one worker: it waits
+        await runner.cancel(second.id)
+        waiting = store.run(second.id)
+        assert running.pid is not None
+        root = psutil.Process(running.pid)
+        pids.extend([root.pid, *(p.pid for p in root.children(recursive=True))])
+        await runner.cancel(first.id)
+        cancelled = await _until(store, first.id, _final, bound=30)
+        third = store.add_run(job, {}, trigger="api", requested_by="c")
+        runner.submit(third.id)  # the worker is free again
+        after = await _until(store, third.id, _final)
+        await runner.stop()
+        assert waiting is not None
+        return cancelled, waiting, after
+
+    cancelled, waiting, after = asyncio.run(main())
+    assert (cancelled.status, cancelled.error) == ("cancelled", "cancelled while running")
+    assert (waiting.status, waiting.started_at) == ("cancelled", None)
+    assert after.status == "succeeded"
+    assert _gone(pids) == []
