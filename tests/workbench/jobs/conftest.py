@@ -20,6 +20,9 @@ import time
 from workbench.jobs.scraps import glue
 glue("label", label)
 glue("squares", [i * i for i in range(count)])
+"""
+
+SLEEP = """\
 time.sleep(seconds)
 """
 
@@ -31,11 +34,12 @@ glue("done", True)
 
 
 def write_tiny(path: Path) -> Path:
-    """The notebook every runner test executes (3 code cells after the parameters cell)."""
+    """The notebook every runner test executes (3 code cells after the parameters cell;
+    the sleep has a cell of its own, so the scraps before it are saved while it sleeps)."""
     params = new_code_cell(PARAMETERS)
     params.metadata["tags"] = ["parameters"]
     nb = new_notebook(
-        cells=[params, new_code_cell(BODY), new_code_cell(FAIL)],
+        cells=[params, new_code_cell(BODY), new_code_cell(SLEEP), new_code_cell(FAIL)],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -80,8 +80,8 @@ def test_run_succeeds_with_outputs_scraps_report_and_progress(tmp_path: Path, no
     run = asyncio.run(main())
     assert run.status == "succeeded", run.error
     assert run.error is None and run.started_at is not None and run.finished_at is not None
-    # parameters cell + papermill's injected cell + 2 code cells, all done
-    assert (run.cells_done, run.cells_total) == (4, 4)
+    # parameters cell + papermill's injected cell + 3 code cells, all done
+    assert (run.cells_done, run.cells_total) == (5, 5)
     d = runner.run_dir(run.id)
     assert json.loads((d / "scraps.json").read_text()) == {
         "label": "from the test",
@@ -91,7 +91,7 @@ def test_run_succeeds_with_outputs_scraps_report_and_progress(tmp_path: Path, no
     out = json.loads((d / "output.ipynb").read_text())
     assert 'label = "from the test"' in "".join(out["cells"][1]["source"])  # papermill injected it
     log = (d / "run.log").read_text()
-    assert "Executing Cell 4" in log and "Ending Cell 4" in log
+    assert "Executing Cell 5" in log and "Ending Cell 5" in log
     report = (d / "report.html").read_text()
     assert "succeeded" in report and "import time" not in report  # outputs only, no code
     assert "Recorded values" in report and "from the test" in report
@@ -110,7 +110,7 @@ def test_failed_run_records_the_error_and_still_has_a_report(tmp_path: Path, not
 
     run = asyncio.run(main())
     assert run.status == "failed"
-    assert run.error == "ValueError: asked to fail after 0.0 s (code cell 4)"
+    assert run.error == "ValueError: asked to fail after 0.0 s (code cell 5)"
     d = runner.run_dir(run.id)
     assert "ValueError" in (d / "report.html").read_text()
     assert json.loads((d / "scraps.json").read_text()) == {"label": "tiny", "squares": [0, 1, 4]}
@@ -125,7 +125,7 @@ def test_timeout_kills_papermill_and_the_kernel(tmp_path: Path, notebooks: Path)
         run = store.add_run(job, {"seconds": 600.0}, trigger="api", requested_by="operator")
         runner.submit(run.id)
         running = await _until(
-            store, run.id, lambda r: r.status == "running" and (runner.progress(r).cells_done or 0) >= 2
+            store, run.id, lambda r: r.status == "running" and (runner.progress(r).cells_done or 0) >= 3
         )
         assert running is not None and running.pid is not None
         root = psutil.Process(running.pid)
@@ -141,6 +141,8 @@ def test_timeout_kills_papermill_and_the_kernel(tmp_path: Path, notebooks: Path)
     assert len(pids) >= 2  # papermill and its kernel
     assert _gone(pids) == []
     assert (runner.run_dir(run.id) / "report.html").exists()
+    # what the cells before the sleep recorded is kept
+    assert json.loads((runner.run_dir(run.id) / "scraps.json").read_text())["label"] == "tiny"
 
 
 def test_cancel_queued_and_running_runs_with_one_worker(tmp_path: Path, notebooks: Path) -> None:
@@ -153,12 +155,12 @@ def test_cancel_queued_and_running_runs_with_one_worker(tmp_path: Path, notebook
         second = store.add_run(job, {}, trigger="api", requested_by="b")
         runner.submit(first.id)
         runner.submit(second.id)
-        # Progress shows while it runs: the sleep is in code cell 3 (cells 1-2 done).
+        # Progress shows while it runs: the sleep is in code cell 4 (cells 1-3 done).
         running = await _until(
-            store, first.id, lambda r: r.status == "running" and (runner.progress(r).cells_done or 0) >= 2
+            store, first.id, lambda r: r.status == "running" and (runner.progress(r).cells_done or 0) >= 3
         )
         progress = runner.progress(running)
-        assert (progress.cells_done, progress.cells_total) == (2, 4)
+        assert (progress.cells_done, progress.cells_total) == (3, 5)
         assert store.run(second.id).status == "queued"  # type: ignore[union-attr]  # one worker: it waits
         await runner.cancel(second.id)
         waiting = store.run(second.id)

@@ -1,0 +1,307 @@
+"""The jobs service end to end: a real `workbench up`, real hub tokens, real papermill runs.
+
+One workbench for the module. Users log in through the dev IdP, get API tokens from the hub, and call
+``/services/jobs/api/v1/`` through the proxy as any client would; the CLI runs as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.harness import WORKBENCH, Workbench, start_workbench
+from tests.support import DATA, ROOT, need_executable
+from tests.workbench.jobs.conftest import write_tiny
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+RUN_BOUND_S = 120.0  # a few-second notebook may wait this long on a loaded 2-core machine
+PC_THRESHOLD = 1e-3
+CONTRACT_PATHS = {
+    "/jobs",
+    "/jobs/{name}",
+    "/jobs/{name}/runs",
+    "/runs/{id}",
+    "/runs/{id}/notebook",
+    "/runs/{id}/report",
+    "/runs/{id}/log",
+    "/runs/{id}/scraps",
+    "/runs/{id}/cancel",
+    "/openapi.json",
+}
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's production notebooks plus the tiny test notebook (WORKBENCH_JOBS_NOTEBOOKS_DIR)."""
+    root = tmp_path_factory.mktemp("notebooks")
+    shutil.copytree(ROOT / "notebooks" / "jobs", root / "jobs")
+    write_tiny(root / "test" / "tiny.ipynb")
+    return root
+
+
+@pytest.fixture(scope="module")
+def wb(tmp_path_factory: pytest.TempPathFactory, notebooks: Path) -> Iterator[Workbench]:
+    need_executable("node")
+    state = tmp_path_factory.mktemp("state")
+    env = {"WORKBENCH_JOBS_NOTEBOOKS_DIR": str(notebooks), "WORKBENCH_JOBS_WORKERS": "2"}
+    workbench = start_workbench(state, env)
+    yield workbench
+    assert workbench.stop() == 0, workbench.log_tail()
+
+
+class User:
+    """A logged-in user with a hub API token of their own, calling the jobs API."""
+
+    def __init__(self, wb: Workbench, name: str) -> None:
+        self.name = name
+        self.login = wb.login(name, f"dev-{name}")
+        assert self.login.ok, self.login.response.text[:500]
+        r = wb.api("POST", f"/users/{name}/tokens", json={"note": "jobs e2e", "expires_in": 3600})
+        assert r.status_code == 201, r.text
+        self.token = r.json()["token"]
+        self.base = f"{wb.url}/services/jobs/api/v1"
+
+    def call(self, method: str, path: str, body: Any = None, **kw: Any) -> requests.Response:
+        headers = {"Authorization": f"token {self.token}"}
+        return requests.request(method, f"{self.base}/{path}", json=body, headers=headers, timeout=60, **kw)
+
+    def wait(
+        self, run_id: int, *, until: tuple[str, ...] = ("succeeded", "failed", "timed_out", "cancelled")
+    ) -> dict:
+        deadline = time.monotonic() + RUN_BOUND_S
+        while True:
+            run = self.call("GET", f"runs/{run_id}").json()
+            if run["status"] in until:
+                return dict(run)
+            assert time.monotonic() < deadline, run
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def users(wb: Workbench) -> dict[str, User]:
+    return {n: User(wb, n) for n in ("operator", "debris-analyst", "swe-scientist", "neo-analyst")}
+
+
+@pytest.fixture(scope="module")
+def pc_job(users: dict[str, User]) -> str:
+    body = {
+        "name": "pc-digest",
+        "segment": "debris",
+        "notebook": "jobs/debris_pc_digest.ipynb",
+        "parameters": {"pc_threshold": PC_THRESHOLD},
+        "description": "Pc of the shipped CARA CDMs",
+        "timeout_s": 300,
+    }
+    r = users["operator"].call("POST", "jobs", body)
+    assert r.status_code == 201, r.text
+    assert r.json()["notebook_parameters"]["pc_threshold"]["type"] == "float"
+    return "pc-digest"
+
+
+def _expected_pc() -> tuple[int, float]:
+    """(CDMs with Pc >= threshold, max Pc) computed here with s2p, as the notebook should."""
+    from s2p.debris import collision_probability, read_cdm
+
+    pcs = [
+        collision_probability(read_cdm(p))
+        for p in sorted((DATA / "space_debris/cdm/nasa_cara").glob("*.cdm"))
+    ]
+    return sum(pc >= PC_THRESHOLD for pc in pcs), max(pcs)
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def test_jobs_is_a_hub_service(wb: Workbench) -> None:
+    services = wb.api("GET", "/services").json()
+    assert services["jobs"]["url"].startswith("http://127.0.0.1:")
+    assert services["jobs"]["prefix"] == "/services/jobs/"
+
+
+def test_operator_runs_the_debris_job_and_fetches_its_outputs(users: dict[str, User], pc_job: str) -> None:
+    op = users["operator"]
+    t0 = time.monotonic()
+    r = op.call("POST", f"jobs/{pc_job}/runs", {})
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert (run["status"], run["trigger"], run["requested_by"]) == ("queued", "api", "operator")
+    done = op.wait(run["id"])
+    latency = time.monotonic() - t0
+    assert done["status"] == "succeeded", done
+    assert done["progress"]["cells_done"] == done["progress"]["cells_total"] > 0
+    print(f"debris job: POST → succeeded in {latency:.1f} s (run {done['duration_s']} s)")
+
+    scraps = op.call("GET", f"runs/{run['id']}/scraps").json()["scraps"]
+    n_above, max_pc = _expected_pc()
+    assert scraps["n_cdms"] == 53
+    assert scraps["n_above"] == n_above == len(scraps["above"])
+    assert scraps["max_pc"] == pytest.approx(max_pc, rel=1e-12)
+    assert all(row["pc"] >= PC_THRESHOLD for row in scraps["above"])
+
+    nb = op.call("GET", f"runs/{run['id']}/notebook")
+    assert nb.headers["Content-Type"].startswith("application/x-ipynb+json")
+    assert nb.json()["metadata"]["papermill"]["parameters"] == {"pc_threshold": PC_THRESHOLD}
+    report = op.call("GET", f"runs/{run['id']}/report")
+    assert report.headers["Content-Type"].startswith("text/html")
+    assert "pc-digest" in report.text and "succeeded" in report.text and "import pandas" not in report.text
+    log = op.call("GET", f"runs/{run['id']}/log")
+    assert "Executing Cell 1" in log.text and "CDMs read from space_debris/cdm/nasa_cara" in log.text
+
+    listed = op.call("GET", f"jobs/{pc_job}/runs").json()["runs"]
+    assert listed[0]["id"] == run["id"]
+    assert op.call("GET", "jobs").json()["jobs"][0]["last_run"]["id"] == run["id"]
+
+
+def test_a_browser_login_opens_a_report(wb: Workbench, users: dict[str, User], pc_job: str) -> None:
+    analyst = users["debris-analyst"]
+    run = analyst.call("GET", f"jobs/{pc_job}/runs").json()["runs"][-1]
+    # No token: the service sends the browser through the hub's OAuth and back, with the hub cookie.
+    r = analyst.login.session.get(f"{wb.url}/services/jobs/api/v1/runs/{run['id']}/report", timeout=60)
+    assert r.status_code == 200 and r.url.endswith(f"/runs/{run['id']}/report")
+    assert "pc-digest" in r.text
+
+
+def test_segment_members_run_but_only_operators_delete(users: dict[str, User], pc_job: str) -> None:
+    swe, analyst = users["swe-scientist"], users["debris-analyst"]
+    assert pc_job not in [j["name"] for j in swe.call("GET", "jobs").json()["jobs"]]
+    for method, path in (
+        ("GET", f"jobs/{pc_job}"),
+        ("POST", f"jobs/{pc_job}/runs"),
+        ("GET", f"jobs/{pc_job}/runs"),
+    ):
+        r = swe.call(method, path, {} if method == "POST" else None)
+        assert r.status_code == 403, (method, path, r.text)
+        assert "segment 'debris'" in r.json()["error"]
+    some_run = users["operator"].call("GET", f"jobs/{pc_job}/runs").json()["runs"][0]["id"]
+    assert swe.call("GET", f"runs/{some_run}/scraps").status_code == 403
+    assert swe.call("GET", f"runs/{some_run}/report").status_code == 403
+
+    assert pc_job in [j["name"] for j in analyst.call("GET", "jobs").json()["jobs"]]
+    r = analyst.call("POST", f"jobs/{pc_job}/runs", {"parameters": {"pc_threshold": 0.01}})
+    assert r.status_code == 201, r.text
+    assert analyst.wait(r.json()["id"])["status"] == "succeeded"
+    r = analyst.call("DELETE", f"jobs/{pc_job}")
+    assert r.status_code == 403 and "only members of admins, operators" in r.json()["error"]
+    r = analyst.call(
+        "POST", "jobs", {"name": "mine", "segment": "debris", "notebook": "jobs/debris_pc_digest.ipynb"}
+    )
+    assert r.status_code == 403
+
+
+def test_bad_requests_are_refused_with_a_reason(wb: Workbench, users: dict[str, User], pc_job: str) -> None:
+    op = users["operator"]
+    r = op.call("POST", f"jobs/{pc_job}/runs", {"parameters": {"pc_treshold": 1}})
+    assert r.status_code == 400 and "unknown parameter(s) pc_treshold" in r.json()["error"]
+    r = op.call("POST", f"jobs/{pc_job}/runs", {"parameters": {"pc_threshold": "high"}})
+    assert r.status_code == 400 and "expected float" in r.json()["error"]
+    for notebook, reason in (
+        ("../jobs/debris_pc_digest.ipynb", "'..' is not allowed"),
+        ("/etc/hosts", "relative"),
+    ):
+        r = op.call("POST", "jobs", {"name": "escape", "segment": "debris", "notebook": notebook})
+        assert r.status_code == 400 and reason in r.json()["error"], r.text
+    r = op.call(
+        "POST", "jobs", {"name": "Bad Name", "segment": "debris", "notebook": "jobs/debris_pc_digest.ipynb"}
+    )
+    assert r.status_code == 400
+    r = op.call(
+        "POST", "jobs", {"name": "pc-digest", "segment": "debris", "notebook": "jobs/debris_pc_digest.ipynb"}
+    )
+    assert r.status_code == 409
+    assert op.call("GET", "jobs/no-such-job").status_code == 404
+    assert op.call("GET", "runs/999999").status_code == 404
+    r = requests.post(f"{wb.url}/services/jobs/api/v1/jobs/{pc_job}/runs", json={}, timeout=30)
+    assert r.status_code == 403 and "token" in r.json()["error"]
+    r = requests.get(
+        f"{wb.url}/services/jobs/api/v1/jobs", headers={"Authorization": "token not-a-token"}, timeout=30
+    )
+    assert r.status_code == 403
+
+
+def test_timeout_and_cancel(users: dict[str, User]) -> None:
+    op, neo = users["operator"], users["neo-analyst"]
+    body = {"name": "tiny", "segment": "neo", "notebook": "test/tiny.ipynb", "timeout_s": 8}
+    assert op.call("POST", "jobs", body).status_code == 201
+    slow = op.call("POST", "jobs/tiny/runs", {"parameters": {"seconds": 600.0}}).json()
+    other = neo.call("POST", "jobs/tiny/runs", {"parameters": {"seconds": 600.0}}).json()
+    neo.wait(other["id"], until=("running",))
+    # Someone else's run: a segment member may not cancel it, who started it may.
+    assert users["neo-analyst"].call("POST", f"runs/{slow['id']}/cancel").status_code == 403
+    r = neo.call("POST", f"runs/{other['id']}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    assert neo.call("POST", f"runs/{other['id']}/cancel").status_code == 409
+    timed = op.wait(slow["id"])
+    assert (timed["status"], timed["error"]) == ("timed_out", "timed out after 8 s")
+    assert op.call("GET", f"runs/{slow['id']}/report").status_code == 200
+    assert op.call("GET", f"runs/{slow['id']}/scraps").json()["scraps"]["label"] == "tiny"
+
+
+def test_trivial_run_latency(users: dict[str, User]) -> None:
+    """POST a run of the tiny notebook (no sleep) and wait: what a client waits for the least job."""
+    op = users["operator"]
+    t0 = time.monotonic()
+    run = op.call("POST", "jobs/tiny/runs", {}).json()
+    done = op.wait(run["id"])
+    latency = time.monotonic() - t0
+    assert done["status"] == "succeeded", done
+    print(f"trivial job: POST → succeeded in {latency:.1f} s")
+    assert latency < RUN_BOUND_S
+
+
+def _cli(wb: Workbench, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+    argv = [str(WORKBENCH), "jobs", *(["--token", token] if token else []), *args]
+    return subprocess.run(argv, env=wb.env, capture_output=True, text=True, timeout=RUN_BOUND_S)
+
+
+def test_cli_run_wait_end_to_end(wb: Workbench, users: dict[str, User], pc_job: str) -> None:
+    op = users["operator"]
+    r = _cli(wb, "run", pc_job, "--wait", "--poll", "0.3", "-p", "pc_threshold=0.01", token=op.token)
+    assert r.returncode == 0, r.stderr + r.stdout
+    last = r.stdout.strip().splitlines()[-1]
+    assert "succeeded" in last and "(cli by operator)" in last and "cells" in last
+    run_id = int(last.split()[1])
+    assert op.call("GET", f"runs/{run_id}").json()["parameters"] == {"pc_threshold": 0.01}
+
+    r = _cli(wb, "run", "tiny", "--wait", "-p", "fail=true", token=op.token)
+    assert r.returncode == 1 and "failed" in r.stdout and "ValueError: asked to fail" in r.stdout
+
+    # The admin token file of the state directory is the default; --json gives the API's answer.
+    r = _cli(wb, "--json", "list")
+    assert r.returncode == 0, r.stderr
+    assert {"pc-digest", "tiny"} <= {j["name"] for j in json.loads(r.stdout)}
+    r = _cli(wb, "status", str(run_id))
+    assert r.returncode == 0 and "scraps:" in r.stdout and '"n_cdms": 53' in r.stdout
+    r = _cli(wb, "log", str(run_id))
+    assert "Executing Cell" in r.stdout
+    r = _cli(wb, "run", pc_job, token=users["swe-scientist"].token)
+    assert r.returncode == 2 and "HTTP 403" in r.stderr
+
+
+def test_operator_deletes_a_job(users: dict[str, User]) -> None:
+    op = users["operator"]
+    body = {
+        "name": "to-delete",
+        "segment": "swe",
+        "notebook": "jobs/swe_storms.ipynb",
+        "schedule": "0 6 * * *",
+    }
+    r = op.call("POST", "jobs", body)
+    assert r.status_code == 201 and r.json()["next_run_at"].endswith("T06:00:00+00:00")
+    assert op.call("DELETE", "jobs/to-delete").status_code == 204
+    assert op.call("GET", "jobs/to-delete").status_code == 404
+
+
+def test_openapi_lists_every_path(wb: Workbench) -> None:
+    doc = requests.get(f"{wb.url}/services/jobs/api/v1/openapi.json", timeout=30).json()
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["paths"]) >= CONTRACT_PATHS
+    assert set(doc["paths"]) == CONTRACT_PATHS | {"/runs"}
