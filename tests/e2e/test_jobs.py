@@ -107,6 +107,15 @@ def pc_job(users: dict[str, User]) -> str:
     return "pc-digest"
 
 
+@pytest.fixture(scope="module")
+def tiny_job(users: dict[str, User]) -> str:
+    """The tiny test notebook as a neo job with an 8 s timeout."""
+    body = {"name": "tiny", "segment": "neo", "notebook": "test/tiny.ipynb", "timeout_s": 8}
+    r = users["operator"].call("POST", "jobs", body)
+    assert r.status_code == 201, r.text
+    return "tiny"
+
+
 def _expected_pc() -> tuple[int, float]:
     """(CDMs with Pc >= threshold, max Pc) computed here with s2p, as the notebook should."""
     from s2p.debris import collision_probability, read_cdm
@@ -227,10 +236,8 @@ def test_bad_requests_are_refused_with_a_reason(wb: Workbench, users: dict[str, 
     assert r.status_code == 403
 
 
-def test_timeout_and_cancel(users: dict[str, User]) -> None:
+def test_timeout_and_cancel(users: dict[str, User], tiny_job: str) -> None:
     op, neo = users["operator"], users["neo-analyst"]
-    body = {"name": "tiny", "segment": "neo", "notebook": "test/tiny.ipynb", "timeout_s": 8}
-    assert op.call("POST", "jobs", body).status_code == 201
     slow = op.call("POST", "jobs/tiny/runs", {"parameters": {"seconds": 600.0}}).json()
     other = neo.call("POST", "jobs/tiny/runs", {"parameters": {"seconds": 600.0}}).json()
     neo.wait(other["id"], until=("running",))
@@ -245,7 +252,7 @@ def test_timeout_and_cancel(users: dict[str, User]) -> None:
     assert op.call("GET", f"runs/{slow['id']}/scraps").json()["scraps"]["label"] == "tiny"
 
 
-def test_trivial_run_latency(users: dict[str, User]) -> None:
+def test_trivial_run_latency(users: dict[str, User], tiny_job: str) -> None:
     """POST a run of the tiny notebook (no sleep) and wait: what a client waits for the least job."""
     op = users["operator"]
     t0 = time.monotonic()
@@ -262,7 +269,7 @@ def _cli(wb: Workbench, *args: str, token: str | None = None) -> subprocess.Comp
     return subprocess.run(argv, env=wb.env, capture_output=True, text=True, timeout=RUN_BOUND_S)
 
 
-def test_cli_run_wait_end_to_end(wb: Workbench, users: dict[str, User], pc_job: str) -> None:
+def test_cli_run_wait_end_to_end(wb: Workbench, users: dict[str, User], pc_job: str, tiny_job: str) -> None:
     op = users["operator"]
     r = _cli(wb, "run", pc_job, "--wait", "--poll", "0.3", "-p", "pc_threshold=0.01", token=op.token)
     assert r.returncode == 0, r.stderr + r.stdout
