@@ -60,6 +60,13 @@ HOP_HEADERS = frozenset(
     }
 )
 KERNEL_SOCKET = re.compile(r"api/kernels/[^/]+/channels$")
+PAGE = "voila/render/app.ipynb"
+PROXIED = re.compile(
+    r"^(voila/render/app\.ipynb$|voila/(static|templates|labextensions|files|query|api/themes|api/shutdown)/"
+    r"|api/kernels/[^/]+(/channels)?$)"
+)
+"""Voila's paths a visitor may reach: the tool's page, its assets and kernel; not the folder listing
+(``voila/tree``) nor the contents API, which would show the tool's other files."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -201,6 +208,13 @@ class ProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
             raise web.HTTPError(503, "this tool failed to start; the hub log says why")
         if not await self._check_access():
             return
+        if path == "" and not self.is_websocket:
+            # The tool's stable URL: to its page (the hub's health check stops here, no kernel used).
+            query = f"?{self.request.query}" if self.request.query else ""
+            self.redirect(f"{self.request.path}{PAGE}{query}")
+            return
+        if not PROXIED.match(path):
+            raise web.HTTPError(404)
         if self.is_websocket:
             await self._open_upstream_socket()
             await super().get(path)
@@ -274,7 +288,7 @@ class ProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
         self.flush()
 
     def _is_page(self, path: str) -> bool:
-        return self.request.method == "GET" and path in {"", "app.ipynb"}
+        return self.request.method == "GET" and path == PAGE
 
     async def _proxy_http(self, path: str) -> None:
         gw = self.gateway

@@ -86,12 +86,9 @@ def tools_for(apps: list[AppSpec]) -> Callable[[Any], list[dict[str, str]]]:
 
 
 def _add_user_scopes(c: Any, scopes: set[str]) -> None:
-    # extra_user_scopes may already hold the jobs service's scopes: add, never replace.
-    current = c.JupyterHub.extra_user_scopes
-    if isinstance(current, set):
-        current.update(scopes)
-    else:
-        c.JupyterHub.extra_user_scopes = set(scopes)
+    # Add, never replace: another extension (the jobs service) may have added its own. Unset, the
+    # value is traitlets' LazyConfigValue, whose update() is applied on top of the trait's default.
+    c.JupyterHub.extra_user_scopes.update(scopes)
 
 
 def configure_hub(c: Any, settings: Settings, secrets: HubSecrets) -> list[AppSpec]:

@@ -89,7 +89,9 @@ class VoilaServer:
             sys.executable,
             "-m",
             "voila",
-            str(self.spec.notebook),
+            # The tool's folder, not its notebook: the page is then voila/render/app.ipynb, and the
+            # tool's URL itself is the gateway's (a redirect that health checks can call for free).
+            str(self.spec.directory),
             "--no-browser",
             f"--port={self.port}",
             f"--base_url={self.prefix}",
