@@ -168,6 +168,14 @@ def _assigned_names(path: Path) -> dict[str, tuple[str, str]]:
     return out
 
 
+def read_parameters(path: Path, shown: str) -> dict[str, Parameter]:
+    """:func:`notebook_parameters`, with an unreadable notebook reported as a 400 naming ``shown``."""
+    try:
+        return notebook_parameters(path)
+    except (ValueError, OSError, KeyError, AttributeError) as exc:  # nbformat's NotJSONError is a ValueError
+        raise JobError(f"notebook {shown!r} cannot be read as a notebook: {exc}") from None
+
+
 def check_parameters(declared: dict[str, Parameter], given: Any) -> dict[str, Any]:
     """Validate ``given`` (a JSON object) against a notebook's declared parameters.
 
@@ -276,7 +284,7 @@ def job_from_request(
     name = check_name(body.get("name"))
     segment = check_segment(body.get("segment"))
     path = resolve_notebook(notebooks_dir, body.get("notebook"))
-    declared = notebook_parameters(path)
+    declared = read_parameters(path, body["notebook"])
     parameters = check_parameters(declared, body.get("parameters"))
     description = body.get("description") or ""
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:

@@ -39,7 +39,7 @@ from workbench.jobs.model import (
     check_parameters,
     job_from_request,
     next_fire,
-    notebook_parameters,
+    read_parameters,
     resolve_notebook,
     utcnow,
 )
@@ -142,6 +142,12 @@ class BaseHandler(web.RequestHandler):
         except ValueError:
             raise JobError("the request body is not valid JSON") from None
 
+    def limit(self) -> int:
+        raw = self.get_argument("limit", "50")
+        if not raw.isdigit() or not 0 < int(raw) <= 10_000:
+            raise JobError(f"limit={raw!r}: an integer from 1 to 10000")
+        return int(raw)
+
     def send(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
@@ -193,7 +199,10 @@ class JobHandler(BaseHandler):
     def get(self, name: str) -> None:
         job = self.job_or_404(name, "see this job")
         path = self.state.notebooks_dir / job.notebook
-        declared = notebook_parameters(path) if path.is_file() else {}
+        try:
+            declared = read_parameters(path, job.notebook) if path.is_file() else {}
+        except JobError:  # the notebook was broken after the job was made: show the job anyway
+            declared = {}
         params = {
             p.name: {"type": p.type_name, "default": p.default, "help": p.help} for p in declared.values()
         }
@@ -213,7 +222,7 @@ class JobHandler(BaseHandler):
 class JobRunsHandler(BaseHandler):
     def get(self, name: str) -> None:
         job = self.job_or_404(name, "see this job's runs")
-        limit = int(self.get_argument("limit", "50"))
+        limit = self.limit()
         runs = [self.state.runner.progress(r).to_json() for r in self.state.store.runs(job.name, limit=limit)]
         self.send({"runs": runs})
 
@@ -232,7 +241,7 @@ class JobRunsHandler(BaseHandler):
 class RunsHandler(BaseHandler):
     def get(self) -> None:
         status = tuple(s for s in self.get_arguments("status") if s)
-        limit = int(self.get_argument("limit", "50"))
+        limit = self.limit()
         runs = [
             self.state.runner.progress(r).to_json()
             for r in self.state.store.runs(status=status, limit=1000)
@@ -330,7 +339,7 @@ def start_run(state: JobsState, job: Any, overrides: Any, *, trigger: str, by: s
         path = resolve_notebook(state.notebooks_dir, job.notebook)
     except JobError as exc:
         raise JobError(f"job {job.name}: {exc.message}", 409) from None
-    declared = notebook_parameters(path)
+    declared = read_parameters(path, job.notebook)
     parameters = {**job.parameters, **check_parameters(declared, overrides)}
     run = state.store.add_run(job, parameters, trigger=trigger, requested_by=by)
     state.runner.submit(run.id)

@@ -150,7 +150,9 @@ def test_job_from_request(notebooks: Path) -> None:
         None,
     )
     assert "count" in declared
+    (notebooks / "jobs" / "broken.ipynb").write_text("{not json")
     for body, reason in [
+        ({"name": "x", "segment": "neo", "notebook": "jobs/broken.ipynb"}, "cannot be read as a notebook"),
         ({"name": "x", "segment": "moon", "notebook": "jobs/tiny.ipynb"}, "invalid segment"),
         ({"name": "x", "segment": "neo", "notebook": "jobs/tiny.ipynb", "owner": "me"}, "unknown field"),
         ([], "JSON object"),
