@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import requests
 
@@ -305,6 +306,54 @@ def test_operator_deletes_a_job(users: dict[str, User]) -> None:
     assert r.status_code == 201 and r.json()["next_run_at"].endswith("T06:00:00+00:00")
     assert op.call("DELETE", "jobs/to-delete").status_code == 204
     assert op.call("GET", "jobs/to-delete").status_code == 404
+
+
+def _cmd(p: psutil.Process) -> str:
+    """The command line of a live process ('' for zombies and the gone)."""
+    try:
+        return "" if p.status() == psutil.STATUS_ZOMBIE else " ".join(p.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def test_service_killed_mid_run_is_restarted_by_the_hub_and_recovers(
+    wb: Workbench, users: dict[str, User]
+) -> None:
+    """SIGKILL the service with two runs running and one queued: the hub restarts it (its poll comes
+    within ~30 s); the running runs are failed, their processes ended, and the queued run runs."""
+    op = users["operator"]
+    body = {"name": "tiny-long", "segment": "neo", "notebook": "test/tiny.ipynb", "timeout_s": 600}
+    assert op.call("POST", "jobs", body).status_code == 201
+    slow = [
+        op.call("POST", "jobs/tiny-long/runs", {"parameters": {"seconds": 600.0}}).json() for _ in range(2)
+    ]
+    queued = op.call("POST", "jobs/tiny-long/runs", {}).json()
+    for run in slow:
+        op.wait(run["id"], until=("running",))
+    assert op.call("GET", f"runs/{queued['id']}").json()["status"] == "queued"  # two workers, both busy
+    service = next(p for p in wb.processes() if "workbench.jobs.service" in _cmd(p))
+    papermills = [p for p in service.children() if "papermill" in _cmd(p)]
+    assert len(papermills) == 2
+    service.kill()
+    deadline = time.monotonic() + 90
+    while True:
+        restarted = [p for p in wb.processes() if "workbench.jobs.service" in _cmd(p)]
+        if restarted and restarted[0].pid != service.pid:
+            try:
+                if op.call("GET", "jobs").status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+        assert time.monotonic() < deadline, "the hub did not restart the jobs service"
+        time.sleep(0.5)
+    for run in slow:
+        after = op.wait(run["id"])
+        assert (after["status"], after["error"]) == ("failed", "service restarted during the run")
+    assert op.wait(queued["id"])["status"] == "succeeded"
+    gone_deadline = time.monotonic() + 15
+    while any(p.is_running() and p.status() != "zombie" for p in papermills):
+        assert time.monotonic() < gone_deadline, "papermill of a failed run still alive"
+        time.sleep(0.2)
 
 
 def test_openapi_lists_every_path(wb: Workbench) -> None:
