@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psutil
 import pytest
 import requests
 
@@ -279,3 +281,19 @@ def test_widget_tool_answers_through_the_gateway_websocket(wb: Workbench, tmp_pa
             page.screenshot(path=str(tmp_path / "geomagnetic-storms.png"))
         finally:
             browser.close()
+
+
+def test_ctrl_c_stops_gateways_voila_servers_and_kernels(wb: Workbench) -> None:
+    """Runs last: it stops the module's workbench."""
+    procs = wb.processes()
+    lines = [" ".join(p.cmdline()) for p in procs]
+    assert sum("workbench.apps.gateway" in line for line in lines) == 4  # the broken tool has none
+    assert sum("-m voila" in line for line in lines) == 4
+    assert any("ipykernel_launcher" in line for line in lines)  # pre-heated kernels
+    assert wb.stop(sig=signal.SIGINT) == 0, wb.log_tail()
+    deadline = time.monotonic() + 20
+    alive = procs
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.2)
+    assert alive == [], [" ".join(p.cmdline())[:120] for p in alive]

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
-from tornado import httpclient, httputil, web, websocket
+from tornado import httpclient, httputil, iostream, web, websocket
 
 from workbench.apps.spec import AppSpec, Kernels
 from workbench.apps.voila import VoilaServer
@@ -284,8 +284,11 @@ class ProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
         self.add_header(name.strip(), value.strip())
 
     def _on_chunk(self, chunk: bytes) -> None:
+        if self.request.connection is None or self._finished:
+            return
         self.write(chunk)
-        self.flush()
+        # A visitor who left: the rest of the page is read from Voila and dropped.
+        self.flush().add_done_callback(lambda f: f.exception())
 
     def _is_page(self, path: str) -> bool:
         return self.request.method == "GET" and path == PAGE
@@ -329,7 +332,8 @@ class ProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
                 gw.pages_in_flight -= 1
                 self._counted_page = False
         if not self._finished:
-            self.finish()
+            with contextlib.suppress(iostream.StreamClosedError):
+                self.finish()
 
     # -- websockets -----------------------------------------------------------------------------
 
