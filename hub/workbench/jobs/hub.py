@@ -37,6 +37,8 @@ def service_token(secrets_dir: Any) -> str:
 
     path = secrets_dir / TOKEN_FILE
     if path.exists():
+        if path.stat().st_mode & 0o077:
+            raise ValueError(f"{path} is readable by other users; run `chmod 600 {path}` or delete it")
         return str(path.read_text().strip())
     value = random.token_hex(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -71,6 +71,9 @@ def test_configure_hub_adds_the_service_roles_and_user_scope(tmp_path: Path) -> 
     assert c2.JupyterHub.extra_user_scopes == {"access:services!service=other", ACCESS_SCOPE}
     assert c2.JupyterHub.services[0]["url"] == "http://127.0.0.1:18123"
     assert c2.JupyterHub.services[0]["api_token"] == service["api_token"]
+    token_file.chmod(0o644)
+    with pytest.raises(ValueError, match="readable by other users"):
+        configure_hub(Config(), settings, secrets)
 
 
 def test_access_policy() -> None:
