@@ -203,18 +203,19 @@ class ProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
     # -- dispatch -------------------------------------------------------------------------------
 
     async def _dispatch(self, path: str) -> None:
-        await self.gateway.ready.wait()
-        if self.gateway.failed:
-            raise web.HTTPError(503, "this tool failed to start; the hub log says why")
         if not await self._check_access():
             return
         if path == "" and not self.is_websocket:
-            # The tool's stable URL: to its page (the hub's health check stops here, no kernel used).
+            # The tool's stable URL: to its page. The hub's health checks stop here: they neither use
+            # a kernel nor wait for Voila (the hub starts its services one after the other).
             query = f"?{self.request.query}" if self.request.query else ""
             self.redirect(f"{self.request.path}{PAGE}{query}")
             return
         if not PROXIED.match(path):
             raise web.HTTPError(404)
+        await self.gateway.ready.wait()
+        if self.gateway.failed:
+            raise web.HTTPError(503, "this tool failed to start; the hub log says why")
         if self.is_websocket:
             await self._open_upstream_socket()
             await super().get(path)
