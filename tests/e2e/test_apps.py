@@ -160,6 +160,9 @@ def test_public_tool_renders_for_anonymous_visitors(wb: Workbench) -> None:
     assert f"Latest Kp: <strong>{kp:.2f}</strong>" in shown
     assert f"<strong id='storm-count'>{count}</strong> storms" in shown
     print(f"geomagnetic-storms first render (pre-heated kernel): {elapsed:.2f} s")
+    # Only the page, its assets and its kernel are passed on: not the folder nor its other files.
+    for path in ("voila/tree", "api/contents/app.yaml", "voila/files/app.yaml", "api/kernels"):
+        assert _get(None, _tool(wb, "geomagnetic-storms") + path).status_code in {403, 404}, path
 
 
 def test_group_tool_sends_anonymous_visitors_to_log_in(wb: Workbench) -> None:

@@ -39,7 +39,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from tornado import httpclient, httputil, iostream, web, websocket
 
 from workbench.apps.spec import AppSpec, Kernels
-from workbench.apps.voila import VoilaServer
+from workbench.apps.voila import VoilaServer, die_with_parent
 
 log = logging.getLogger("workbench.apps.gateway")
 
@@ -67,6 +67,11 @@ PROXIED = re.compile(
 )
 """Voila's paths a visitor may reach: the tool's page, its assets and kernel; not the folder listing
 (``voila/tree``) nor the contents API, which would show the tool's other files."""
+
+
+def may_proxy(path: str) -> bool:
+    """Whether a visitor's path (after ``/services/<name>/``, URL-decoded) may reach Voila."""
+    return bool(PROXIED.match(path)) and ".." not in path.split("/")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -211,7 +216,7 @@ class ProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
             query = f"?{self.request.query}" if self.request.query else ""
             self.redirect(f"{self.request.path}{PAGE}{query}")
             return
-        if not PROXIED.match(path):
+        if not may_proxy(path):
             raise web.HTTPError(404)
         await self.gateway.ready.wait()
         if self.gateway.failed:
@@ -419,6 +424,10 @@ def make_app(gateway: Gateway, prefix: str) -> web.Application:
 
 async def serve(spec: AppSpec) -> None:
     """Run the gateway and its Voila server until SIGTERM or SIGINT."""
+    parent = os.getppid()
+    die_with_parent()
+    if os.getppid() != parent:  # the hub died before the request took effect
+        return
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", spec.url_path)
     bind = urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:0"))
     gateway = Gateway(spec, VoilaServer(spec, prefix))

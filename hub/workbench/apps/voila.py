@@ -58,8 +58,12 @@ def voila_config(spec: AppSpec, token: str) -> dict[str, Any]:
     }
 
 
-def _die_with_parent() -> None:
-    """In the child: receive SIGTERM when the gateway dies, even by SIGKILL (Linux prctl)."""
+def die_with_parent() -> None:
+    """Ask for SIGTERM when the parent process dies, even by SIGKILL (Linux ``prctl``; elsewhere a no-op).
+
+    Called in Voila's process before it runs (its parent is the gateway) and by the gateway itself (its
+    parent is the hub), so no tool outlives the hub that started it.
+    """
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -112,7 +116,7 @@ class VoilaServer:
             cwd=self.spec.directory,
             env=env,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:

@@ -130,3 +130,29 @@ def test_spec_json_round_trip_and_voila_config() -> None:
         assert config["VoilaConfiguration"]["default_pool_size"] == spec.kernels.preheat
         assert config["MappingKernelManager"]["cull_idle_timeout"] == spec.kernels.idle_timeout
         json.dumps(config)
+
+
+@pytest.mark.parametrize(
+    ("path", "proxied"),
+    [
+        ("voila/render/app.ipynb", True),
+        ("voila/static/voila.js", True),
+        ("voila/templates/lab/static/index.css", True),
+        ("voila/labextensions/@jupyter-widgets/jupyterlab-manager/static/x.js", True),
+        ("voila/api/themes/theme.css", True),
+        ("voila/query/0b8f2a30-0000-4000-8000-000000000000", True),
+        ("api/kernels/0b8f2a30-0000-4000-8000-000000000000", True),
+        ("api/kernels/0b8f2a30-0000-4000-8000-000000000000/channels", True),
+        ("voila/render/other.ipynb", False),  # only the tool's own notebook
+        ("voila/render/app.ipynb/../app.yaml", False),
+        ("voila/tree", False),  # the folder listing
+        ("api/contents/app.yaml", False),  # the contents API
+        ("api/kernels", False),  # the list of every visitor's kernel
+        ("app.yaml", False),
+        ("voila/static/../../api/contents", False),
+    ],
+)
+def test_gateway_passes_on_only_the_page_its_assets_and_kernels(path: str, proxied: bool) -> None:
+    from workbench.apps.gateway import may_proxy
+
+    assert may_proxy(path) is proxied
