@@ -88,6 +88,17 @@ def _page_path(name: str) -> str:
     return f"/services/{name}/voila/render/app.ipynb"
 
 
+def _running(wb: Workbench) -> list[tuple[str, psutil.Process]]:
+    """(command line, process) of the workbench's live processes (zombies left out)."""
+    found = []
+    for p in wb.processes():
+        try:
+            found.append((" ".join(p.cmdline()), p))
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    return found
+
+
 def _tool(wb: Workbench, name: str) -> str:
     return f"{wb.url}/services/{name}/"
 
@@ -257,6 +268,29 @@ def test_one_visitor_too_many_gets_the_busy_page(wb: Workbench) -> None:
     assert "workbench-app-busy" in second.text and second.headers["Retry-After"] == "30"
 
 
+def test_tool_whose_voila_dies_is_restarted_by_the_hub(wb: Workbench) -> None:
+    def tool_processes() -> tuple[psutil.Process, psutil.Process]:
+        voila = next(p for line, p in _running(wb) if "-m voila" in line and "/slow-tool" in line)
+        return voila.parent(), voila
+
+    gateway, voila = tool_processes()
+    voila.kill()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            new_gateway, new_voila = tool_processes()
+        except StopIteration:
+            new_gateway = None
+        if new_gateway is not None and new_gateway.pid != gateway.pid:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"slow-tool not restarted\n{wb.log_tail(lines=30)}")
+    r = _get(None, _tool(wb, "slow-tool"))
+    assert r.status_code == 200 and "slow tool done" in outputs(r.text)
+    assert "Voila of slow-tool exited" in (wb.state_dir / "logs" / "hub.log").read_text()
+
+
 @pytest.mark.browser
 def test_widget_tool_answers_through_the_gateway_websocket(wb: Workbench, tmp_path: Path) -> None:
     need(Path(CHROMIUM).exists(), f"Chromium at {CHROMIUM} (Debian package chromium)")
@@ -288,8 +322,8 @@ def test_widget_tool_answers_through_the_gateway_websocket(wb: Workbench, tmp_pa
 
 def test_ctrl_c_stops_gateways_voila_servers_and_kernels(wb: Workbench) -> None:
     """Runs last: it stops the module's workbench."""
-    procs = wb.processes()
-    lines = [" ".join(p.cmdline()) for p in procs]
+    running = _running(wb)
+    lines, procs = [line for line, _ in running], [p for _, p in running]
     assert sum("workbench.apps.gateway" in line for line in lines) == 4  # the broken tool has none
     assert sum("-m voila" in line for line in lines) == 4
     assert any("ipykernel_launcher" in line for line in lines)  # pre-heated kernels

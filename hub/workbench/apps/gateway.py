@@ -422,12 +422,30 @@ def make_app(gateway: Gateway, prefix: str) -> web.Application:
     return app
 
 
-async def serve(spec: AppSpec) -> None:
-    """Run the gateway and its Voila server until SIGTERM or SIGINT."""
+async def _watch_voila(gateway: Gateway, stop: asyncio.Event) -> None:
+    """Stop the gateway when Voila is gone: the hub then restarts the tool, Voila included."""
+    await gateway.ready.wait()
+    while not stop.is_set():
+        process = gateway.voila.process
+        code = process.poll() if process is not None else None
+        if gateway.failed or code is not None:
+            log.error(
+                "Voila of %s exited (%s): the gateway stops, the hub restarts the tool",
+                gateway.spec.name,
+                gateway.failed or f"code {code}",
+            )
+            gateway.failed = gateway.failed or f"Voila exited with code {code}"
+            stop.set()
+            return
+        await asyncio.sleep(1.0)
+
+
+async def serve(spec: AppSpec) -> int:
+    """Run the gateway and its Voila server until SIGTERM or SIGINT (0) or until Voila dies (1)."""
     parent = os.getppid()
     die_with_parent()
     if os.getppid() != parent:  # the hub died before the request took effect
-        return
+        return 1
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", spec.url_path)
     bind = urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:0"))
     gateway = Gateway(spec, VoilaServer(spec, prefix))
@@ -439,12 +457,15 @@ async def serve(spec: AppSpec) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     starting = asyncio.create_task(gateway.start_voila())
+    watching = asyncio.create_task(_watch_voila(gateway, stop))
     try:
         await stop.wait()
     finally:
         server.stop()
         starting.cancel()
+        watching.cancel()
         gateway.voila.stop()
+    return 1 if gateway.failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -460,8 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname).1s %(asctime)s gateway] %(message)s", datefmt="%H:%M:%S"
     )
-    asyncio.run(serve(spec_from_json(text)))
-    return 0
+    return asyncio.run(serve(spec_from_json(text)))
 
 
 if __name__ == "__main__":
