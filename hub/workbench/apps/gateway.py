@@ -146,6 +146,10 @@ class ProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
     # -- policy ---------------------------------------------------------------------------------
 
     @property
+    def hub_home(self) -> str:
+        return os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/home"
+
+    @property
     def is_websocket(self) -> bool:
         return self.request.headers.get("Upgrade", "").lower() == "websocket"
 
@@ -188,7 +192,7 @@ class ProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
                     f"<h1 id='workbench-app-refused'>{escape(self.spec.title)}: no access</h1>"
                     f"<p>You are signed in as <strong>{escape(user['name'])}</strong>. This tool is "
                     f"open to {escape(self.spec.describe_access())}.</p>"
-                    f"<p><a href='/hub/home'>Back to the workbench</a></p>",
+                    f"<p><a href='{escape(self.hub_home)}'>Back to the workbench</a></p>",
                 )
             )
             return False
@@ -201,7 +205,7 @@ class ProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
         self.finish(
             _page(
                 reason,
-                f"<h1>{status_code} {escape(reason)}</h1><p>{escape(detail % () if detail else '')}</p>",
+                f"<h1>{status_code} {escape(reason)}</h1><p>{escape(detail)}</p>",
             )
         )
 
