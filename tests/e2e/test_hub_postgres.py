@@ -39,4 +39,6 @@ def test_hub_keeps_users_and_groups_in_postgres(tmp_path):
         engine.dispose()
     assert "neo-analyst" in users
     assert ("neo-analyst", "neo") in memberships
-    assert not list(tmp_path.rglob("*.sqlite")), "the hub must not fall back to SQLite"
+    # the hub must not fall back to SQLite (the jobs service keeps its own run store under jobs/)
+    hub_sqlite = [p for p in tmp_path.rglob("*.sqlite") if "jobs" not in p.relative_to(tmp_path).parts]
+    assert not hub_sqlite, hub_sqlite
