@@ -6,7 +6,8 @@ Segments:
 - :mod:`s2p.neo` — NEO orbits, two-body propagation, MOID, ephemerides, close approaches, risk lists.
 - :mod:`s2p.spaceweather` — geomagnetic and solar indices, ionosphere maps, storms and flares.
 
-``s2p.catalog()`` opens the Intake catalog over the shipped data (or ``WORKBENCH_DATA_DIR``).
+``s2p.catalog()`` opens the Intake catalog over the shipped data (or ``WORKBENCH_DATA_DIR``);
+``s2p.data_path()`` resolves a user-given path inside that folder (see :mod:`s2p.paths`).
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from importlib import import_module
 from typing import Any
 
 from s2p.errors import DataNotFoundError, ParseError, S2PError
+from s2p.paths import DataPath, DataPathError, data_path
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DataNotFoundError",
+    "DataPath",
+    "DataPathError",
     "ParseError",
     "S2PError",
     "__version__",
     "catalog",
+    "data_path",
     "debris",
     "frames",
     "neo",
