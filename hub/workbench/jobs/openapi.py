@@ -1,6 +1,6 @@
 """The OpenAPI 3 description of the jobs REST API (served at ``api/v1/openapi.json``).
 
-Written by hand next to the routes; a test checks that every route of :func:`workbench.jobs.service.routes`
+Written by hand next to the routes; a test checks that every route of :func:`workbench.jobs.api.routes`
 is described here and nothing else.
 """
 

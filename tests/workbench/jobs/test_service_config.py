@@ -9,12 +9,12 @@ import pytest
 from traitlets.config import Config
 
 from workbench.jobs.access import Identity, Policy
+from workbench.jobs.api import routes
 from workbench.jobs.client import ClientError
 from workbench.jobs.commands import parse_params
 from workbench.jobs.hub import ACCESS_SCOPE, configure_hub
 from workbench.jobs.model import JobError
 from workbench.jobs.openapi import spec
-from workbench.jobs.service import routes
 from workbench.secrets import ensure_secrets
 from workbench.settings import Settings
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from workbench.jobs.factory import build_state, recover
 from workbench.jobs.model import JobError, job_from_request
-from workbench.jobs.service import build_state, recover, scheduler_tick
+from workbench.jobs.scheduler import scheduler_tick
 from workbench.jobs.store import RESTARTED, Store
 from workbench.settings import Settings
 

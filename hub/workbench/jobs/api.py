@@ -1,0 +1,300 @@
+"""The jobs service's HTTP interface: REST API under ``api/v1/`` and a page for browsers.
+
+Every request is authenticated by the hub: an API token in ``Authorization: token …`` or, for a
+browser, the hub login (OAuth) cookie of this service. The caller's groups are read from the hub with
+the service's own token and decide access (:mod:`workbench.jobs.access`). Handlers are thin: they
+validate the request and call :class:`workbench.jobs.state.JobsState`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from tornado import web
+
+from workbench.jobs import openapi, pages
+from workbench.jobs.access import Identity
+from workbench.jobs.model import ACTIVE, TRIGGERS, JobError, job_from_request, read_parameters
+from workbench.jobs.reports import read_json
+from workbench.jobs.scraps import read_scraps
+from workbench.jobs.state import JobsState, start_run
+
+log = logging.getLogger("workbench.jobs")
+
+CANCEL_WAIT_S = 10.0
+
+
+class BaseHandler(web.RequestHandler):
+    """Authentication, JSON bodies and JSON errors for every handler of the service."""
+
+    state: JobsState
+    who: Identity
+    public = False  # True: no authentication (the OpenAPI description)
+    hub_auth: Any = None  # the HubOAuth instance (set by make_app, with HubOAuthenticated mixed in)
+
+    def initialize(self, state: JobsState) -> None:
+        self.state = state
+
+    # HubOAuthenticated is mixed in by make_app (it needs the hub's environment); these hooks use it.
+    async def prepare(self) -> None:
+        if self.public:
+            return
+        model = self.get_current_user()
+        if model is None:
+            has_token = "Authorization" in self.request.headers
+            if self.request.method == "GET" and not has_token and self.hub_auth is not None:
+                self.redirect(self.get_login_url())  # a browser: log in through the hub
+                return
+            raise JobError("authentication required: send 'Authorization: token <hub API token>'", 403)
+        self.who = await self.state.identity(model)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = exc.message if isinstance(exc, JobError) else self._reason
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message, "status": status_code}))
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, JobError):
+            self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
+            return
+        super()._handle_request_exception(e)
+
+    def check_xsrf_cookie(self) -> None:
+        # API clients authenticate with a token header, which a cross-site form cannot send; the
+        # browser (cookie) path only reads.
+        return
+
+    def body(self) -> Any:
+        if not self.request.body:
+            return {}
+        try:
+            return json.loads(self.request.body)
+        except ValueError:
+            raise JobError("the request body is not valid JSON") from None
+
+    def limit(self) -> int:
+        raw = self.get_argument("limit", "50")
+        if not raw.isdigit() or not 0 < int(raw) <= 10_000:
+            raise JobError(f"limit={raw!r}: an integer from 1 to 10000")
+        return int(raw)
+
+    def send(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, indent=1))
+
+    # -- lookups with access checks ---------------------------------------------------------------
+
+    def job_or_404(self, name: str, what: str) -> Any:
+        job = self.state.store.job(name)
+        if job is None:
+            raise JobError(f"no job named {name!r}", 404)
+        self.state.policy.require_see(self.who, job.segment, what)
+        return job
+
+    def run_or_404(self, run_id: str, what: str) -> Any:
+        run = self.state.store.run(int(run_id))
+        if run is None:
+            raise JobError(f"no run {run_id}", 404)
+        self.state.policy.require_see(self.who, run.segment, what)
+        return self.state.runner.progress(run)
+
+
+class JobsHandler(BaseHandler):
+    def get(self) -> None:
+        jobs = [j for j in self.state.store.jobs() if self.state.policy.sees(self.who, j.segment)]
+        out = []
+        for job in jobs:
+            last = self.state.store.runs(job.name, limit=1)
+            out.append({**job.to_json(), "last_run": last[0].to_json() if last else None})
+        self.send({"jobs": out})
+
+    def post(self) -> None:
+        self.state.policy.require_manage(self.who, "create jobs")
+        job, declared = job_from_request(
+            self.body(),
+            notebooks_dir=self.state.notebooks_dir,
+            default_timeout=self.state.default_timeout,
+            created_by=self.who.label,
+        )
+        self.state.store.add_job(job)
+        log.info("job %s created by %s", job.name, self.who.label)
+        params = {
+            p.name: {"type": p.type_name, "default": p.default, "help": p.help} for p in declared.values()
+        }
+        self.send({**job.to_json(), "notebook_parameters": params}, 201)
+
+
+class JobHandler(BaseHandler):
+    def get(self, name: str) -> None:
+        job = self.job_or_404(name, "see this job")
+        path = self.state.notebooks_dir / job.notebook
+        try:
+            declared = read_parameters(path, job.notebook) if path.is_file() else {}
+        except JobError:  # the notebook was broken after the job was made: show the job anyway
+            declared = {}
+        params = {
+            p.name: {"type": p.type_name, "default": p.default, "help": p.help} for p in declared.values()
+        }
+        self.send({**job.to_json(), "notebook_parameters": params})
+
+    async def delete(self, name: str) -> None:
+        job = self.job_or_404(name, "delete this job")
+        self.state.policy.require_manage(self.who, "delete jobs")
+        for run in self.state.store.active_runs(job.name):
+            await self.state.runner.cancel(run.id)
+        self.state.store.delete_job(job.name)
+        log.info("job %s deleted by %s", job.name, self.who.label)
+        self.set_status(204)
+        self.finish()
+
+
+class JobRunsHandler(BaseHandler):
+    def get(self, name: str) -> None:
+        job = self.job_or_404(name, "see this job's runs")
+        limit = self.limit()
+        runs = [self.state.runner.progress(r).to_json() for r in self.state.store.runs(job.name, limit=limit)]
+        self.send({"runs": runs})
+
+    def post(self, name: str) -> None:
+        job = self.job_or_404(name, "run this job")
+        body = self.body()
+        if not isinstance(body, dict) or set(body) - {"parameters", "trigger"}:
+            raise JobError("expected a JSON object with optional 'parameters' and 'trigger'")
+        trigger = body.get("trigger", "api")
+        if trigger not in TRIGGERS or trigger == "schedule":
+            raise JobError(f"trigger {trigger!r}: one of api, cli (schedule is the scheduler's)")
+        run = start_run(self.state, job, body.get("parameters"), trigger=trigger, by=self.who.label)
+        self.send(run.to_json(), 201)
+
+
+class RunsHandler(BaseHandler):
+    def get(self) -> None:
+        status = tuple(s for s in self.get_arguments("status") if s)
+        limit = self.limit()
+        runs = [
+            self.state.runner.progress(r).to_json()
+            for r in self.state.store.runs(status=status, limit=1000)
+            if self.state.policy.sees(self.who, r.segment)
+        ]
+        self.send({"runs": runs[:limit]})
+
+
+class RunHandler(BaseHandler):
+    def get(self, run_id: str) -> None:
+        self.send(self.run_or_404(run_id, "see this run").to_json())
+
+
+class RunFileHandler(BaseHandler):
+    """``notebook``, ``report``, ``log`` and ``scraps`` of a run (``kind`` from the route)."""
+
+    def initialize(self, state: JobsState, kind: str = "log") -> None:  # type: ignore[override]
+        self.state, self.kind = state, kind
+
+    def get(self, run_id: str) -> None:
+        run = self.run_or_404(run_id, f"read this run's {self.kind}")
+        d = self.state.runner.run_dir(run.id)
+        if self.kind == "scraps":
+            saved = read_json(d / "scraps.json")
+            if saved is None:  # still running (or older run): read them from the notebook so far
+                saved = read_scraps(read_json(d / "output.ipynb") or {})
+            self.send({"run": run.id, "status": run.status, "scraps": saved})
+            return
+        name, ctype = {
+            "notebook": ("output.ipynb", "application/x-ipynb+json"),
+            "report": ("report.html", "text/html; charset=UTF-8"),
+            "log": ("run.log", "text/plain; charset=UTF-8"),
+        }[self.kind]
+        path = d / name
+        if not path.is_file():
+            hint = "the run has not started yet" if run.status == "queued" else f"the run is {run.status}"
+            raise JobError(f"run {run.id} has no {self.kind} ({hint})", 404)
+        self.set_header("Content-Type", ctype)
+        if self.kind == "notebook":
+            self.set_header("Content-Disposition", f'inline; filename="{run.job}-run{run.id}.ipynb"')
+        self.finish(path.read_bytes())
+
+
+class CancelHandler(BaseHandler):
+    async def post(self, run_id: str) -> None:
+        run = self.run_or_404(run_id, "cancel this run")
+        if run.requested_by != self.who.label:
+            self.state.policy.require_manage(self.who, "cancel runs others started")
+        if run.status not in ACTIVE:
+            raise JobError(f"run {run.id} is already {run.status}", 409)
+        await self.state.runner.cancel(run.id)
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while (current := self.state.store.run(run.id)) is not None and current.status in ACTIVE:
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        log.info("run %s cancelled by %s", run.id, self.who.label)
+        self.send(self.state.runner.progress(current or run).to_json())
+
+
+class OpenAPIHandler(BaseHandler):
+    public = True
+
+    def get(self) -> None:
+        self.send(openapi.spec())
+
+
+class IndexHandler(BaseHandler):
+    """A plain page for browsers: the caller's jobs and their latest runs, with links to the reports."""
+
+    def get(self) -> None:
+        rows = []
+        for job in self.state.store.jobs():
+            if not self.state.policy.sees(self.who, job.segment):
+                continue
+            for run in self.state.store.runs(job.name, limit=5):
+                rows.append(
+                    {
+                        "job": job.name,
+                        "segment": job.segment,
+                        "run": run.id,
+                        "status": run.status,
+                        "created": f"{run.created_at:%Y-%m-%d %H:%M}",
+                    }
+                )
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.finish(pages.render("index.html", who=self.who.label, rows=rows))
+
+
+def routes(prefix: str) -> list[tuple[str, type[BaseHandler], dict[str, Any], str | None]]:
+    """(URL pattern, handler, kwargs, OpenAPI path or None) of everything the service serves."""
+    api = f"{prefix}api/v1"
+    table: list[tuple[str, type[BaseHandler], dict[str, Any], str | None]] = [
+        (f"{api}/jobs", JobsHandler, {}, "/jobs"),
+        (f"{api}/jobs/([a-z0-9-]+)", JobHandler, {}, "/jobs/{name}"),
+        (f"{api}/jobs/([a-z0-9-]+)/runs", JobRunsHandler, {}, "/jobs/{name}/runs"),
+        (f"{api}/runs", RunsHandler, {}, "/runs"),
+        (f"{api}/runs/([0-9]+)", RunHandler, {}, "/runs/{id}"),
+        (f"{api}/runs/([0-9]+)/cancel", CancelHandler, {}, "/runs/{id}/cancel"),
+        (f"{api}/openapi.json", OpenAPIHandler, {}, "/openapi.json"),
+        (f"{prefix}", IndexHandler, {}, None),
+    ]
+    for kind in ("notebook", "report", "log", "scraps"):
+        table.append((f"{api}/runs/([0-9]+)/{kind}", RunFileHandler, {"kind": kind}, f"/runs/{{id}}/{kind}"))
+    return table
+
+
+def make_app(state: JobsState, prefix: str) -> web.Application:
+    """The Tornado application, with hub authentication mixed into every handler."""
+    from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+
+    handlers: list[Any] = []
+    for pattern, handler, kwargs, _ in routes(prefix):
+        authed = type(handler.__name__, (HubOAuthenticated, handler), {"hub_auth": state.hub_auth})
+        handlers.append((pattern, authed, {"state": state, **kwargs}))
+    callback = type("Callback", (HubOAuthCallbackHandler,), {"hub_auth": state.hub_auth})
+    handlers.append((f"{prefix}oauth_callback", callback))
+    return web.Application(handlers, cookie_secret=os.urandom(32), xsrf_cookies=False)

@@ -1,0 +1,90 @@
+"""What a run leaves for people: progress and first error read from the executed notebook, the HTML report.
+
+The report is the output notebook rendered without code (nbconvert), headed by a cell that says which
+job, run, parameters and outcome it shows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from workbench.jobs.scraps import SCRAP_MIME, read_scraps
+from workbench.jobs.store import Run
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON file, or None while it is missing or half-written."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def notebook_progress(notebook: dict[str, Any]) -> tuple[int, int]:
+    """(code cells completed, code cells in total) from papermill's per-cell metadata."""
+    code = [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    done = sum(1 for c in code if c.get("metadata", {}).get("papermill", {}).get("status") == "completed")
+    return done, len(code)
+
+
+def notebook_error(notebook: dict[str, Any]) -> str | None:
+    """``ename: evalue (cell N)`` of the first error output of an executed notebook."""
+    code_index = 0
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        code_index += 1
+        for out in cell.get("outputs", []) or []:
+            if out.get("output_type") == "error":
+                return f"{out.get('ename')}: {out.get('evalue')} (code cell {code_index})"
+    return None
+
+
+def log_tail(path: Path, lines: int = 1) -> str:
+    try:
+        text = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list | dict):
+        return f"{len(value)} items (see the scraps)"
+    return str(value).replace("|", "\\|")
+
+
+def write_report(run: Run, run_dir: Path) -> None:
+    """``report.html`` from ``output.ipynb`` (or ``input.ipynb`` if nothing ran): outputs only, no code."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    source = run_dir / "output.ipynb"
+    if read_json(source) is None:
+        source = run_dir / "input.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    params = ", ".join(f"{k}={v!r}" for k, v in run.parameters.items()) or "defaults"
+    header = (
+        f"**Job `{run.job}`, run {run.id}** ({run.segment}): **{run.status}**, "
+        f"trigger {run.trigger} by {run.requested_by}, started {run.started_at}, finished "
+        f"{run.finished_at}.  \nParameters: {params}"
+    )
+    if run.error:
+        header += f"  \nError: `{run.error}`"
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(header))
+    # Scraps have no HTML form: leave their outputs out and list the recorded values at the end.
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if SCRAP_MIME not in o.get("data", {})]
+    scraps = read_scraps(read_json(source) or {})
+    if scraps:
+        rows = "\n".join(f"| `{k}` | {_short(v)} |" for k, v in scraps.items())
+        nb.cells.append(
+            nbformat.v4.new_markdown_cell(f"**Recorded values**\n\n| scrap | value |\n|---|---|\n{rows}")
+        )
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{run.job} run {run.id}"}})
+    (run_dir / "report.html").write_text(body)

@@ -1,0 +1,74 @@
+"""What every part of the jobs service shares: the store, the runner, the access policy, the hub client.
+
+:class:`JobsState` is built once by :func:`workbench.jobs.factory.build_state`; the API handlers
+(:mod:`workbench.jobs.api`) and the scheduler (:mod:`workbench.jobs.scheduler`) call its methods.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+from workbench.jobs.access import Identity, Policy
+from workbench.jobs.model import JobError, check_parameters, read_parameters, resolve_notebook
+from workbench.jobs.runner import Runner
+from workbench.jobs.store import Store
+
+log = logging.getLogger("workbench.jobs")
+
+GROUPS_CACHE_S = 10.0  # how long a caller's hub groups are reused [s]
+
+
+@dataclass
+class JobsState:
+    """What every handler shares: settings, store, runner, access policy, hub API client."""
+
+    store: Store
+    runner: Runner
+    policy: Policy
+    notebooks_dir: Path
+    default_timeout: int
+    hub_api_url: str
+    api_token: str
+    hub_auth: Any = None
+    _groups: dict[str, tuple[float, frozenset[str], bool]] = field(default_factory=dict)
+
+    async def identity(self, model: dict[str, Any]) -> Identity:
+        """The caller of a request from the hub's model of it; groups come from the hub's users API."""
+        name, kind = str(model["name"]), str(model.get("kind", "user"))
+        if kind != "user":
+            return Identity(name, kind, frozenset())
+        cached = self._groups.get(name)
+        if cached is None or time.monotonic() - cached[0] > GROUPS_CACHE_S:
+            req = HTTPRequest(
+                f"{self.hub_api_url.rstrip('/')}/users/{name}",
+                headers={"Authorization": f"token {self.api_token}"},
+                request_timeout=20,
+            )
+            resp = await AsyncHTTPClient().fetch(req, raise_error=False)
+            if resp.code != 200:
+                raise JobError(f"the hub did not answer for user {name} (HTTP {resp.code})", 503)
+            user = json.loads(resp.body)
+            cached = (time.monotonic(), frozenset(user.get("groups") or ()), bool(user.get("admin")))
+            self._groups[name] = cached
+        return Identity(name, kind, cached[1], cached[2])
+
+
+def start_run(state: JobsState, job: Any, overrides: Any, *, trigger: str, by: str) -> Any:
+    """Queue a run of ``job``: its parameters, then ``overrides`` (validated against the notebook)."""
+    try:
+        path = resolve_notebook(state.notebooks_dir, job.notebook)
+    except JobError as exc:
+        raise JobError(f"job {job.name}: {exc.message}", 409) from None
+    declared = read_parameters(path, job.notebook)
+    parameters = {**job.parameters, **check_parameters(declared, overrides)}
+    run = state.store.add_run(job, parameters, trigger=trigger, requested_by=by)
+    state.runner.submit(run.id)
+    log.info("run %s of job %s queued (%s by %s)", run.id, job.name, trigger, by)
+    return run
