@@ -1,9 +1,11 @@
-"""Compile the s2p numba kernels once at image build time, into ``NUMBA_CACHE_DIR``.
+"""Compile the s2p numba kernels once, at install or image build time, into numba's cache.
 
-Run by the Dockerfile as ``jovyan``. Each step calls a public s2p function on a tiny real input
-(embedded below: the build context carries no data), which makes numba compile every kernel it
+Run as ``python -m s2p.warmup``: by ``make install`` (into ``.venv/numba-cache``, the cache the local
+labs and the tests use) and by the lab image's Dockerfile as ``jovyan`` (into ``/opt/numba-cache``);
+both name the folder with ``NUMBA_CACHE_DIR``. Each step calls a public s2p function on a tiny real
+input (embedded below: an image build carries no data), which makes numba compile every kernel it
 reaches with the argument types notebooks use and write the machine code to its cache
-(``cache=True`` kernels). A fresh container then loads that code instead of compiling.
+(``cache=True`` kernels). A new lab then loads that code instead of compiling in front of its user.
 
 The segments are written independently, so every step is defensive: a missing function is
 reported and skipped, never a build failure. The last line summarises what was warmed; the image
