@@ -3,8 +3,8 @@
 - The production notebooks of the segments run with their defaults and with other parameters; the
   values they record (scraps) are checked against references where they are stable: NOAA's G5 of
   2024-05-11, the quiet Kp of 2013-10-28 and the C2.3 flare in GOES-15's sample of that day,
-  CelesTrak's predicted section, NASA CARA's Pc of the CDMs on file, an analytic Pc for an assumed
-  isotropic covariance, CNEOS's close approaches, and an observation of (12893) by I41 that the
+  CelesTrak's predicted section, NASA CARA's Pc of the CDMs on file, the Rice distribution's Pc for an
+  assumed isotropic covariance, CNEOS's close approaches, and an observation of (12893) by I41 that the
   ephemeris from a fitted orbit must reproduce.
 - The published tools (``voila-apps/*/app.ipynb``) run as Voila runs them, then a cell added at the end
   changes their controls the way a visitor does: each plot must change, and the kernel's time to
@@ -77,14 +77,24 @@ def _screening_defaults(s: dict[str, Any]) -> None:
         assert cdm["pc_s2p"] == pytest.approx(cdm["pc_message"], rel=1e-2)
 
 
+def _rice_pc(miss_m: float, hbr_m: float, sigma2: float) -> float:
+    """Pc of an isotropic Gaussian (variance ``sigma2`` per axis) over a disc: the Rice distribution's
+    CDF, integrated here with the exponentially scaled Bessel function (no underflow before 1e-300)."""
+    from scipy import integrate, special
+
+    def density(r: float) -> float:
+        return r / sigma2 * math.exp(-((r - miss_m) ** 2) / (2.0 * sigma2)) * special.i0e(r * miss_m / sigma2)
+
+    return float(integrate.quad(density, 0.0, hbr_m, epsabs=0.0, epsrel=1e-10)[0])
+
+
 def _screening_assumed_covariance(s: dict[str, Any]) -> None:
     assert s["n_encounters"] > 0 and s["n_with_pc"] == s["n_encounters"]
     for e in s["encounters"]:
         assert e["pc_source"] == "assumed sigma 100 m"
-        # small hard body in a circular Gaussian: Pc = R^2 / (2 s^2) exp(-d^2 / (2 s^2)), s^2 = 2 * 100^2
-        var = 2.0 * 100.0**2
-        approx = e["hbr_m"] ** 2 / (2.0 * var) * math.exp(-((e["miss_km"] * 1e3) ** 2) / (2.0 * var))
-        assert e["pc"] == pytest.approx(approx, rel=0.05, abs=1e-300)
+        # both objects 100 m per axis: 2 * 100^2 m^2 per axis of the encounter plane
+        reference = _rice_pc(e["miss_km"] * 1e3, e["hbr_m"], 2.0 * 100.0**2)
+        assert e["pc"] == pytest.approx(reference, rel=1e-6, abs=1e-300)
 
 
 def _close_approaches_defaults(s: dict[str, Any]) -> None:
