@@ -198,6 +198,8 @@ def _images(nb: nbformat.NotebookNode) -> int:
 
 def test_every_production_notebook_is_covered() -> None:
     """A product notebook renamed or added is noticed here: each one has runs with checks."""
+    import papermill
+
     found = set(_all_notebooks())
     assert set(RUNS) <= found, set(RUNS) - found
     products = {rel for rel in found if rel.split("/")[0] in ("swe", "debris", "neo")}
@@ -209,6 +211,13 @@ def test_every_production_notebook_is_covered() -> None:
         assert "s2p._paths" not in "".join(c.source for c in nb.cells), (
             f"{rel} imports the private s2p._paths"
         )
+        # papermill (and so the jobs service) reads every parameter with its type and help text
+        inspected = papermill.inspect_notebook(str(NOTEBOOKS / rel))
+        assigned = [
+            line.split(":")[0] for line in tagged[0].source.splitlines() if re.match(r"^\w+\s*:", line)
+        ]
+        assert sorted(inspected) == sorted(assigned), rel
+        assert all(info["help"] for info in inspected.values()), rel
 
 
 @pytest.mark.parametrize(("rel", "params", "check"), _cases())
