@@ -77,6 +77,15 @@ def warm_neo() -> None:
         neo.ephemeris(orbits, times)
 
 
+def warm_neo_orbit_determination() -> None:
+    """The integrator of ``s2p.neo.fit_orbit`` in its two modes (one signature, both compiled by it)."""
+    dynamics = importlib.import_module("s2p.neo.dynamics")
+    state = np.array([-0.54, 0.84, 0.28, -0.0152, -0.0073, -0.0023])  # (1685) Toro, ICRF [au, au/day]
+    times = 2458666.5 + np.array([-30.0, 10.0, 40.0])
+    dynamics.propagate_state(state, 2458666.5, times, model="two-body")
+    dynamics.propagate_state(state, 2458666.5, times, model="n-body")
+
+
 def warm_spaceweather() -> None:
     swe = importlib.import_module("s2p.spaceweather")
     kp = np.array([1.0, 2.33, 5.0, 7.67, 9.0, 4.0, 3.0, 2.0])
@@ -93,6 +102,7 @@ STEPS: dict[str, Callable[[], None]] = {
     "debris.sgp4": warm_debris,
     "debris.screen": warm_debris_screen,
     "neo": warm_neo,
+    "neo.fit_orbit": warm_neo_orbit_determination,
     "spaceweather": warm_spaceweather,
 }
 
