@@ -225,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
                 settings.realm_file,
                 port=settings.idp_port,
                 redirect_uris={settings.oidc_client_id: [f"{settings.public_url}/hub/oauth_callback"]},
+                post_logout_uris={settings.oidc_client_id: [f"{settings.public_url}/hub/*"]},
                 env={"WORKBENCH_OIDC_CLIENT_SECRET": client_secret},
                 state_dir=settings.state_dir / "idp",
                 log_file=None if log_dir is None else log_dir / "idp.log",

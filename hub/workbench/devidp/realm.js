@@ -110,7 +110,9 @@ function validate(rep) {
 
 /** One parsed snapshot of the realm file. */
 export class RealmData {
-  constructor(rep, { realmName, redirectOverrides = {}, warn = () => {} }) {
+  constructor(rep, {
+    realmName, redirectOverrides = {}, postLogoutOverrides = {}, warn = () => {},
+  }) {
     validate(rep);
     this.name = realmName || rep.realm;
     this.displayName = rep.displayName || this.name;
@@ -159,7 +161,9 @@ export class RealmData {
       const redirect = redirectOverrides[c.clientId] || c.redirectUris || [];
       const redirectUris = resolveUris(redirect, c.rootUrl, warn, `${c.clientId} redirect URI`);
       const postLogoutAll = (c.attributes?.['post.logout.redirect.uris'] || '').split('##');
-      const postLogout = postLogoutAll.filter((u) => u && u !== '+');
+      const postLogout = postLogoutOverrides[c.clientId]
+        ? [...postLogoutOverrides[c.clientId]]
+        : postLogoutAll.filter((u) => u && u !== '+');
       // `+` means "the same as the redirect URIs" in Keycloak.
       if (postLogoutAll.includes('+')) postLogout.push(...redirectUris);
       const grantTypes = [];
@@ -234,11 +238,14 @@ export class RealmData {
 
 /** The realm file, re-parsed whenever its mtime (or size) changes. */
 export class RealmFile {
-  constructor(path, { env = process.env, realmName, redirectOverrides, log = console.error } = {}) {
+  constructor(path, {
+    env = process.env, realmName, redirectOverrides, postLogoutOverrides, log = console.error,
+  } = {}) {
     this.path = path;
     this.env = env;
     this.realmName = realmName;
     this.redirectOverrides = redirectOverrides || {};
+    this.postLogoutOverrides = postLogoutOverrides || {};
     this.log = log;
     this.stamp = null;
     this.data = null;
@@ -263,6 +270,7 @@ export class RealmFile {
       this.data = new RealmData(resolved, {
         realmName: this.realmName,
         redirectOverrides: this.redirectOverrides,
+        postLogoutOverrides: this.postLogoutOverrides,
         warn: (msg) => this.log(`realm file: ${msg}`),
       });
       this.stamp = stamp;
