@@ -258,6 +258,8 @@ def login_via_partner(
             f"no button for partner {alias!r} at {r.url} (HTTP {r.status_code}):\n{r.text[:2000]}"
         )
     r = s.get(urljoin(r.url, href), timeout=30)
+    if find_login_form(r.text) is None:
+        return Login(s, r)  # the partner's session was still valid (its single sign-on), or an error page
     return submit_login_form(s, r, username, password)
 
 
