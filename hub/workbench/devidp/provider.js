@@ -219,6 +219,16 @@ export function createProvider({
     return wildcardMatch(this.postLogoutRedirectUris || [], value);
   };
 
+  // Keycloak's ID tokens name the client they were issued to (azp) and their kind (typ "ID").
+  const issueToken = provider.IdToken.prototype.issue;
+  provider.IdToken.prototype.issue = function issue(options = {}) {
+    if (options.use === 'idtoken') {
+      this.set('azp', this.client.clientId);
+      this.set('typ', 'ID');
+    }
+    return issueToken.call(this, options);
+  };
+
   provider.on('grant.success', (ctx) => {
     const type = ctx.oidc.params.grant_type;
     if (type !== 'refresh_token' && type !== 'authorization_code') return;

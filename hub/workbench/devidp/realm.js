@@ -194,9 +194,9 @@ export class RealmData {
     return undefined;
   }
 
-  /** Group memberships as the group-membership mapper renders them (names or full paths). */
+  /** Group memberships as the group-membership mapper renders them (names or full paths), sorted like Keycloak. */
   groupClaim(user) {
-    return user.groupPaths.map((p) => (this.groupsFullPath ? p : this.groups.get(p).name));
+    return user.groupPaths.map((p) => (this.groupsFullPath ? p : this.groups.get(p).name)).sort();
   }
 
   /** Effective realm roles: direct, inherited from groups and their parents, composites expanded. */
@@ -230,7 +230,8 @@ export class RealmData {
       ...(name ? { name } : {}),
       ...(user.firstName ? { given_name: user.firstName } : {}),
       ...(user.lastName ? { family_name: user.lastName } : {}),
-      [this.groupsClaim]: this.groupClaim(user),
+      // Keycloak's group-membership mapper leaves the claim out for a user in no group.
+      ...(user.groupPaths.length ? { [this.groupsClaim]: this.groupClaim(user) } : {}),
       realm_access: { roles: this.effectiveRoles(user) },
     };
   }
