@@ -93,11 +93,24 @@ class IdP:
         else:
             self._edit_user(username, enabled=enabled)
 
+    def set_client_secret(self, secret: str | None) -> None:
+        """Give the ``workbench`` client another secret (``None``: back to the one the hub has)."""
+        if self.name == "keycloak":
+            self.keycloak.admin().update_client("workbench", {"secret": secret or self.client_secret})
+            return
+        data = json.loads(self.realm_file.read_text())
+        client = next(c for c in data["clients"] if c["clientId"] == "workbench")
+        client["secret"] = secret or "${WORKBENCH_OIDC_CLIENT_SECRET}"
+        self._write(data)
+
     def _edit_user(self, username: str, **changes: Any) -> None:
         data = json.loads(self.realm_file.read_text())
         for user in data["users"]:
             if user["username"] == username:
                 user.update(changes)
+        self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
         tmp = self.realm_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))
         tmp.replace(self.realm_file)

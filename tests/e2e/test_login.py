@@ -11,6 +11,7 @@ JupyterLab, a kernel). Tests pinned to ``dev-idp`` are about `workbench up` itse
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import signal
@@ -187,6 +188,28 @@ def test_logout_ends_the_idp_session_so_the_next_visit_asks_for_the_password(wb:
     # The next visit asks for the password again.
     again = login.session.get(f"{wb.url}/hub/login", timeout=30)
     assert _at_idp(again, wb, idp) and 'id="kc-form-login"' in again.text
+
+
+def test_client_secret_changed_at_the_idp_is_one_clear_line_at_login(wb: Workbench, idp: IdP) -> None:
+    """The secret was rotated in the IdP after the hub started: the login says so, without a traceback."""
+    log = wb.state_dir / "logs" / "hub.log"
+    before = log.read_text()
+    try:
+        idp.set_client_secret("rotated-" + "r" * 24)
+        login = wb.login("swe-scientist", realm_password("swe-scientist"))
+        assert login.response.status_code == 502, login.response.url
+        assert "The sign-in service refused this workbench's credentials" in html.unescape(
+            login.response.text
+        )
+        assert "Traceback" not in login.response.text
+    finally:
+        idp.set_client_secret(None)
+    new = log.read_text()[len(before) :]
+    lines = [line for line in new.splitlines() if "Login failed:" in line]
+    assert len(lines) == 1, new[-3000:]
+    assert "refuses the hub's client credentials (WORKBENCH_OIDC_CLIENT_ID=workbench" in lines[0]
+    assert "Traceback" not in new
+    assert wb.login("swe-scientist", realm_password("swe-scientist")).ok
 
 
 def test_wrong_client_secret_is_one_clear_line(tmp_path: Path, idp: IdP) -> None:
