@@ -12,7 +12,15 @@ The ``workbench keycloak`` command (:mod:`~workbench.keycloak.commands`) exposes
 """
 
 from workbench.keycloak.admin import KeycloakAdmin, KeycloakAdminError
-from workbench.keycloak.distribution import KEYCLOAK_VERSION, Distribution, KeycloakError, fetch, prepare
+from workbench.keycloak.distribution import (
+    KEYCLOAK_VERSION,
+    Distribution,
+    KeycloakError,
+    augment,
+    fetch,
+    prepare,
+    unpack,
+)
 from workbench.keycloak.partners import Partner, add_partner, broker_redirect_uri
 from workbench.keycloak.server import KeycloakServer
 
@@ -25,7 +33,9 @@ __all__ = [
     "KeycloakServer",
     "Partner",
     "add_partner",
+    "augment",
     "broker_redirect_uri",
     "fetch",
     "prepare",
+    "unpack",
 ]

@@ -257,8 +257,8 @@ def fetch(cache_dir: Path, *, version: str = KEYCLOAK_VERSION, log: Callable[[st
     return target
 
 
-def _unpack(zip_file: Path, dest: Path) -> None:
-    """Extract the distribution (keeping the executable bits zipfile drops) into ``dest``."""
+def unpack(zip_file: Path, dest: Path) -> None:
+    """Extract the distribution zip into ``dest`` (its top folder stripped, executable bits kept)."""
     with zipfile.ZipFile(zip_file) as zf:
         for info in zf.infolist():
             # The zip holds one top folder, keycloak-<version>/: strip it.
@@ -339,17 +339,10 @@ def prepare(
             shutil.rmtree(template, ignore_errors=True)  # a template belongs to one build
             work = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".build-"))
             try:
-                _unpack(zip_file, work)
+                unpack(zip_file, work)
                 log(f"augmenting Keycloak {version} ({' '.join(BUILD_OPTIONS)}), once per machine …")
                 t0 = time.monotonic()
-                dist = Distribution(version, work, template, java_home)
-                _run(
-                    [str(work / "bin" / "kc.sh"), "build", *BUILD_OPTIONS],
-                    env=dist.java_env(),
-                    cwd=work,
-                    timeout=BUILD_TIMEOUT,
-                    what="kc.sh build",
-                )
+                augment(work, java_home=java_home)
                 (work / ".workbench-build.json").write_text(json.dumps(stamp))
                 root.mkdir(parents=True, exist_ok=True)
                 shutil.rmtree(home, ignore_errors=True)
@@ -359,12 +352,30 @@ def prepare(
                 shutil.rmtree(work, ignore_errors=True)
         dist = Distribution(version, home, template, java_home)
         if not (template / "h2").is_dir() or not (template / "admin.json").is_file():
-            _make_template(dist, log)
+            make_template(dist, log)
     return dist
 
 
-def _make_template(dist: Distribution, log: Callable[[str], None]) -> None:
-    """Initialise a database (schema, master realm, bootstrap admin) that servers start from."""
+def augment(home: Path, *, java_home: Path | None = None, options: tuple[str, ...] = BUILD_OPTIONS) -> None:
+    """Run Keycloak's Quarkus augmentation (``kc.sh build``) in the unpacked distribution ``home``.
+
+    Raises
+    ------
+    KeycloakError
+        With the tail of Keycloak's output when the build fails.
+    """
+    env = Distribution(KEYCLOAK_VERSION, home, home, java_home).java_env()
+    _run(
+        [str(home / "bin" / "kc.sh"), "build", *options],
+        env=env,
+        cwd=home,
+        timeout=BUILD_TIMEOUT,
+        what="kc.sh build",
+    )
+
+
+def make_template(dist: Distribution, log: Callable[[str], None] = print) -> None:
+    """Initialise ``dist.template``: a database (schema, master realm, bootstrap admin) servers start from."""
     log("initialising Keycloak's template database (schema, master realm, admin), once per machine …")
     t0 = time.monotonic()
     parent = dist.template.parent
