@@ -153,8 +153,12 @@ def _start_keycloak(settings: Settings, client_secret: str) -> Any:
     server = local_server(settings, client_secret)
     print(f"workbench: starting Keycloak on {server.url} (first start imports {settings.realm_file.name}) …")
     server.start()
+    admin = server.admin()
     # The realm file names the default hub URL; the hub may run on another port or host.
-    server.admin().set_client_urls(settings.oidc_client_id, settings.public_url)
+    admin.set_client_urls(settings.oidc_client_id, settings.public_url)
+    # A database kept from an earlier run may hold another secret (e.g. the state's secrets were
+    # regenerated): the local Keycloak belongs to this workbench, so it takes the hub's.
+    admin.update_client(settings.oidc_client_id, {"secret": client_secret})
     return server
 
 
