@@ -162,6 +162,9 @@ class KeycloakAdmin:
     def update_client(self, client_id: str, changes: dict[str, Any]) -> None:
         """Apply ``changes`` (top-level fields; ``attributes`` merged) to the client."""
         rep = self.client(client_id)
+        # Sent back, the mappers would be saved again (Keycloak then adds its defaults to their
+        # config); left out, they stay as they are.
+        rep.pop("protocolMappers", None)
         attributes = {**rep.get("attributes", {}), **changes.pop("attributes", {})}
         rep.update(changes)
         rep["attributes"] = attributes
