@@ -129,7 +129,7 @@ def _refused_credentials_message(issuer: str, client_id: str, reason: str) -> st
 
 
 def check_client(
-    metadata: dict[str, Any], client_id: str, client_secret: str, *, timeout: float = 10.0
+    metadata: dict[str, Any], client_id: str, client_secret: str, *, timeout: float = 30.0
 ) -> None:
     """Check that the issuer accepts ``client_id`` / ``client_secret``, without any user.
 

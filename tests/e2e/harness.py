@@ -62,7 +62,7 @@ WORKBENCH = ROOT / ".venv" / "bin" / "workbench"
 LOGIN_FORM_ID = "kc-form-login"
 
 # Bounds of the waits, generous for a 2-core machine shared by other work [s].
-START_TIMEOUT = 120.0
+START_TIMEOUT = 240.0
 SPAWN_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
 KERNEL_TIMEOUT = 120.0
