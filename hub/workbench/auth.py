@@ -12,11 +12,16 @@ policy:
 - tokens live in the encrypted auth state and are refreshed with the refresh token every
   ``auth_refresh_age`` seconds and before each spawn, re-reading the claims: a group removed in the
   IdP is removed from the hub then, and a user left in no allowed group must log in again (and is
-  refused).
+  refused);
+- logging out of the hub also ends the IdP's single sign-on session (RP-initiated logout at the
+  issuer's ``end_session_endpoint`` with ``id_token_hint``), so the next visit asks for the password;
+- a client id/secret the issuer refuses is found at start (:func:`check_client`) and, should it change
+  later, reported at login as one line naming the setting, never as a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from html import escape
@@ -26,7 +31,10 @@ from typing import Any
 import jwt
 import requests
 from oauthenticator.generic import GenericOAuthenticator
+from oauthenticator.oauth2 import OAuthLogoutHandler
 from tornado import web
+from tornado.httpclient import HTTPClientError
+from tornado.httputil import url_concat
 from traitlets import Unicode
 
 from workbench.settings import Settings
@@ -103,6 +111,64 @@ def _why_unreachable(exc: requests.RequestException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+class ClientCredentialsError(RuntimeError):
+    """The issuer refuses the hub's client id and secret."""
+
+
+# What an OIDC token endpoint answers to a client it does not authenticate: RFC 6749 says
+# invalid_client (HTTP 401); Keycloak says unauthorized_client (HTTP 401) for a wrong secret.
+_BAD_CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+
+
+def _refused_credentials_message(issuer: str, client_id: str, reason: str) -> str:
+    return (
+        f"the IdP {issuer} refuses the hub's client credentials (WORKBENCH_OIDC_CLIENT_ID={client_id} and "
+        f"WORKBENCH_OIDC_CLIENT_SECRET: {reason}); set the secret shown in Keycloak under "
+        f"Clients → {client_id} → Credentials"
+    )
+
+
+def check_client(
+    metadata: dict[str, Any], client_id: str, client_secret: str, *, timeout: float = 30.0
+) -> None:
+    """Check that the issuer accepts ``client_id`` / ``client_secret``, without any user.
+
+    The token endpoint is asked to refresh a token that cannot exist: an issuer authenticates the
+    client first, so it answers ``invalid_grant`` to a good client and ``invalid_client`` (Keycloak:
+    ``unauthorized_client``, HTTP 401) to a bad secret. Any other answer is inconclusive and accepted.
+
+    Raises
+    ------
+    ClientCredentialsError
+        One line naming the issuer, the settings and the issuer's reason.
+    """
+    issuer = str(metadata.get("issuer", metadata["token_endpoint"]))
+    methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+    data = {"grant_type": "refresh_token", "refresh_token": "workbench-client-credentials-check"}
+    auth = None
+    if "client_secret_basic" in methods:
+        auth = (client_id, client_secret)
+    else:
+        data.update({"client_id": client_id, "client_secret": client_secret})
+    try:
+        r = requests.post(metadata["token_endpoint"], data=data, auth=auth, timeout=timeout)
+    except requests.RequestException as exc:
+        raise ClientCredentialsError(
+            f"the token endpoint {metadata['token_endpoint']} of WORKBENCH_OIDC_ISSUER={issuer} does not "
+            f"answer ({_why_unreachable(exc)})"
+        ) from None
+    try:
+        body = r.json()
+    except ValueError:
+        body = {}
+    error = str(body.get("error", "")) if isinstance(body, dict) else ""
+    if r.status_code == 401 or error in _BAD_CLIENT_ERRORS:
+        reason = error or f"HTTP {r.status_code}"
+        if isinstance(body, dict) and body.get("error_description"):
+            reason += f' "{body["error_description"]}"'
+        raise ClientCredentialsError(_refused_credentials_message(issuer, client_id, reason))
+
+
 class AccessRefused(web.HTTPError):
     """403 for an authenticated user who is in none of the allowed groups (rendered by 403.html)."""
 
@@ -143,8 +209,37 @@ def groups_from_auth_state(auth_state: dict[str, Any]) -> list[str]:
     return sorted({str(g).lstrip("/") for g in groups if str(g).strip("/")})
 
 
+class WorkbenchLogoutHandler(OAuthLogoutHandler):
+    """Log out of the hub, then of the IdP's single sign-on session (RP-initiated logout).
+
+    With a user logged in: clear the hub's cookies and send the browser to the issuer's
+    ``end_session_endpoint`` with the user's ID token as ``id_token_hint``; Keycloak then ends the SSO
+    session without asking and returns to ``post_logout_redirect_uri`` (this page again). Without a
+    user (that return, or a second visit): JupyterHub's "Successfully logged out" page.
+    """
+
+    async def get(self) -> None:
+        user = self.current_user
+        id_token = None
+        if user is not None:
+            auth_state = await user.get_auth_state()
+            id_token = (auth_state or {}).get("id_token")
+        await self.default_handle_logout()
+        await self.handle_logout()
+        self._jupyterhub_user = None
+        authenticator = self.authenticator
+        if user is not None and authenticator.end_session_url:
+            params = {"client_id": authenticator.client_id}
+            if id_token:
+                params["id_token_hint"] = id_token
+                params["post_logout_redirect_uri"] = authenticator.post_logout_url
+            self.redirect(url_concat(authenticator.end_session_url, params))
+            return
+        self.finish(await self.render_template("logout.html"))
+
+
 class WorkbenchAuthenticator(GenericOAuthenticator):
-    """GenericOAuthenticator with the workbench's discovery, group and refusal policy."""
+    """GenericOAuthenticator with the workbench's discovery, group, refusal and logout policy."""
 
     access_contact = Unicode(
         "your segment's workbench administrator",
@@ -152,6 +247,36 @@ class WorkbenchAuthenticator(GenericOAuthenticator):
         help="Who to ask for access, named on the refusal page.",
     )
     issuer = Unicode("", config=True, help="OpenID Connect issuer URL the endpoints were discovered from.")
+    end_session_url = Unicode(
+        "", config=True, help="The issuer's end_session_endpoint (RP-initiated logout); empty: none."
+    )
+    post_logout_url = Unicode(
+        "", config=True, help="Where the IdP returns the browser after logout (the hub's /hub/logout)."
+    )
+    logout_handler = WorkbenchLogoutHandler
+
+    async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """The token endpoint's answer; a refused client is one clear line in the log and the page."""
+        try:
+            return dict(await super().get_token_info(handler, params))
+        except HTTPClientError as exc:
+            error = ""
+            if exc.response is not None and exc.response.body:
+                try:
+                    error = str(json.loads(exc.response.body).get("error", ""))
+                except (ValueError, AttributeError):
+                    error = ""
+            if exc.code == 401 or error in _BAD_CLIENT_ERRORS:
+                message = _refused_credentials_message(
+                    self.issuer, self.client_id, error or f"HTTP {exc.code}"
+                )
+                self.log.error("Login failed: %s", message)
+                if params.get("grant_type") == "refresh_token":
+                    raise  # refresh_user: the user logs in again, and meets the same page
+                raise web.HTTPError(
+                    502, "The sign-in service refused this workbench's credentials: tell its administrator."
+                ) from None
+            raise
 
     async def check_allowed(self, username: str, auth_model: dict[str, Any] | None) -> bool:
         if await super().check_allowed(username, auth_model):
@@ -218,17 +343,16 @@ def configure(c: Any, settings: Settings, metadata: dict[str, Any], *, client_se
     a.token_url = metadata["token_endpoint"]
     a.userdata_url = metadata.get("userinfo_endpoint", "")
     a.userdata_from_id_token = not metadata.get("userinfo_endpoint")
-    end_session = metadata.get("end_session_endpoint")
-    if end_session:
-        # Keycloak asks the user to confirm, then ends the SSO session too.
-        a.logout_redirect_url = f"{end_session}?client_id={settings.oidc_client_id}"
+    # RP-initiated logout: the hub's logout ends the IdP session too (WorkbenchLogoutHandler).
+    a.end_session_url = metadata.get("end_session_endpoint", "")
+    a.post_logout_url = f"{settings.public_url}/hub/logout"
     # Keycloak's userinfo requires the openid scope.
     a.scope = ["openid", "email", "profile"]
     a.username_claim = "preferred_username"
     # Keycloak lower-cases usernames; anything outside this set (a '/' in particular) could reach a
     # path or a container name, so such a login is refused rather than escaped.
     a.username_pattern = USERNAME_PATTERN
-    a.login_service = "S2P single sign-on" if settings.auth == "keycloak" else "S2P dev IdP"
+    a.login_service = "S2P dev IdP" if settings.auth == "dev-idp" else "S2P single sign-on"
     a.auto_login = True
     a.manage_groups = True
     a.auth_state_groups_key = groups_from_auth_state

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workbench.images.commands",
     "workbench.data.commands",
     "workbench.jobs.commands",
+    "workbench.keycloak.commands",
 )
 
 

@@ -107,7 +107,7 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
     ------
     HubConfigError
         When the settings are refused (``WORKBENCH_ENV=ope``), the proxy is not installed, the issuer
-        does not answer, or the chosen spawner is unavailable.
+        does not answer or refuses the client's credentials, or the chosen spawner is unavailable.
     """
     settings.ensure_dirs()
     secrets = ensure_secrets(settings.state_dir)
@@ -152,11 +152,13 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
         }
     ]
 
+    client_secret = effective_client_secret(settings, secrets)
     try:
         metadata = auth.discover(settings.oidc_issuer, timeout=discover_timeout)
-    except auth.DiscoveryError as exc:
+        auth.check_client(metadata, settings.oidc_client_id, client_secret)
+    except (auth.DiscoveryError, auth.ClientCredentialsError) as exc:
         raise HubConfigError(str(exc)) from None
-    auth.configure(c, settings, metadata, client_secret=effective_client_secret(settings, secrets))
+    auth.configure(c, settings, metadata, client_secret=client_secret)
 
     try:
         spawners.configure(c, settings)

@@ -29,7 +29,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The checkout the ``workbench`` package was installed from (editable install)."""
 
 ENVIRONMENTS = ("dev", "ire", "pre-ope", "ope")
-AUTH_MODES = ("dev-idp", "keycloak")
+AUTH_MODES = ("dev-idp", "keycloak", "keycloak-local")
+LOCAL_IDPS = ("dev-idp", "keycloak-local")
+"""Auth modes in which `workbench up` starts the IdP itself on WORKBENCH_IDP_PORT."""
 SPAWNERS = ("local", "docker", "swarm")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SEGMENT_GROUPS = ("swe", "debris", "neo", "operators", "admins")
@@ -169,10 +171,21 @@ def _realm_name(realm_file: Path) -> str:
 
 
 def _default_issuer(v: Mapping[str, Any]) -> str:
-    """dev-idp: http://127.0.0.1:<WORKBENCH_IDP_PORT>/realms/<realm of WORKBENCH_REALM_FILE>; keycloak: required"""
-    if v["auth"] == "dev-idp":
+    """dev-idp, keycloak-local: http://127.0.0.1:<WORKBENCH_IDP_PORT>/realms/<realm of WORKBENCH_REALM_FILE>; keycloak: required"""
+    if v["auth"] in LOCAL_IDPS:
         return f"http://127.0.0.1:{v['idp_port']}/realms/{_realm_name(v['realm_file'])}"
     return ""
+
+
+def _default_keycloak_cache(v: Mapping[str, Any]) -> Path:
+    """$XDG_CACHE_HOME/s2p-workbench/keycloak, else ~/.cache/s2p-workbench/keycloak"""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser().resolve() / "s2p-workbench" / "keycloak"
+
+
+def _java_on_path(v: Mapping[str, Any]) -> None:
+    """(empty: the java on PATH)"""
+    return None
 
 
 def _default_public_url(v: Mapping[str, Any]) -> str:
@@ -269,20 +282,22 @@ class Settings:
         default="dev-idp",
         choices=AUTH_MODES,
         help="Identity provider: `dev-idp` starts the bundled Keycloak-shaped IdP with the realm file; "
-        "`keycloak` uses the issuer given by WORKBENCH_OIDC_ISSUER.",
+        "`keycloak-local` starts a real Keycloak (fetched with Maven into WORKBENCH_KEYCLOAK_CACHE) with the "
+        "realm file imported; `keycloak` uses the issuer given by WORKBENCH_OIDC_ISSUER.",
     )
     realm_file: Path = setting(
         "WORKBENCH_REALM_FILE",
         default=PROJECT_ROOT / "deploy" / "keycloak" / "realm-s2p.json",
         parse=parse_path,
-        help="Keycloak realm export read by the dev IdP (users, groups, clients) and by `workbench up` "
-        "for the demo logins it prints.",
+        help="Keycloak realm export read by the dev IdP (users, groups, clients), imported by the local "
+        "Keycloak (keycloak-local), and read by `workbench up` for the demo logins it prints.",
     )
     idp_port: int = setting(
         "WORKBENCH_IDP_PORT",
         default=8080,
         parse=parse_port,
-        help="Port of the dev IdP on 127.0.0.1 (dev-idp only).",
+        help="Port on 127.0.0.1 of the IdP `workbench up` starts: the dev IdP (dev-idp) or the local "
+        "Keycloak (keycloak-local).",
     )
     oidc_issuer: str = setting(
         "WORKBENCH_OIDC_ISSUER",
@@ -300,8 +315,8 @@ class Settings:
         "WORKBENCH_OIDC_CLIENT_SECRET",
         default="",
         secret=True,
-        help="OIDC client secret. Empty with dev-idp: a random one is generated in the state directory and "
-        "handed to the dev IdP. Required with keycloak.",
+        help="OIDC client secret. Empty with dev-idp or keycloak-local: a random one is generated in the state "
+        "directory and handed to the IdP `workbench up` starts. Required with keycloak.",
     )
     allowed_groups: tuple[str, ...] = setting(
         "WORKBENCH_ALLOWED_GROUPS",
@@ -326,6 +341,21 @@ class Settings:
         "WORKBENCH_ACCESS_CONTACT",
         default="your segment's workbench administrator",
         help="Who to ask for access, shown on the refusal page to users in no allowed group.",
+    )
+    # -- the real Keycloak run locally (keycloak-local, tests, `workbench keycloak`) -----------------
+    keycloak_cache: Path = setting(
+        "WORKBENCH_KEYCLOAK_CACHE",
+        derive=_default_keycloak_cache,
+        parse=parse_path,
+        help="Folder outside the repository where `workbench keycloak fetch` keeps the Keycloak "
+        "distribution downloaded with Maven, augmented once, and its template database.",
+    )
+    keycloak_java_home: Path | None = setting(
+        "WORKBENCH_KEYCLOAK_JAVA_HOME",
+        derive=_java_on_path,
+        parse=parse_path,
+        help="JDK (17 or later) that builds and runs the local Keycloak, e.g. "
+        "/usr/lib/jvm/temurin-25-jdk-amd64; empty: the `java` on PATH.",
     )
     hub_ip: str = setting(
         "WORKBENCH_HUB_IP",
@@ -485,7 +515,7 @@ class Settings:
             "WORKBENCH_HUB_API_PORT": self.hub_api_port,
             "WORKBENCH_PROXY_API_PORT": self.proxy_api_port,
         }
-        if self.auth == "dev-idp":
+        if self.auth in LOCAL_IDPS:
             ports["WORKBENCH_IDP_PORT"] = self.idp_port
         clashes = [a for a in ports if list(ports.values()).count(ports[a]) > 1]
         if clashes:
@@ -501,10 +531,11 @@ class Settings:
             operations means the hub is wired to a development realm.
         """
         problems = []
-        if self.auth == "dev-idp":
+        if self.auth in LOCAL_IDPS:
             problems.append(
-                "WORKBENCH_AUTH=dev-idp: the bundled dev IdP (demo users, dev passwords) is for development; "
-                "set WORKBENCH_AUTH=keycloak and WORKBENCH_OIDC_ISSUER to the programme's Keycloak realm."
+                f"WORKBENCH_AUTH={self.auth}: the IdP started by `workbench up` (demo users, dev passwords) is "
+                "for development; set WORKBENCH_AUTH=keycloak and WORKBENCH_OIDC_ISSUER to the programme's "
+                "Keycloak realm."
             )
         public = urlsplit(self.public_url)
         if public.scheme == "http" and not _is_loopback(public.hostname):

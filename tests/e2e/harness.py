@@ -26,10 +26,20 @@ Stable API (other test packages build on it)::
     choose ``ports`` first with :func:`free_ports`).
 ``start_idp(realm_file, state_dir, *, hub_url, client_secret, client_id="workbench", realm=None)``
     A dev IdP (``workbench.devidp.DevIdP``) accepting ``hub_url``'s callback; stop it with ``.stop()``.
+``login_via_idp(hub_url, username, password)``, ``login_via_partner(hub_url, alias, username, password)``
+    The redirect flow through the IdP's form (dev IdP or Keycloak), or through Keycloak's button for
+    a brokered partner IdP and that IdP's form.
+``browser_session()``
+    A ``requests.Session`` that keeps cookies as a browser does on http://127.0.0.1 (Keycloak sets
+    ``Secure`` cookies there, which browsers accept on loopback and plain ``requests`` would drop).
+
+The identity tests run against both IdPs with the same code: :mod:`tests.e2e.idps`.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
+import ipaddress
 import json
 import os
 import signal
@@ -52,7 +62,7 @@ WORKBENCH = ROOT / ".venv" / "bin" / "workbench"
 LOGIN_FORM_ID = "kc-form-login"
 
 # Bounds of the waits, generous for a 2-core machine shared by other work [s].
-START_TIMEOUT = 120.0
+START_TIMEOUT = 240.0
 SPAWN_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
 KERNEL_TIMEOUT = 120.0
@@ -130,6 +140,60 @@ def find_login_form(html: str) -> tuple[str, dict[str, str]] | None:
     return (parser.action, parser.fields) if parser.found else None
 
 
+class _LinkParser(HTMLParser):
+    """The ``href`` of the ``<a>`` with a given id."""
+
+    def __init__(self, link_id: str) -> None:
+        super().__init__()
+        self.link_id = link_id
+        self.href: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "a" and a.get("id") == self.link_id and self.href is None:
+            self.href = a.get("href", "")
+
+
+def find_link(html: str, link_id: str) -> str | None:
+    """``href`` of ``<a id=link_id>`` (e.g. Keycloak's ``social-<alias>`` button), or None."""
+    parser = _LinkParser(link_id)
+    parser.feed(html)
+    return parser.href
+
+
+class _LoopbackSecureCookies(http.cookiejar.DefaultCookiePolicy):
+    """Send ``Secure`` cookies to loopback hosts over http, as browsers treat them as secure contexts."""
+
+    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        host = urlsplit(request.get_full_url()).hostname or ""
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        return loopback or bool(super().return_ok_secure(cookie, request))
+
+
+class BrowserSession(requests.Session):
+    """A ``requests.Session`` whose cookie handling matches a browser's on http://127.0.0.1."""
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        prepared = super().prepare_request(request)
+        # requests copies the cookies into a jar with the default policy: redo the header with ours,
+        # and keep our jar for the redirects it follows (resolve_redirects reuses it).
+        jar = requests.cookies.RequestsCookieJar()
+        jar.set_policy(_LoopbackSecureCookies())
+        jar.update(prepared._cookies)  # type: ignore[attr-defined]
+        prepared._cookies = jar  # type: ignore[attr-defined]
+        prepared.headers.pop("Cookie", None)
+        prepared.prepare_cookies(jar)
+        return prepared
+
+
+def browser_session() -> requests.Session:
+    """A fresh :class:`BrowserSession`."""
+    return BrowserSession()
+
+
 @dataclass
 class Login:
     """Outcome of a login through the redirect flow."""
@@ -157,17 +221,46 @@ def login_via_idp(
     Login
         Whatever page the flow ends on; a test asserts on it (``.ok``, status code, text).
     """
-    s = session or requests.Session()
+    s = session or browser_session()
     r = s.get(f"{hub_url}/hub/login", timeout=30)
     form = find_login_form(r.text)
     if form is None:
         if r.status_code == 200 and "/hub/" in urlsplit(r.url).path:
             return Login(s, r)  # single sign-on: the IdP session was still valid
         raise HarnessError(f"no login form at {r.url} (HTTP {r.status_code}):\n{r.text[:2000]}")
+    return submit_login_form(s, r, username, password)
+
+
+def submit_login_form(s: requests.Session, page: requests.Response, username: str, password: str) -> Login:
+    """Fill ``form#kc-form-login`` of ``page`` and follow the redirects it leads to."""
+    form = find_login_form(page.text)
+    if form is None:
+        raise HarnessError(f"no login form at {page.url} (HTTP {page.status_code}):\n{page.text[:2000]}")
     action, fields = form
     fields.update({"username": username, "password": password})
-    r = s.post(urljoin(r.url, action), data=fields, timeout=60)
+    r = s.post(urljoin(page.url, action), data=fields, timeout=60)
     return Login(s, r)
+
+
+def login_via_partner(
+    hub_url: str, alias: str, username: str, password: str, *, session: requests.Session | None = None
+) -> Login:
+    """Log in at ``hub_url`` through Keycloak's button for partner ``alias``, then the partner's form.
+
+    Keycloak's first-login pages for a brokered user (review profile…) would stop here with their
+    page as ``.response``: a partner user whose claims are complete never sees one.
+    """
+    s = session or browser_session()
+    r = s.get(f"{hub_url}/hub/login", timeout=30)
+    href = find_link(r.text, f"social-{alias}")
+    if href is None:
+        raise HarnessError(
+            f"no button for partner {alias!r} at {r.url} (HTTP {r.status_code}):\n{r.text[:2000]}"
+        )
+    r = s.get(urljoin(r.url, href), timeout=30)
+    if find_login_form(r.text) is None:
+        return Login(s, r)  # the partner's session was still valid (its single sign-on), or an error page
+    return submit_login_form(s, r, username, password)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -193,6 +286,7 @@ def start_idp(
         port=port,
         realm=realm,
         redirect_uris={client_id: [f"{hub_url}/hub/oauth_callback"]},
+        post_logout_uris={client_id: [f"{hub_url}/hub/*"]},
         env={"WORKBENCH_OIDC_CLIENT_SECRET": client_secret},
         state_dir=state_dir,
         log_file=state_dir / "idp.log",

@@ -1,7 +1,9 @@
-"""A real browser (Debian's Chromium driven by Playwright) logs in through the dev IdP's form.
+"""A real browser (Debian's Chromium driven by Playwright) logs in through each IdP's own form.
 
-This is the path a scientist takes: open the hub, get redirected to the Keycloak-shaped login page,
-type the credentials, and arrive in JupyterLab; a user in no allowed group sees the refusal page.
+This is the path a scientist takes: open the hub, get redirected to the login page (the dev IdP's
+Keycloak-shaped one, or real Keycloak's), type the credentials, and arrive in JupyterLab; a user in no
+allowed group sees the refusal page; logging out ends the IdP session, so the next visit asks for the
+password again. The same code runs against both IdPs (:mod:`tests.e2e.idps`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Workbench, start_workbench
-from tests.support import need, need_executable
+from tests.e2e.harness import Workbench
+from tests.e2e.idps import IdP
+from tests.support import need
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
@@ -33,9 +36,8 @@ LAB_READY_TIMEOUT_MS = 180_000
 
 
 @pytest.fixture(scope="module")
-def wb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workbench]:
-    need_executable("node")
-    with start_workbench(tmp_path_factory.mktemp("state")) as workbench:
+def wb(tmp_path_factory: pytest.TempPathFactory, idp: IdP) -> Iterator[Workbench]:
+    with idp.start_workbench(tmp_path_factory.mktemp("state")) as workbench:
         yield workbench
 
 
@@ -73,10 +75,27 @@ def test_browser_login_reaches_jupyterlab(wb: Workbench, page, tmp_path: Path):
     wb.stop_server("swe-scientist")
 
 
-def test_browser_wrong_password_stays_on_the_form(wb: Workbench, page):
+def test_browser_wrong_password_stays_on_the_form(wb: Workbench, idp: IdP, page):
     _login(page, wb, "debris-analyst", "not-the-password")
-    page.wait_for_selector("form#kc-form-login")
-    assert "Invalid username or password." in page.content()
+    page.wait_for_selector("#input-error-username")
+    assert page.url.startswith(idp.issuer(wb.ports) + "/")
+    assert "Invalid username or password." in page.inner_text("#input-error-username")
+    assert page.locator("form#kc-form-login").count() == 1
+
+
+def test_browser_logout_ends_the_idp_session(wb: Workbench, idp: IdP, page):
+    _login(page, wb, "neo-analyst", "dev-neo-analyst")
+    page.wait_for_url("**/hub/home", timeout=60_000)
+    # Single sign-on while the IdP session lives: /hub/login goes straight back to the hub.
+    page.goto(f"{wb.url}/hub/login")
+    page.wait_for_url("**/hub/home", timeout=60_000)
+    page.goto(f"{wb.url}/hub/logout")
+    page.wait_for_selector("#logout-main", timeout=60_000)
+    assert "Successfully logged out" in page.inner_text("#logout-main")
+    # The IdP session ended with the hub's: the password is asked again.
+    page.goto(f"{wb.url}/hub/login")
+    page.wait_for_selector("form#kc-form-login", timeout=60_000)
+    assert page.url.startswith(idp.issuer(wb.ports) + "/")
 
 
 def test_browser_user_without_group_is_refused(wb: Workbench, page):

@@ -15,13 +15,16 @@ import jwt
 import pytest
 from traitlets.config import Config
 
-from tests.support import free_port
+from tests.support import ROOT, free_port, need_executable
 from workbench import hubconfig
 from workbench.auth import (
     USERNAME_PATTERN,
     AccessRefused,
+    ClientCredentialsError,
     DiscoveryError,
     WorkbenchAuthenticator,
+    WorkbenchLogoutHandler,
+    check_client,
     configure,
     discover,
     groups_from_auth_state,
@@ -132,9 +135,11 @@ def test_authenticator_config_follows_settings_and_metadata(issuer: str, tmp_pat
     assert a.authorize_url == f"{issuer}/test/protocol/openid-connect/auth"
     assert a.userdata_url == f"{issuer}/test/protocol/openid-connect/userinfo"
     assert a.oauth_callback_url == "https://wb.example.org/hub/oauth_callback"
-    assert a.logout_redirect_url.startswith(
-        f"{issuer}/test/protocol/openid-connect/logout?client_id=workbench"
-    )
+    # RP-initiated logout: the hub's logout handler sends the ID token to the end-session endpoint
+    # and asks to come back to its own logout page.
+    assert a.end_session_url == f"{issuer}/test/protocol/openid-connect/logout"
+    assert a.post_logout_url == "https://wb.example.org/hub/logout"
+    assert WorkbenchAuthenticator.logout_handler is WorkbenchLogoutHandler
     assert a.scope == ["openid", "email", "profile"]
     assert a.username_claim == "preferred_username"
     assert a.manage_groups and a.enable_auth_state and a.refresh_pre_spawn
@@ -185,3 +190,35 @@ def test_hub_config_refuses_production_with_dev_idp(tmp_path: Path) -> None:
 def test_usernames_that_could_escape_a_path_are_refused(name: str, ok: bool) -> None:
     authenticator = WorkbenchAuthenticator(username_pattern=USERNAME_PATTERN)
     assert authenticator.validate_username(name) is ok
+
+
+def test_check_client_tells_a_wrong_secret_from_a_right_one(tmp_path: Path) -> None:
+    """Against the dev IdP (a real OIDC provider): no user needed, one line naming the settings."""
+    need_executable("node")
+    from workbench.devidp import DevIdP
+
+    with DevIdP(
+        ROOT / "deploy" / "keycloak" / "realm-s2p.json",
+        env={"WORKBENCH_OIDC_CLIENT_SECRET": "the-right-secret"},
+        state_dir=tmp_path,
+    ) as idp:
+        meta = discover(idp.issuer)
+        check_client(meta, "workbench", "the-right-secret")
+        with pytest.raises(ClientCredentialsError) as wrong:
+            check_client(meta, "workbench", "not-the-secret")
+        with pytest.raises(ClientCredentialsError, match="WORKBENCH_OIDC_CLIENT_ID=nobody"):
+            check_client(meta, "nobody", "the-right-secret")
+    message = str(wrong.value)
+    assert "\n" not in message
+    assert message.startswith(f"the IdP {idp.issuer} refuses the hub's client credentials")
+    assert 'invalid_client "client authentication failed"' in message
+    assert "Clients → workbench → Credentials" in message
+
+
+def test_check_client_says_when_the_token_endpoint_is_unreachable() -> None:
+    meta = {
+        "issuer": "http://idp.invalid/realms/s2p",
+        "token_endpoint": f"http://127.0.0.1:{free_port()}/token",
+    }
+    with pytest.raises(ClientCredentialsError, match=r"does not answer \(connection refused"):
+        check_client(meta, "workbench", "s" * 32, timeout=2)

@@ -244,7 +244,7 @@ def test_code_flow_claims_of_debris_analyst(idp: Any, callback: str) -> None:
 def test_groups_and_roles_of_operator_and_admin(idp: Any, callback: str) -> None:
     operator = Browser(idp.issuer, callback).login("operator")
     claims = jwt.decode(operator.id_token, options={"verify_signature": False})
-    assert sorted(claims["groups"]) == ["debris", "operators"]
+    assert claims["groups"] == ["debris", "operators"]  # sorted by name, as Keycloak does
     assert {"s2p-user", "s2p-operator"} <= set(claims["realm_access"]["roles"])
     admin = Browser(idp.issuer, callback).login("admin")
     claims = jwt.decode(admin.id_token, options={"verify_signature": False})
@@ -252,11 +252,12 @@ def test_groups_and_roles_of_operator_and_admin(idp: Any, callback: str) -> None
     assert "s2p-admin" in claims["realm_access"]["roles"]
 
 
-def test_nogroup_user_has_empty_groups(idp: Any, callback: str) -> None:
+def test_nogroup_user_has_no_groups_claim(idp: Any, callback: str) -> None:
+    """As Keycloak's group-membership mapper: no claim at all for a user in no group."""
     browser = Browser(idp.issuer, callback)
     tokens = browser.login("nogroup")
-    assert browser.verify(tokens.id_token)["groups"] == []
-    assert browser.userinfo(tokens.access_token).json()["groups"] == []
+    assert "groups" not in browser.verify(tokens.id_token)
+    assert "groups" not in browser.userinfo(tokens.access_token).json()
 
 
 def test_wrong_password_shows_the_form_with_error(idp: Any, callback: str) -> None:
@@ -414,31 +415,20 @@ def test_wildcard_redirect_and_secret_placeholder_default(tmp_path: Path) -> Non
         assert outside.status_code == 400
 
 
-def test_logout_ends_the_session(idp: Any, callback: str) -> None:
+def test_logout_with_id_token_hint_ends_the_session_at_once(idp: Any, callback: str) -> None:
+    """Like Keycloak: RP-initiated logout with id_token_hint needs no confirmation page."""
     browser = Browser(idp.issuer, callback)
     tokens = browser.login("admin")
     # The realm's post-logout URIs end in `*`: any page under the hub matches.
-    after = "http://127.0.0.1:8000/hub/logged-out"
+    after = "http://127.0.0.1:8000/hub/logout"
     r = browser.http.get(
         browser.meta["end_session_endpoint"],
-        params={"id_token_hint": tokens.id_token, "post_logout_redirect_uri": after},
-        timeout=HTTP_TIMEOUT_S,
-    )
-    assert r.status_code == 200
-    form = re.search(r'<form[^>]*id="op.logoutForm"[^>]*action="([^"]+)"', r.text) or re.search(
-        r'<form[^>]*action="([^"]+)"[^>]*id="op.logoutForm"', r.text
-    )
-    assert form, r.text[:500]
-    xsrf = re.search(r'name="xsrf" value="([^"]+)"', r.text)
-    assert xsrf
-    done = browser.http.post(
-        urljoin(r.url, form.group(1)),
-        data={"xsrf": xsrf.group(1), "logout": "yes"},
+        params={"id_token_hint": tokens.id_token, "post_logout_redirect_uri": after, "state": "s1"},
         allow_redirects=False,
         timeout=HTTP_TIMEOUT_S,
     )
-    assert done.status_code == 303
-    assert done.headers["Location"] == after
+    assert r.status_code == 302, r.text[:500]
+    assert r.headers["Location"] == f"{after}?state=s1"
     # The session is gone: a new authorization request shows the login form again, and the
     # refresh token bound to the session is dead.
     assert 'id="kc-form-login"' in browser.login_page().text
@@ -449,6 +439,31 @@ def test_logout_ends_the_session(idp: Any, callback: str) -> None:
         timeout=HTTP_TIMEOUT_S,
     )
     assert refused.status_code == 400
+
+
+def test_logout_without_id_token_hint_asks_to_confirm(idp: Any, callback: str) -> None:
+    browser = Browser(idp.issuer, callback)
+    tokens = browser.login("operator")
+    r = browser.http.get(
+        browser.meta["end_session_endpoint"], params={"client_id": CLIENT}, timeout=HTTP_TIMEOUT_S
+    )
+    assert r.status_code == 200
+    assert "Do you want to log out?" in r.text and 'id="kc-logout"' in r.text
+    # Not confirmed: the session and its refresh token still work.
+    assert browser.refresh(tokens.refresh_token).status_code == 200
+    form = re.search(r'<form[^>]*id="op.logoutForm"[^>]*action="([^"]+)"', r.text) or re.search(
+        r'<form[^>]*action="([^"]+)"[^>]*id="op.logoutForm"', r.text
+    )
+    xsrf = re.search(r'name="xsrf" value="([^"]+)"', r.text)
+    assert form and xsrf, r.text[:500]
+    done = browser.http.post(
+        urljoin(r.url, form.group(1)),
+        data={"xsrf": xsrf.group(1), "logout": "yes"},
+        allow_redirects=False,
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert done.status_code == 303
+    assert 'id="kc-form-login"' in browser.login_page().text
 
 
 def test_launcher_reports_missing_node_modules(tmp_path: Path) -> None:

@@ -52,7 +52,8 @@ def test_invalid_setting_refuses_before_start(
     monkeypatch.setenv("WORKBENCH_AUTH", "saml")
     assert main(["up"]) == 2
     assert (
-        "WORKBENCH_AUTH='saml' is invalid: allowed values are dev-idp, keycloak." in capsys.readouterr().err
+        "WORKBENCH_AUTH='saml' is invalid: allowed values are dev-idp, keycloak, keycloak-local."
+        in capsys.readouterr().err
     )
     assert not (tmp_path / "secrets").exists()
 

@@ -1,4 +1,8 @@
-"""``workbench up``: start the dev IdP (unless ``WORKBENCH_AUTH=keycloak``) and the hub, stop both on exit.
+"""``workbench up``: start the local IdP (unless ``WORKBENCH_AUTH=keycloak``) and the hub, stop both on exit.
+
+The local IdP is the dev IdP (``WORKBENCH_AUTH=dev-idp``, the default: starts in a second) or a real
+Keycloak (``WORKBENCH_AUTH=keycloak-local``: fetched and prepared once per machine, then about 30 s to
+start; its database stays in ``<state>/keycloak`` between runs).
 
 Order of events: read and check the settings (``WORKBENCH_ENV=ope`` refusals happen here, before
 anything starts), make sure the ports are free, generate the secrets, start the IdP with the hub's
@@ -23,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from workbench.settings import PROJECT_ROOT, SPAWNERS, Settings, SettingsError
+from workbench.settings import LOCAL_IDPS, PROJECT_ROOT, SPAWNERS, Settings, SettingsError
 
 HUB_CONFIG = PROJECT_ROOT / "hub" / "jupyterhub_config.py"
 HUB_START_TIMEOUT = 120.0  # [s] until /hub/health answers through the proxy (database upgrade included)
@@ -38,7 +42,8 @@ def register(subparsers: Any) -> None:
         "up",
         help="start the dev IdP and the hub; Ctrl-C stops everything",
         description=(
-            "Start the workbench: the dev IdP (unless WORKBENCH_AUTH=keycloak), JupyterHub and its proxy. "
+            "Start the workbench: the local IdP (dev IdP, or a real Keycloak with "
+            "WORKBENCH_AUTH=keycloak-local; none with WORKBENCH_AUTH=keycloak), JupyterHub and its proxy. "
             "Settings come from WORKBENCH_* variables (see `workbench settings`)."
         ),
     )
@@ -90,7 +95,7 @@ def busy_ports(settings: Settings) -> list[str]:
         "WORKBENCH_HUB_API_PORT": settings.hub_api_port,
         "WORKBENCH_PROXY_API_PORT": settings.proxy_api_port,
     }
-    if settings.auth == "dev-idp":
+    if settings.auth in LOCAL_IDPS:
         ports["WORKBENCH_IDP_PORT"] = settings.idp_port
     return [f"{name}={port}" for name, port in ports.items() if _port_in_use(port)]
 
@@ -107,14 +112,20 @@ def _tail(path: Path, lines: int = 25) -> str:
         return ""
 
 
-def _print_banner(settings: Settings, issuer: str, log_dir: Path | None) -> None:
+def _print_banner(settings: Settings, issuer: str, log_dir: Path | None, keycloak: Any = None) -> None:
     print()
     print(f"  S2P Workbench is up:  {settings.public_url}")
     print(f"  identity provider:    {issuer} ({settings.auth})")
     print(f"  labs:                 {settings.spawner} spawner")
     if log_dir is not None:
         print(f"  logs:                 {log_dir}/")
-    logins = demo_logins(settings.realm_file) if settings.auth == "dev-idp" else []
+    if keycloak is not None:
+        user, _ = keycloak.admin_credentials()
+        print(
+            f"  Keycloak admin:       {keycloak.url}/admin/ (user {user}, password in "
+            f"{keycloak.run_dir / 'admin.json'})"
+        )
+    logins = demo_logins(settings.realm_file) if settings.auth in LOCAL_IDPS else []
     if logins:
         print()
         print("  demo logins (dev only):")
@@ -122,16 +133,38 @@ def _print_banner(settings: Settings, issuer: str, log_dir: Path | None) -> None
         for user, password, groups in logins:
             print(f"    {user:<{width}}  {password:<20}  groups: {groups}")
     print()
-    if settings.auth == "dev-idp":
+    if settings.auth in LOCAL_IDPS:
         print("  Ctrl-C stops the hub, the proxy, the users' servers and the IdP.")
     else:  # an external Keycloak is not ours to stop
         print("  Ctrl-C stops the hub, the proxy and the users' servers.")
     print(flush=True)
 
 
+def _start_keycloak(settings: Settings, client_secret: str) -> Any:
+    """Start the local Keycloak (``keycloak-local``) and allow the hub's URL in its client.
+
+    Raises
+    ------
+    RuntimeError
+        :class:`~workbench.keycloak.KeycloakError` when Java or Maven is missing or Keycloak fails.
+    """
+    from workbench.keycloak.commands import local_server
+
+    server = local_server(settings, client_secret)
+    print(f"workbench: starting Keycloak on {server.url} (first start imports {settings.realm_file.name}) …")
+    server.start()
+    admin = server.admin()
+    # The realm file names the default hub URL; the hub may run on another port or host.
+    admin.set_client_urls(settings.oidc_client_id, settings.public_url)
+    # A database kept from an earlier run may hold another secret (e.g. the state's secrets were
+    # regenerated): the local Keycloak belongs to this workbench, so it takes the hub's.
+    admin.update_client(settings.oidc_client_id, {"secret": client_secret})
+    return server
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: oauthenticator takes seconds to import, and `workbench --help` needs none of it.
-    from workbench.auth import DiscoveryError, discover
+    from workbench.auth import ClientCredentialsError, DiscoveryError, check_client, discover
     from workbench.hubconfig import HubConfigError, check_environment, effective_client_secret, proxy_command
     from workbench.process import ManagedProcess, become_subreaper, stop_descendants, wait_for_http
     from workbench.secrets import SecretsError, ensure_secrets
@@ -163,8 +196,12 @@ def run(args: argparse.Namespace) -> int:
     if settings.auth == "keycloak":
         # Fail here, with one line, rather than in the hub's log.
         try:
-            discover(settings.oidc_issuer, timeout=5)
-        except DiscoveryError as exc:
+            check_client(
+                discover(settings.oidc_issuer, timeout=5),
+                settings.oidc_client_id,
+                settings.oidc_client_secret,
+            )
+        except (DiscoveryError, ClientCredentialsError) as exc:
             return _fail(str(exc))
 
     become_subreaper()
@@ -180,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
     log_dir = None if args.log_to_terminal else settings.logs_dir
     client_secret = effective_client_secret(settings, secrets)
     idp: Any = None
+    keycloak: Any = None
     hub: Any = None
     code = 0
     try:
@@ -191,12 +229,16 @@ def run(args: argparse.Namespace) -> int:
                 settings.realm_file,
                 port=settings.idp_port,
                 redirect_uris={settings.oidc_client_id: [f"{settings.public_url}/hub/oauth_callback"]},
+                post_logout_uris={settings.oidc_client_id: [f"{settings.public_url}/hub/*"]},
                 env={"WORKBENCH_OIDC_CLIENT_SECRET": client_secret},
                 state_dir=settings.state_dir / "idp",
                 log_file=None if log_dir is None else log_dir / "idp.log",
             )
             idp.start(timeout=30)
             issuer = idp.issuer
+        elif settings.auth == "keycloak-local":
+            keycloak = _start_keycloak(settings, client_secret)
+            issuer = keycloak.issuer()
 
         env = dict(os.environ)
         env.update(
@@ -214,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
             log_file=None if log_dir is None else log_dir / "hub.log",
         ).start()
         wait_for_http(f"{settings.local_url}/hub/health", timeout=HUB_START_TIMEOUT, process=hub)
-        _print_banner(settings, issuer, log_dir)
+        _print_banner(settings, issuer, log_dir, keycloak)
         while hub.poll() is None:
             time.sleep(0.5)
         code = 1
@@ -227,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
         code = 1
         print(f"workbench: {exc}", file=sys.stderr)
         if log_dir is not None:
-            for name in ("hub.log", "idp.log"):
+            for name in ("hub.log", "idp.log", "keycloak.log"):
                 if (log_dir / name).exists():
                     print(f"--- {log_dir / name} (last lines)\n{_tail(log_dir / name)}", file=sys.stderr)
     finally:
@@ -238,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
             hub.stop(timeout=30)
         if idp is not None:
             idp.stop()
+        if keycloak is not None:
+            keycloak.stop()
         # Whatever is left (a server or kernel orphaned by a hub that died) came back to us.
         leftovers = stop_descendants(timeout=10)
         if leftovers:

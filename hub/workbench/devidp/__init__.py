@@ -124,6 +124,9 @@ class DevIdP:
         Realm name served in the URLs and the issuer (default: the file's ``realm``).
     redirect_uris
         ``clientId -> redirect URIs`` replacing the file's (tests run hubs on free ports).
+    post_logout_uris
+        ``clientId -> post-logout redirect URIs`` replacing the file's ``post.logout.redirect.uris``
+        (a trailing ``*`` matches any suffix, as in Keycloak).
     env
         Extra environment for the server, e.g. ``WORKBENCH_OIDC_CLIENT_SECRET`` for the
         ``${WORKBENCH_OIDC_CLIENT_SECRET}`` placeholder of the realm file.
@@ -143,6 +146,7 @@ class DevIdP:
         host: str = "127.0.0.1",
         realm: str | None = None,
         redirect_uris: Mapping[str, Sequence[str]] | None = None,
+        post_logout_uris: Mapping[str, Sequence[str]] | None = None,
         env: Mapping[str, str] | None = None,
         state_dir: Path | None = None,
         log_file: Path | None = None,
@@ -156,6 +160,7 @@ class DevIdP:
         self.port: int = port if port is not None else _free_port(host)
         self.realm: str = realm or _realm_name_of(self.realm_file)
         self.redirect_uris = {k: list(v) for k, v in (redirect_uris or {}).items()}
+        self.post_logout_uris = {k: list(v) for k, v in (post_logout_uris or {}).items()}
         self.env = dict(env or {})
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.log_file = Path(log_file) if log_file is not None else None
@@ -208,6 +213,8 @@ class DevIdP:
         ]
         if self.redirect_uris:
             cmd += ["--redirect-uris", json.dumps(self.redirect_uris)]
+        if self.post_logout_uris:
+            cmd += ["--post-logout-uris", json.dumps(self.post_logout_uris)]
         if self.state_dir is not None:
             cmd += ["--state-dir", str(self.state_dir)]
         # The server exits by itself if this process dies without calling stop(): no orphans.

@@ -103,7 +103,7 @@ export function makeHandlers({
     const passwordOk = !!user && user.password !== undefined && sameSecret(user.password, form.get('password') || '');
     if (!passwordOk || !user.enabled) {
       const error = passwordOk && !user.enabled
-        ? 'Account is disabled, contact your admin.'
+        ? 'Account is disabled, contact your administrator.'
         : 'Invalid username or password.';
       log(`login failed user=${JSON.stringify(login)} client=${details.params.client_id} reason=${passwordOk ? 'disabled' : 'invalid_credentials'}`);
       send(res, 200, 'text/html; charset=utf-8', loginPage({

@@ -1,6 +1,6 @@
 // HTML pages of the dev IdP, shaped like Keycloak's default theme so that the same browser or
 // HTTP-client automation works against both: form#kc-form-login with inputs `username` and
-// `password` and the submit button #kc-login; errors in #input-error.
+// `password` and the submit button #kc-login; errors in #input-error-username (theme keycloak.v2).
 
 export function escapeHtml(value) {
   return String(value ?? '')
@@ -43,7 +43,7 @@ export function loginPage({
   action, realmTitle, clientName, username = '', error,
 }) {
   const alert = error
-    ? `<div class="alert-error" role="alert"><span id="input-error" aria-live="polite">${escapeHtml(error)}</span></div>`
+    ? `<div class="alert-error" id="input-error-username" role="alert"><span class="kc-feedback-text" aria-live="polite">${escapeHtml(error)}</span></div>`
     : '';
   return page(`Sign in to ${realmTitle}`, realmTitle, `
 <h1 id="kc-page-title">Sign in to your account</h1>
@@ -68,19 +68,15 @@ export function errorPage({ realmTitle, message }) {
 }
 
 /**
- * End-session confirmation. oidc-provider passes its own form (with a CSRF token); like Keycloak,
- * a request carrying `id_token_hint` logs out without asking, the others get a "Logout" button.
+ * Keycloak's end-session confirmation, shown when the request carries no `id_token_hint` (with a
+ * valid hint the provider logs out at once). oidc-provider passes its own form with a CSRF token.
  */
-export function logoutPage({ realmTitle, form, confirm }) {
-  const auto = confirm
-    ? ''
-    : `<script>(function(){var f=document.getElementById('op.logoutForm');var i=document.createElement('input');i.type='hidden';i.name='logout';i.value='yes';f.appendChild(i);f.submit();})();</script>`;
+export function logoutPage({ realmTitle, form }) {
   return page('Logging out', realmTitle, `
 <h1 id="kc-page-title">Logging out</h1>
 <p class="instruction">Do you want to log out?</p>
 ${form}
-<button id="kc-logout" type="submit" form="op.logoutForm" name="logout" value="yes">Logout</button>
-${auto}`);
+<button id="kc-logout" type="submit" form="op.logoutForm" name="logout" value="yes">Logout</button>`);
 }
 
 export function loggedOutPage({ realmTitle }) {

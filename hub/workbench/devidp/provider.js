@@ -27,6 +27,31 @@ const RESOURCE = 'urn:s2p-workbench:devidp:access-token';
  * @param {object} o.keys - `{ jwks: [private JWK], cookieKeys: [string] }`
  * @param {(msg: string) => void} o.log - one-line logger
  */
+// Keycloak's RP-initiated logout with a valid id_token_hint: no confirmation page. The session ends,
+// the tokens of its grants stop working, and the browser goes straight to post_logout_redirect_uri
+// (302, with `state` when one was given) or to the "logged out" page.
+async function endSessionNow(ctx) {
+  const { session, provider } = ctx.oidc;
+  const state = session.state || {};
+  for (const { grantId } of Object.values(session.authorizations || {})) {
+    if (grantId) {
+      await provider.AccessToken.adapter.revokeByGrantId(grantId); // every token of the grant
+      await provider.Grant.adapter.destroy(grantId);
+    }
+  }
+  await session.destroy();
+  ctx.oidc.cookies.set(provider.cookieName('session'), null, { signed: true, httpOnly: true, sameSite: 'lax' });
+  let target = ctx.oidc.urlFor('end_session_success');
+  if (state.postLogoutRedirectUri) {
+    const url = new URL(state.postLogoutRedirectUri);
+    if (state.state != null) url.searchParams.set('state', state.state);
+    target = url.href;
+  }
+  provider.emit('end_session.success', ctx);
+  ctx.status = 302;
+  ctx.redirect(target);
+}
+
 export function createProvider({
   Provider, errors, issuer, prefix, realm, keys, log,
 }) {
@@ -77,10 +102,13 @@ export function createProvider({
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
+          if (ctx.oidc.entities.IdTokenHint) {
+            // Like Keycloak: a client that proves the session with id_token_hint logs out at once.
+            await endSessionNow(ctx);
+            return;
+          }
           ctx.type = 'html';
-          ctx.body = logoutPage({
-            realmTitle: realm().displayName, form, confirm: !ctx.oidc.params.id_token_hint,
-          });
+          ctx.body = logoutPage({ realmTitle: realm().displayName, form });
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
@@ -189,6 +217,16 @@ export function createProvider({
   };
   provider.Client.prototype.postLogoutRedirectUriAllowed = function postLogoutAllowed(value) {
     return wildcardMatch(this.postLogoutRedirectUris || [], value);
+  };
+
+  // Keycloak's ID tokens name the client they were issued to (azp) and their kind (typ "ID").
+  const issueToken = provider.IdToken.prototype.issue;
+  provider.IdToken.prototype.issue = function issue(options = {}) {
+    if (options.use === 'idtoken') {
+      this.set('azp', this.client.clientId);
+      this.set('typ', 'ID');
+    }
+    return issueToken.call(this, options);
   };
 
   provider.on('grant.success', (ctx) => {

@@ -110,7 +110,9 @@ function validate(rep) {
 
 /** One parsed snapshot of the realm file. */
 export class RealmData {
-  constructor(rep, { realmName, redirectOverrides = {}, warn = () => {} }) {
+  constructor(rep, {
+    realmName, redirectOverrides = {}, postLogoutOverrides = {}, warn = () => {},
+  }) {
     validate(rep);
     this.name = realmName || rep.realm;
     this.displayName = rep.displayName || this.name;
@@ -159,7 +161,9 @@ export class RealmData {
       const redirect = redirectOverrides[c.clientId] || c.redirectUris || [];
       const redirectUris = resolveUris(redirect, c.rootUrl, warn, `${c.clientId} redirect URI`);
       const postLogoutAll = (c.attributes?.['post.logout.redirect.uris'] || '').split('##');
-      const postLogout = postLogoutAll.filter((u) => u && u !== '+');
+      const postLogout = postLogoutOverrides[c.clientId]
+        ? [...postLogoutOverrides[c.clientId]]
+        : postLogoutAll.filter((u) => u && u !== '+');
       // `+` means "the same as the redirect URIs" in Keycloak.
       if (postLogoutAll.includes('+')) postLogout.push(...redirectUris);
       const grantTypes = [];
@@ -190,9 +194,9 @@ export class RealmData {
     return undefined;
   }
 
-  /** Group memberships as the group-membership mapper renders them (names or full paths). */
+  /** Group memberships as the group-membership mapper renders them (names or full paths), sorted like Keycloak. */
   groupClaim(user) {
-    return user.groupPaths.map((p) => (this.groupsFullPath ? p : this.groups.get(p).name));
+    return user.groupPaths.map((p) => (this.groupsFullPath ? p : this.groups.get(p).name)).sort();
   }
 
   /** Effective realm roles: direct, inherited from groups and their parents, composites expanded. */
@@ -226,7 +230,8 @@ export class RealmData {
       ...(name ? { name } : {}),
       ...(user.firstName ? { given_name: user.firstName } : {}),
       ...(user.lastName ? { family_name: user.lastName } : {}),
-      [this.groupsClaim]: this.groupClaim(user),
+      // Keycloak's group-membership mapper leaves the claim out for a user in no group.
+      ...(user.groupPaths.length ? { [this.groupsClaim]: this.groupClaim(user) } : {}),
       realm_access: { roles: this.effectiveRoles(user) },
     };
   }
@@ -234,11 +239,14 @@ export class RealmData {
 
 /** The realm file, re-parsed whenever its mtime (or size) changes. */
 export class RealmFile {
-  constructor(path, { env = process.env, realmName, redirectOverrides, log = console.error } = {}) {
+  constructor(path, {
+    env = process.env, realmName, redirectOverrides, postLogoutOverrides, log = console.error,
+  } = {}) {
     this.path = path;
     this.env = env;
     this.realmName = realmName;
     this.redirectOverrides = redirectOverrides || {};
+    this.postLogoutOverrides = postLogoutOverrides || {};
     this.log = log;
     this.stamp = null;
     this.data = null;
@@ -263,6 +271,7 @@ export class RealmFile {
       this.data = new RealmData(resolved, {
         realmName: this.realmName,
         redirectOverrides: this.redirectOverrides,
+        postLogoutOverrides: this.postLogoutOverrides,
         warn: (msg) => this.log(`realm file: ${msg}`),
       });
       this.stamp = stamp;

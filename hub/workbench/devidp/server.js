@@ -6,7 +6,7 @@
 // loopback addresses only.
 //
 //   node server.js REALM_FILE [--port N] [--host 127.0.0.1] [--realm NAME]
-//        [--redirect-uris JSON] [--state-dir DIR] [--node-modules DIR] [--parent-pid PID]
+//        [--redirect-uris JSON] [--post-logout-uris JSON] [--state-dir DIR] [--node-modules DIR] [--parent-pid PID]
 
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +39,7 @@ function parseCommandLine() {
       host: { type: 'string', default: '127.0.0.1' },
       realm: { type: 'string' },
       'redirect-uris': { type: 'string' },
+      'post-logout-uris': { type: 'string' },
       'state-dir': { type: 'string' },
       'node-modules': { type: 'string' },
       'parent-pid': { type: 'string' },
@@ -48,20 +49,23 @@ function parseCommandLine() {
   if (!LOOPBACK.has(values.host)) fail(`refusing to bind ${values.host}: the dev IdP binds loopback addresses only`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`invalid --port ${values.port}`);
-  let redirectOverrides = {};
-  if (values['redirect-uris']) {
+  const clientUris = (option) => {
+    if (!values[option]) return {};
     try {
-      redirectOverrides = JSON.parse(values['redirect-uris']);
+      return JSON.parse(values[option]);
     } catch (err) {
-      fail(`--redirect-uris must be JSON {"clientId": ["uri", ...]}: ${err.message}`);
+      return fail(`--${option} must be JSON {"clientId": ["uri", ...]}: ${err.message}`);
     }
-  }
+  };
+  const redirectOverrides = clientUris('redirect-uris');
+  const postLogoutOverrides = clientUris('post-logout-uris');
   return {
     realmFile: resolve(positionals[0]),
     port,
     host: values.host,
     realmName: values.realm,
     redirectOverrides,
+    postLogoutOverrides,
     stateDir: values['state-dir'],
     nodeModules: values['node-modules'],
     parentPid: values['parent-pid'] ? Number(values['parent-pid']) : undefined,
@@ -102,6 +106,7 @@ async function main() {
   const realmFile = new RealmFile(args.realmFile, {
     realmName: args.realmName,
     redirectOverrides: args.redirectOverrides,
+    postLogoutOverrides: args.postLogoutOverrides,
     log,
   });
   const realm = () => realmFile.current();
