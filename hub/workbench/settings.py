@@ -90,6 +90,24 @@ def parse_groups(raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n))
 
 
+def parse_float(raw: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
+def parse_pairs(raw: str) -> tuple[tuple[str, str], ...]:
+    """Space-separated ``KEY=VALUE`` items (a value may hold ``=`` but no space)."""
+    out = []
+    for item in raw.split():
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"{item!r} is not KEY=VALUE")
+        out.append((key, value))
+    return tuple(out)
+
+
 def parse_url(raw: str) -> str:
     value = raw.strip().rstrip("/")
     if not value:
@@ -129,7 +147,7 @@ class Spec:
         if self.derive is not None:
             return (self.derive.__doc__ or "computed").strip()
         if isinstance(self.default, tuple):
-            return ",".join(self.default)
+            return _show_tuple(self.default)
         if self.default == "":
             return "(empty)"
         return str(self.default)
@@ -188,6 +206,11 @@ def _default_public_url(v: Mapping[str, Any]) -> str:
 def _default_db_url(v: Mapping[str, Any]) -> str:
     """sqlite:///<WORKBENCH_STATE_DIR>/jupyterhub.sqlite"""
     return f"sqlite:///{v['state_dir'] / 'jupyterhub.sqlite'}"
+
+
+def _default_jobs_db_url(v: Mapping[str, Any]) -> str:
+    """sqlite:///<WORKBENCH_STATE_DIR>/jobs/jobs.sqlite"""
+    return f"sqlite:///{v['state_dir'] / 'jobs' / 'jobs.sqlite'}"
 
 
 @dataclass(frozen=True)
@@ -408,6 +431,82 @@ class Settings:
         help="Groups whose members may create, delete and cancel jobs of every segment; members of a "
         "segment group (swe, debris, neo) see and run that segment's jobs.",
     )
+    jobs_db_url: str = setting(
+        "WORKBENCH_JOBS_DB_URL",
+        derive=_default_jobs_db_url,
+        secret=True,
+        help="SQLAlchemy URL of the jobs service's store of jobs, runs and notifications (SQLite embedded "
+        "default; postgresql://user:password@host/db in operations). Upgraded automatically on start.",
+    )
+    jobs_keep_runs: int = setting(
+        "WORKBENCH_JOBS_KEEP_RUNS",
+        default=0,
+        parse=parse_int,
+        help="Retention default: finished runs kept per job, newest first (0: no limit by number). A run "
+        "is deleted, folder included, when neither this nor WORKBENCH_JOBS_KEEP_DAYS keeps it; a job's "
+        "last successful run is always kept. A job's own `retention` overrides both.",
+    )
+    jobs_keep_days: float = setting(
+        "WORKBENCH_JOBS_KEEP_DAYS",
+        default=0.0,
+        parse=parse_float,
+        help="Retention default: days a finished run is kept (0: no limit by age).",
+    )
+    jobs_notify_on: tuple[str, ...] = setting(
+        "WORKBENCH_JOBS_NOTIFY_ON",
+        default=("failure",),
+        parse=parse_groups,
+        help="Events notified for jobs that set no `notify`: failure, success, recovery (comma-separated).",
+    )
+    jobs_notify_webhooks: tuple[tuple[str, str], ...] = setting(
+        "WORKBENCH_JOBS_NOTIFY_WEBHOOKS",
+        default=(),
+        parse=parse_pairs,
+        help="Webhooks notified by default, per segment: space-separated SEGMENT=URL (`*=URL`: every "
+        "segment). A job's own `notify` targets replace its segment's.",
+    )
+    jobs_notify_emails: tuple[tuple[str, str], ...] = setting(
+        "WORKBENCH_JOBS_NOTIFY_EMAILS",
+        default=(),
+        parse=parse_pairs,
+        help="E-mail addresses notified by default, per segment: space-separated SEGMENT=ADDRESS "
+        "(`*=ADDRESS`: every segment).",
+    )
+    jobs_webhook_secret: str = setting(
+        "WORKBENCH_JOBS_WEBHOOK_SECRET",
+        default="",
+        secret=True,
+        help="HMAC key signing the jobs' webhooks (a job may set its own). Empty: generated once in "
+        "<state>/secrets/jobs_webhook_secret (0600); give receivers that file's content.",
+    )
+    smtp_host: str = setting(
+        "WORKBENCH_SMTP_HOST",
+        default="",
+        help="SMTP server that sends the workbench's e-mails (job notifications); empty: no e-mail.",
+    )
+    smtp_port: int = setting(
+        "WORKBENCH_SMTP_PORT", default=25, parse=parse_port, help="Port of the SMTP server."
+    )
+    smtp_starttls: bool = setting(
+        "WORKBENCH_SMTP_STARTTLS",
+        default=False,
+        parse=parse_bool,
+        help="Upgrade the SMTP connection with STARTTLS, verifying the server's certificate.",
+    )
+    smtp_ca_file: str = setting(
+        "WORKBENCH_SMTP_CA_FILE",
+        default="",
+        help="PEM file of the CA of the SMTP server's certificate (default: the system's CAs).",
+    )
+    smtp_user: str = setting("WORKBENCH_SMTP_USER", default="", help="SMTP login (empty: none).")
+    smtp_password: str = setting(
+        "WORKBENCH_SMTP_PASSWORD", default="", secret=True, help="SMTP password of WORKBENCH_SMTP_USER."
+    )
+    smtp_from: str = setting(
+        "WORKBENCH_SMTP_FROM",
+        default="workbench@localhost",
+        help="Sender address of the workbench's e-mails.",
+    )
 
     # ---------------------------------------------------------------------------------------------
 
@@ -487,9 +586,31 @@ class Settings:
         }
         if self.auth == "dev-idp":
             ports["WORKBENCH_IDP_PORT"] = self.idp_port
+        self._validate_jobs()
         clashes = [a for a in ports if list(ports.values()).count(ports[a]) > 1]
         if clashes:
             raise SettingsError(f"{' and '.join(clashes)} use the same port {ports[clashes[0]]}.")
+
+    def _validate_jobs(self) -> None:
+        from workbench.jobs.policies import EVENTS
+
+        if self.jobs_keep_runs < 0 or self.jobs_keep_days < 0:
+            raise SettingsError(
+                "WORKBENCH_JOBS_KEEP_RUNS and WORKBENCH_JOBS_KEEP_DAYS must be >= 0 (0: no limit)."
+            )
+        wrong = sorted(set(self.jobs_notify_on) - set(EVENTS))
+        if wrong:
+            raise SettingsError(
+                f"WORKBENCH_JOBS_NOTIFY_ON has {', '.join(wrong)}: allowed are {', '.join(EVENTS)}."
+            )
+        keys = ("swe", "debris", "neo", "*")
+        for env, pairs in (
+            ("WORKBENCH_JOBS_NOTIFY_WEBHOOKS", self.jobs_notify_webhooks),
+            ("WORKBENCH_JOBS_NOTIFY_EMAILS", self.jobs_notify_emails),
+        ):
+            for key, _ in pairs:
+                if key not in keys:
+                    raise SettingsError(f"{env}: {key!r} is not a segment: use {', '.join(keys)}.")
 
     def production_problems(self, dev_client_secret: str | None = None) -> list[str]:
         """What ``WORKBENCH_ENV=ope`` refuses in this configuration (empty when acceptable).
@@ -538,7 +659,7 @@ class Settings:
             if spec.secret:
                 shown = _mask(name, value)
             elif isinstance(value, tuple):
-                shown = ",".join(value)
+                shown = _show_tuple(value)
             else:
                 shown = str(value)
             help_text = spec.help
@@ -573,11 +694,18 @@ class Settings:
             d.mkdir(exist_ok=True)
 
 
+def _show_tuple(value: tuple[Any, ...]) -> str:
+    """Groups as ``a,b``; pairs as ``k=v k2=v2``."""
+    if value and isinstance(value[0], tuple):
+        return " ".join(f"{k}={v}" for k, v in value)
+    return ",".join(value)
+
+
 def _mask(name: str, value: Any) -> str:
     text = str(value)
     if not text:
         return "(empty)"
-    if name == "db_url":
+    if name in {"db_url", "jobs_db_url"}:
         # Only the password of a database URL is secret; the rest helps the reader.
         parts = urlsplit(text)
         if parts.password:

@@ -19,7 +19,8 @@ from tornado import web
 
 from workbench.jobs import openapi, pages
 from workbench.jobs.access import Identity
-from workbench.jobs.model import ACTIVE, TRIGGERS, JobError, job_from_request, read_parameters
+from workbench.jobs.metrics import CONTENT_TYPE_LATEST, METRICS_SCOPE
+from workbench.jobs.model import ACTIVE, TRIGGERS, JobError, job_from_request, job_update, read_parameters
 from workbench.jobs.reports import read_json
 from workbench.jobs.scraps import read_scraps
 from workbench.jobs.state import JobsState, start_run
@@ -34,6 +35,7 @@ class BaseHandler(web.RequestHandler):
 
     state: JobsState
     who: Identity
+    scopes: frozenset[str] = frozenset()
     public = False  # True: no authentication (the OpenAPI description)
     hub_auth: Any = None  # the HubOAuth instance (set by make_app, with HubOAuthenticated mixed in)
 
@@ -51,6 +53,7 @@ class BaseHandler(web.RequestHandler):
                 self.redirect(self.get_login_url())  # a browser: log in through the hub
                 return
             raise JobError("authentication required: send 'Authorization: token <hub API token>'", 403)
+        self.scopes = frozenset(model.get("scopes") or ())
         self.who = await self.state.identity(model)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -100,8 +103,8 @@ class BaseHandler(web.RequestHandler):
         self.state.policy.require_see(self.who, job.segment, what)
         return job
 
-    def run_or_404(self, run_id: str, what: str) -> Any:
-        run = self.state.store.run(int(run_id))
+    def run_or_404(self, run_id: str, what: str, *, attempts: bool = False) -> Any:
+        run = self.state.store.run(int(run_id), attempts=attempts)
         if run is None:
             raise JobError(f"no run {run_id}", 404)
         self.state.policy.require_see(self.who, run.segment, what)
@@ -134,8 +137,7 @@ class JobsHandler(BaseHandler):
 
 
 class JobHandler(BaseHandler):
-    def get(self, name: str) -> None:
-        job = self.job_or_404(name, "see this job")
+    def _with_parameters(self, job: Any) -> dict[str, Any]:
         path = self.state.notebooks_dir / job.notebook
         try:
             declared = read_parameters(path, job.notebook) if path.is_file() else {}
@@ -144,7 +146,23 @@ class JobHandler(BaseHandler):
         params = {
             p.name: {"type": p.type_name, "default": p.default, "help": p.help} for p in declared.values()
         }
-        self.send({**job.to_json(), "notebook_parameters": params})
+        return {**job.to_json(), "notebook_parameters": params}
+
+    def get(self, name: str) -> None:
+        self.send(self._with_parameters(self.job_or_404(name, "see this job")))
+
+    def patch(self, name: str) -> None:
+        job = self.job_or_404(name, "change this job")
+        self.state.policy.require_manage(self.who, "change jobs")
+        changed = job_update(
+            job,
+            self.body(),
+            notebooks_dir=self.state.notebooks_dir,
+            default_timeout=self.state.default_timeout,
+        )
+        self.state.store.update_job(changed)
+        log.info("job %s changed by %s", job.name, self.who.label)
+        self.send(self._with_parameters(changed))
 
     async def delete(self, name: str) -> None:
         job = self.job_or_404(name, "delete this job")
@@ -190,7 +208,9 @@ class RunsHandler(BaseHandler):
 
 class RunHandler(BaseHandler):
     def get(self, run_id: str) -> None:
-        self.send(self.run_or_404(run_id, "see this run").to_json())
+        run = self.run_or_404(run_id, "see this run", attempts=True)
+        notes = [n.to_json() for n in self.state.store.notifications(run.id)]
+        self.send({**run.to_json(), "notifications": notes})
 
 
 class RunFileHandler(BaseHandler):
@@ -240,6 +260,20 @@ class CancelHandler(BaseHandler):
         self.send(self.state.runner.progress(current or run).to_json())
 
 
+class MetricsHandler(BaseHandler):
+    """Prometheus metrics: for tokens with the ``read:metrics`` scope (and operators)."""
+
+    def get(self) -> None:
+        if METRICS_SCOPE not in self.scopes and not self.state.policy.manages(self.who):
+            raise JobError(
+                f"{self.who.label} may not read the metrics: a token with the scope {METRICS_SCOPE} is needed "
+                "(the hub's prometheus service has one)",
+                403,
+            )
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(self.state.metrics.exposition())
+
+
 class OpenAPIHandler(BaseHandler):
     public = True
 
@@ -280,6 +314,7 @@ def routes(prefix: str) -> list[tuple[str, type[BaseHandler], dict[str, Any], st
         (f"{api}/runs/([0-9]+)", RunHandler, {}, "/runs/{id}"),
         (f"{api}/runs/([0-9]+)/cancel", CancelHandler, {}, "/runs/{id}/cancel"),
         (f"{api}/openapi.json", OpenAPIHandler, {}, "/openapi.json"),
+        (f"{prefix}metrics", MetricsHandler, {}, None),
         (f"{prefix}", IndexHandler, {}, None),
     ]
     for kind in ("notebook", "report", "log", "scraps"):

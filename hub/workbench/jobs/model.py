@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from workbench.jobs.errors import JobError
+from workbench.jobs.policies import (
+    NotifyPolicy,
+    RetentionPolicy,
+    RetryPolicy,
+    check_executor,
+    check_misfire,
+)
 
 SEGMENTS = ("swe", "debris", "neo")
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled")
@@ -31,15 +40,6 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "list": (list,),
     "dict": (dict,),
 }
-
-
-class JobError(Exception):
-    """A request the service refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def utcnow() -> datetime:
@@ -242,7 +242,10 @@ def check_timeout(timeout: Any, default: int) -> int:
 
 @dataclass
 class Job:
-    """A notebook with its parameters, segment, schedule and timeout."""
+    """A notebook with its parameters, segment, schedule and timeout, and its operating policies.
+
+    ``executor``, ``retry``, ``notify`` and ``retention`` None: the service's defaults (settings).
+    """
 
     name: str
     segment: str
@@ -254,6 +257,12 @@ class Job:
     created_by: str
     created_at: datetime
     last_scheduled: datetime | None = None
+    executor: str | None = None
+    retry: RetryPolicy | None = None
+    notify: NotifyPolicy | None = None
+    retention: RetentionPolicy | None = None
+    misfire: str = "run_once"
+    misfire_cap: int = 10
 
     def to_json(self) -> dict[str, Any]:
         nxt = next_fire(self.schedule, utcnow()) if self.schedule else None
@@ -268,36 +277,96 @@ class Job:
             "description": self.description,
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
+            "executor": self.executor,
+            "retry": self.retry.to_json() if self.retry else None,
+            "notify": self.notify.to_json() if self.notify else None,
+            "retention": self.retention.to_json() if self.retention else None,
+            "misfire": self.misfire,
+            "misfire_cap": self.misfire_cap,
         }
+
+
+POLICY_FIELDS = {"executor", "retry", "notify", "retention", "misfire", "misfire_cap"}
+CREATE_FIELDS = {"name", "segment", "notebook", "parameters", "schedule", "timeout_s", "description"}
+UPDATE_FIELDS = (CREATE_FIELDS - {"name", "segment", "notebook"}) | POLICY_FIELDS
+
+
+def _check_fields(body: Any, allowed: set[str], what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise JobError(f"expected a JSON object {what}")
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise JobError(f"unknown field(s) {', '.join(extra)}: allowed are {', '.join(sorted(allowed))}")
+    return body
+
+
+def _check_description(description: Any) -> str:
+    description = description or ""
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise JobError(f"description: a string of at most {MAX_DESCRIPTION} characters")
+    return description
 
 
 def job_from_request(
     body: Any, *, notebooks_dir: Path, default_timeout: int, created_by: str
 ) -> tuple[Job, dict[str, Parameter]]:
     """Validate a ``POST jobs`` body into a :class:`Job` (and the notebook's declared parameters)."""
-    if not isinstance(body, dict):
-        raise JobError("expected a JSON object with name, segment, notebook")
-    allowed = {"name", "segment", "notebook", "parameters", "schedule", "timeout_s", "description"}
-    extra = sorted(set(body) - allowed)
-    if extra:
-        raise JobError(f"unknown field(s) {', '.join(extra)}: allowed are {', '.join(sorted(allowed))}")
+    body = _check_fields(body, CREATE_FIELDS | POLICY_FIELDS, "with name, segment, notebook")
     name = check_name(body.get("name"))
     segment = check_segment(body.get("segment"))
     path = resolve_notebook(notebooks_dir, body.get("notebook"))
     declared = read_parameters(path, body["notebook"])
-    parameters = check_parameters(declared, body.get("parameters"))
-    description = body.get("description") or ""
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        raise JobError(f"description: a string of at most {MAX_DESCRIPTION} characters")
+    misfire, cap = check_misfire(body.get("misfire"), body.get("misfire_cap"))
     job = Job(
         name=name,
         segment=segment,
         notebook=str(PurePosixPath(body["notebook"])),
-        parameters=parameters,
+        parameters=check_parameters(declared, body.get("parameters")),
         schedule=check_schedule(body.get("schedule")),
         timeout_s=check_timeout(body.get("timeout_s"), default_timeout),
-        description=description,
+        description=_check_description(body.get("description")),
         created_by=created_by,
         created_at=utcnow(),
+        executor=check_executor(body.get("executor")),
+        retry=RetryPolicy.from_json(body.get("retry")),
+        notify=NotifyPolicy.from_json(body.get("notify")),
+        retention=RetentionPolicy.from_json(body.get("retention")),
+        misfire=misfire,
+        misfire_cap=cap,
     )
     return job, declared
+
+
+def job_update(job: Job, body: Any, *, notebooks_dir: Path, default_timeout: int) -> Job:
+    """``job`` with the fields of a ``PATCH jobs/{name}`` body changed (validated as at creation).
+
+    A field given as ``null`` returns to the default. ``notify`` without ``secret`` keeps the job's
+    secret (the API never shows it). Name, segment and notebook cannot change: create another job.
+    """
+    body = _check_fields(body, UPDATE_FIELDS, f"with some of {', '.join(sorted(UPDATE_FIELDS))}")
+    changed: dict[str, Any] = {}
+    if "parameters" in body:
+        path = resolve_notebook(notebooks_dir, job.notebook)
+        changed["parameters"] = check_parameters(read_parameters(path, job.notebook), body["parameters"])
+    if "schedule" in body:
+        changed["schedule"] = check_schedule(body["schedule"])
+    if "timeout_s" in body:
+        changed["timeout_s"] = check_timeout(body["timeout_s"], default_timeout)
+    if "description" in body:
+        changed["description"] = _check_description(body["description"])
+    if "executor" in body:
+        changed["executor"] = check_executor(body["executor"])
+    if "retry" in body:
+        changed["retry"] = RetryPolicy.from_json(body["retry"])
+    if "notify" in body:
+        notify = NotifyPolicy.from_json(body["notify"])
+        if notify is not None and notify.secret is None and job.notify is not None:
+            notify = replace(notify, secret=job.notify.secret)
+        changed["notify"] = notify
+    if "retention" in body:
+        changed["retention"] = RetentionPolicy.from_json(body["retention"])
+    if "misfire" in body or "misfire_cap" in body:
+        changed["misfire"], changed["misfire_cap"] = check_misfire(
+            body.get("misfire", job.misfire), body.get("misfire_cap", job.misfire_cap)
+        )
+    return replace(job, **changed)

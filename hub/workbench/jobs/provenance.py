@@ -1,0 +1,59 @@
+"""Where a run came from: the notebook's sha256, the environment it ran in, the ``s2p`` version.
+
+The environment is an image id for the executors that run the lab image, else a lock of the Python
+environment: ``env:sha256:<hex>`` of the sorted ``name==version`` lines of every installed
+distribution, so two runs with the same lock ran with the same packages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def environment_lines() -> list[str]:
+    """``name==version`` of every distribution installed in this interpreter, sorted."""
+    found = {
+        f"{(d.metadata['Name'] or '').lower()}=={d.version}"
+        for d in metadata.distributions()
+        if d.metadata["Name"]
+    }
+    return sorted(found)
+
+
+@lru_cache(maxsize=1)
+def environment_lock() -> str:
+    """``env:sha256:<hex>`` of :func:`environment_lines` (computed once per process)."""
+    text = "\n".join(environment_lines()) + "\n"
+    return "env:sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def s2p_version() -> str | None:
+    """The version of the ``s2p`` library installed here (None if it is not)."""
+    try:
+        import s2p
+
+        return str(s2p.__version__)
+    except ImportError:
+        return None
+
+
+def local_provenance(notebook: Path) -> dict[str, str | None]:
+    """The provenance columns of a run that executes ``notebook`` in this Python environment."""
+    return {
+        "notebook_sha256": file_sha256(notebook),
+        "environment": environment_lock(),
+        "s2p_version": s2p_version(),
+    }
