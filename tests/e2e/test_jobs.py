@@ -316,7 +316,7 @@ def test_a_failing_run_notifies_by_webhook_and_email_exactly_once(
     assert r.status_code == 201, r.text
     assert r.json()["notify"]["secret_set"] is True and "secret" not in r.json()["notify"]
     failed = op.wait(op.call("POST", "jobs/notified/runs", {"parameters": {"fail": True}}).json()["id"])
-    assert failed["status"] == "failed" and failed["failure_kind"] == "notebook"  # not retried: not "lost"
+    assert failed["status"] == "failed" and failed["failure"] == "notebook_error"  # not retried: not "lost"
     wait_for(lambda: all(len(x) == 1 for x in _for_run(hook, mail, failed["id"])), 60, "the notifications")
     time.sleep(3)  # more rounds of the outbox: nothing arrives twice
     hooks, mails = _for_run(hook, mail, failed["id"])
@@ -331,8 +331,8 @@ def test_a_failing_run_notifies_by_webhook_and_email_exactly_once(
         ("webhook", "sent", 1),
         ("email", "sent", 1),
     ]
-    assert [(a["number"], a["status"], a["failure_kind"], a["executor"]) for a in detail["attempts"]] == [
-        (1, "failed", "notebook", "local")
+    assert [(a["number"], a["status"], a["failure"], a["executor"]) for a in detail["attempts"]] == [
+        (1, "failed", "notebook_error", "local")
     ]
     prov = detail["provenance"]
     assert prov["notebook_sha256"] == file_sha256(notebooks / "test" / "tiny.ipynb")

@@ -318,7 +318,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     shown = {k: v for k, v in scraps.items() if not isinstance(v, list | dict)}
     text = _run_line(run) + (f"\n  scraps: {json.dumps(shown)}" if shown else "")
     for a in run.get("attempts", []):
-        why = f" ({a['failure_kind']}: {a['error']})" if a.get("failure_kind") else ""
+        why = f" ({a['failure']}: {a['error']})" if a.get("failure") else ""
         text += f"\n  attempt {a['number']} on {a['executor']}{' ' + a['worker'] if a.get('worker') else ''}: {a['status']}{why}"
     prov = run.get("provenance") or {}
     if prov.get("notebook_sha256"):

@@ -127,7 +127,7 @@ def spec() -> dict[str, Any]:
                         "executor": {"type": "string"},
                         "worker": {"type": "string", "nullable": True},
                         "status": {"type": "string"},
-                        "failure_kind": {"type": "string", "enum": list(FAILURE_KINDS), "nullable": True},
+                        "failure": {"type": "string", "enum": list(FAILURE_KINDS), "nullable": True},
                         "error": {"type": "string", "nullable": True},
                         "started_at": {"type": "string", "format": "date-time"},
                         "finished_at": {"type": "string", "format": "date-time", "nullable": True},
@@ -162,7 +162,7 @@ def spec() -> dict[str, Any]:
                         "finished_at": {"type": "string", "format": "date-time", "nullable": True},
                         "duration_s": {"type": "number", "nullable": True},
                         "error": {"type": "string", "nullable": True},
-                        "failure_kind": {"type": "string", "enum": list(FAILURE_KINDS), "nullable": True},
+                        "failure": {"type": "string", "enum": list(FAILURE_KINDS), "nullable": True},
                         "executor": {"type": "string"},
                         "attempt": {"type": "integer", "description": "attempts started so far"},
                         "not_before": {

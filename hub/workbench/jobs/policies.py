@@ -17,11 +17,11 @@ from workbench.jobs.errors import JobError
 EXECUTORS = ("local", "container", "dask", "swarm")
 """Where a run may execute (see docs/jobs.md, *Executors*)."""
 
-FAILURE_KINDS = ("timeout", "lost", "start_failed", "notebook", "service")
-"""Why an attempt failed: it outlasted its timeout; its worker, container or the service died under it;
-its executor could not start it; the notebook raised; the jobs service itself failed."""
+FAILURE_KINDS = ("timeout", "lost", "start_failed", "notebook_error", "cancelled")
+"""Why an attempt did not succeed: it outlasted its timeout; its worker, container or the service died
+under it; it never reached its first cell; the notebook raised; someone cancelled it (never retried)."""
 
-RETRY_ON_DEFAULT = ("lost", "start_failed")
+RETRY_ON_DEFAULT = ("timeout", "lost", "start_failed")
 EVENTS = ("failure", "success", "recovery")
 """``failure``: a run ended failed or timed out (after its last attempt); ``success``: it succeeded;
 ``recovery``: it succeeded and the job's previous finished run had not."""
@@ -85,9 +85,9 @@ class RetryPolicy:
         """Seconds to wait before retry number ``retry`` (1-based) [s]."""
         return float(min(MAX_BACKOFF_S, self.backoff_s * self.backoff_factor ** max(0, retry - 1)))
 
-    def retries_after(self, attempt: int, failure_kind: str | None) -> bool:
-        """Whether attempt number ``attempt`` (1-based) that failed with ``failure_kind`` is retried."""
-        return failure_kind in self.on and attempt <= self.retries
+    def retries_after(self, attempt: int, failure: str | None) -> bool:
+        """Whether attempt number ``attempt`` (1-based) that failed with ``failure`` is retried."""
+        return failure in self.on and attempt <= self.retries
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -37,17 +37,17 @@ FINAL = ("succeeded", "failed", "timed_out", "cancelled")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def failure_kind(status: str, error: str | None) -> str | None:
+def classify_failure(status: str, error: str | None) -> str | None:
     """Why a run with this final status and error failed, when its executor did not say."""
     if status == "timed_out":
         return "timeout"
+    if status == "cancelled":
+        return "cancelled"
     if status != "failed":
         return None
     if error in (RESTARTED, "service stopped during the run"):
         return "lost"
-    if error and error.startswith("jobs service error"):
-        return "service"
-    return "notebook"
+    return "notebook_error"
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Attempt:
     status: str
     started_at: datetime
     finished_at: datetime | None = None
-    failure_kind: str | None = None
+    failure: str | None = None
     error: str | None = None
     worker: str | None = None
 
@@ -69,7 +69,7 @@ class Attempt:
             "executor": self.executor,
             "worker": self.worker,
             "status": self.status,
-            "failure_kind": self.failure_kind,
+            "failure": self.failure,
             "error": self.error,
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
@@ -99,11 +99,15 @@ class Run:
     executor: str | None = None
     attempts: int = 0
     not_before: datetime | None = None
-    failure_kind: str | None = None
+    failure: str | None = None
     scheduled_for: datetime | None = None
     notebook_sha256: str | None = None
     environment: str | None = None
     s2p_version: str | None = None
+    ref: str | None = None
+    """What executes it (pid, container, task), for recovery after a crash."""
+    provenance: dict[str, Any] | None = None
+    """What its executor reported it ran in, beyond the columns above (identity, interpreter…)."""
     attempt_list: list[Attempt] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -125,13 +129,14 @@ class Run:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "duration_s": duration,
             "error": self.error,
-            "failure_kind": self.failure_kind,
+            "failure": self.failure,
             "progress": {"cells_done": self.cells_done, "cells_total": self.cells_total},
             "executor": self.executor,
             "attempt": self.attempts,
             "not_before": self.not_before.isoformat() if self.not_before else None,
             "scheduled_for": self.scheduled_for.isoformat() if self.scheduled_for else None,
             "provenance": {
+                **(self.provenance or {}),
                 "notebook_sha256": self.notebook_sha256,
                 "environment": self.environment,
                 "s2p_version": self.s2p_version,
@@ -279,7 +284,7 @@ def _attempt(row: AttemptRow) -> Attempt:
         status=row.status,
         started_at=row.started_at,
         finished_at=row.finished_at,
-        failure_kind=row.failure_kind,
+        failure=row.failure,
         error=row.error,
         worker=row.worker,
     )
@@ -481,7 +486,7 @@ class Store:
         ``status="running"`` from ``queued`` starts a new attempt (``worker=`` may name where it runs);
         a final status (``succeeded``, ``failed``, ``timed_out``, ``cancelled``) of an active run ends
         its attempt and writes its notifications to the outbox, in the same transaction.
-        ``failure_kind=`` says why it failed (default: told from the status and error).
+        ``failure=`` says why it failed (default: told from the status and error).
         """
         if not fields:
             return
@@ -530,15 +535,15 @@ class Store:
         row.finished_at = row.finished_at or utcnow()
         row.pid = None
         row.not_before = None
-        if row.failure_kind is None:
-            row.failure_kind = failure_kind(row.status, row.error)
+        if row.failure is None:
+            row.failure = classify_failure(row.status, row.error)
         if row.started_at is not None:
             row.duration_s = (row.finished_at - row.started_at).total_seconds()
         self._open_attempt(
             s,
             row.id,
             status=row.status,
-            failure_kind=row.failure_kind,
+            failure=row.failure,
             error=row.error,
             finished_at=row.finished_at,
         )
@@ -568,15 +573,13 @@ class Store:
     def finish_run(self, run_id: int, status: str, error: str | None = None, **fields: Any) -> None:
         self.update_run(run_id, status=status, error=error, finished_at=utcnow(), pid=None, **fields)
 
-    def retry_run(self, run_id: int, *, failure_kind: str, error: str, not_before: datetime) -> Run | None:
+    def retry_run(self, run_id: int, *, failure: str, error: str, not_before: datetime) -> Run | None:
         """End the current attempt as failed and queue the run again, to start at ``not_before``."""
         with self.session() as s:
             row = s.get(RunRow, run_id, with_for_update=True)
             if row is None or row.status not in ACTIVE:
                 return None
-            self._open_attempt(
-                s, run_id, status="failed", failure_kind=failure_kind, error=error, finished_at=utcnow()
-            )
+            self._open_attempt(s, run_id, status="failed", failure=failure, error=error, finished_at=utcnow())
             row.status, row.pid, row.not_before = "queued", None, not_before
             row.cells_done = row.cells_total = None
             run = _run(row)
@@ -594,7 +597,7 @@ class Store:
         """
         failed = self.runs(status=("running",), limit=1_000_000)
         for run in failed:
-            self.update_run(run.id, status="failed", error=RESTARTED, failure_kind="lost")
+            self.update_run(run.id, status="failed", error=RESTARTED, failure="lost")
         queued = sorted(self.runs(status=("queued",), limit=1_000_000), key=lambda r: r.id)
         return failed, queued
 

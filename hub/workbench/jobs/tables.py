@@ -129,12 +129,14 @@ class RunRow(Base):
     executor: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failure_kind: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[str | None] = mapped_column(Text)
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_s: Mapped[float | None] = mapped_column(Float)
     notebook_sha256: Mapped[str | None] = mapped_column(Text)
     environment: Mapped[str | None] = mapped_column(Text)
     s2p_version: Mapped[str | None] = mapped_column(Text)
+    ref: Mapped[str | None] = mapped_column(Text)
+    provenance: Mapped[Any] = mapped_column(JSONText, nullable=True)
 
 
 class AttemptRow(Base):
@@ -149,7 +151,7 @@ class AttemptRow(Base):
     executor: Mapped[str] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
-    failure_kind: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -38,7 +38,7 @@ def test_metrics_count_runs_queue_durations_retries_and_notification_failures(
     store.add_job(job)
     ok = store.add_run(job, {}, trigger="api", requested_by="op")
     store.update_run(ok.id, status="running", started_at=utcnow() - timedelta(seconds=42))
-    store.retry_run(ok.id, failure_kind="lost", error="worker died", not_before=utcnow())
+    store.retry_run(ok.id, failure="lost", error="worker died", not_before=utcnow())
     store.update_run(ok.id, status="running")
     store.finish_run(ok.id, "succeeded")
     bad = store.add_run(job, {}, trigger="api", requested_by="op")

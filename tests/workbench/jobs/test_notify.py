@@ -165,7 +165,9 @@ def test_a_failed_run_is_delivered_exactly_once_across_a_restart(tmp_path: Path,
     delivered = hook.deliveries[0].json
     assert delivered["event"] == "failure" and delivered["job"] == "tiny" and delivered["run"]["id"] == run_id
     assert delivered["run"]["error"] == "ValueError: asked to fail after 0.0 s (code cell 5)"
-    assert delivered["run"]["failure_kind"] == "notebook" and delivered["run"]["parameters"] == {"fail": True}
+    assert delivered["run"]["failure"] == "notebook_error" and delivered["run"]["parameters"] == {
+        "fail": True
+    }
     assert hook.deliveries[0].headers["X-Workbench-Event"] == "failure"
     assert int(hook.deliveries[0].headers["X-Workbench-Delivery"]) == delivered["delivery"]
     msg = mail.messages[0]
@@ -176,7 +178,7 @@ def test_a_failed_run_is_delivered_exactly_once_across_a_restart(tmp_path: Path,
     assert "ValueError: asked to fail" in text and f"/runs/{run_id}/report" in text
     # the segment's default webhook told of the other job's timeout, signed with the service's secret
     assert own_hook.deliveries[0].json["run"]["status"] == "timed_out"
-    assert own_hook.deliveries[0].json["run"]["failure_kind"] == "timeout"
+    assert own_hook.deliveries[0].json["run"]["failure"] == "timeout"
     sent = store.notifications(run_id)
     assert all(n.status == "sent" and n.sent_at is not None for n in sent)
     store.close()

@@ -135,7 +135,7 @@ def test_attempts_retries_and_the_outbox_are_recorded_with_the_status(db_url: st
     run = store.add_run(job, {}, trigger="api", requested_by="a")
     store.update_run(run.id, status="running", started_at=utcnow())
     later = utcnow() + timedelta(seconds=30)
-    retried = store.retry_run(run.id, failure_kind="lost", error="worker died", not_before=later)
+    retried = store.retry_run(run.id, failure="lost", error="worker died", not_before=later)
     assert retried is not None and (retried.status, retried.not_before) == ("queued", later)
     store.update_run(run.id, status="running")
     store.finish_run(run.id, "succeeded")
@@ -144,13 +144,13 @@ def test_attempts_retries_and_the_outbox_are_recorded_with_the_status(db_url: st
 
     done = store.run(run.id, attempts=True)
     assert done is not None and done.status == "succeeded" and done.attempts == 2
-    assert [(a.number, a.status, a.failure_kind, a.error) for a in done.attempt_list] == [
+    assert [(a.number, a.status, a.failure, a.error) for a in done.attempt_list] == [
         (1, "failed", "lost", "worker died"),
         (2, "succeeded", None, None),
     ]
     assert all(a.executor == "local" and a.finished_at is not None for a in done.attempt_list)
     failed = store.run(first.id, attempts=True)
-    assert failed is not None and failed.failure_kind == "notebook"
+    assert failed is not None and failed.failure == "notebook_error"
     assert failed.attempt_list[0].worker == "tcp://127.0.0.1:1"
     # One outbox row per final run (the planner's), none for the cancelled one; the previous status is told.
     assert [n.payload for n in store.notifications(first.id)] == [{"status": "failed", "previous": None}]
@@ -197,8 +197,8 @@ def test_recover_fails_running_runs_and_requeues_queued_ones(db_url: str, notebo
     assert failed[0].pid == 999_999_999
     after = store.run(running.id, attempts=True)
     assert after is not None and after.status == "failed" and after.error == RESTARTED
-    assert after.finished_at is not None and after.failure_kind == "lost"
-    assert [(a.status, a.failure_kind) for a in after.attempt_list] == [("failed", "lost")]
+    assert after.finished_at is not None and after.failure == "lost"
+    assert [(a.status, a.failure) for a in after.attempt_list] == [("failed", "lost")]
     assert store.run(done.id).status == "succeeded"  # type: ignore[union-attr]
     store.close()
 
@@ -329,13 +329,13 @@ def test_a_first_release_store_is_upgraded_without_loss(tmp_path: Path, notebook
         None,
     )
     kinds = {label: store.run(i, attempts=True) for label, i in made.items()}
-    assert {k: (r.failure_kind if r else None) for k, r in kinds.items()} == {
+    assert {k: (r.failure if r else None) for k, r in kinds.items()} == {
         "succeeded": None,
-        "notebook": "notebook",
+        "notebook": "notebook_error",
         "timeout": "timeout",
         "running": None,
         "queued": None,
-        "cancelled": None,
+        "cancelled": "cancelled",
     }
     ok = kinds["succeeded"]
     assert ok is not None and (ok.cells_done, ok.attempts, ok.executor) == (5, 1, "local")

@@ -2,9 +2,10 @@
 
 - ``jobs``: ``executor``, ``retry``, ``notify``, ``retention`` (JSON; NULL = the service's default),
   ``misfire`` and ``misfire_cap``;
-- ``runs``: ``executor``, ``attempts``, ``not_before`` (retry back-off), ``failure_kind``,
-  ``scheduled_for`` (unique per job: a fire time runs once), ``duration_s``, and provenance
-  (``notebook_sha256``, ``environment``, ``s2p_version``);
+- ``runs``: ``executor``, ``attempts``, ``not_before`` (retry back-off), ``failure``,
+  ``scheduled_for`` (unique per job: a fire time runs once), ``duration_s``, ``ref`` (what executes
+  it), and provenance (``notebook_sha256``, ``environment``, ``s2p_version``, and ``provenance``: the
+  rest of what the executor reported, JSON);
 - ``attempts``: every attempt of a run; the runs of an older store get their one attempt back from
   the run's own times, status and error (they all ran as local processes);
 - ``notifications``: the outbox of webhooks and e-mails.
@@ -28,17 +29,17 @@ depends_on = None
 RESTARTED = ("service restarted during the run", "service stopped during the run")
 
 
-def _failure_kind(status: str, error: str | None) -> str | None:
+def _failure(status: str, error: str | None) -> str | None:
     """What the first release's status and error tell about why a run failed."""
     if status == "timed_out":
         return "timeout"
+    if status == "cancelled":
+        return "cancelled"
     if status != "failed":
         return None
     if error in RESTARTED:
         return "lost"
-    if error and error.startswith("jobs service error"):
-        return "service"
-    return "notebook"
+    return "notebook_error"
 
 
 def upgrade() -> None:
@@ -53,12 +54,14 @@ def upgrade() -> None:
         t.add_column(sa.Column("executor", sa.Text))
         t.add_column(sa.Column("attempts", sa.Integer, nullable=False, server_default="0"))
         t.add_column(sa.Column("not_before", UTCDateTime))
-        t.add_column(sa.Column("failure_kind", sa.Text))
+        t.add_column(sa.Column("failure", sa.Text))
         t.add_column(sa.Column("scheduled_for", UTCDateTime))
         t.add_column(sa.Column("duration_s", sa.Float))
         t.add_column(sa.Column("notebook_sha256", sa.Text))
         t.add_column(sa.Column("environment", sa.Text))
         t.add_column(sa.Column("s2p_version", sa.Text))
+        t.add_column(sa.Column("ref", sa.Text))
+        t.add_column(sa.Column("provenance", JSONText))
         t.create_index("runs_job_scheduled_for", ["job", "scheduled_for"], unique=True)
     op.create_table(
         "attempts",
@@ -68,7 +71,7 @@ def upgrade() -> None:
         sa.Column("executor", sa.Text, nullable=False),
         sa.Column("worker", sa.Text),
         sa.Column("status", sa.Text, nullable=False),
-        sa.Column("failure_kind", sa.Text),
+        sa.Column("failure", sa.Text),
         sa.Column("error", sa.Text),
         sa.Column("started_at", UTCDateTime, nullable=False),
         sa.Column("finished_at", UTCDateTime),
@@ -108,7 +111,7 @@ def _backfill_attempts() -> None:
         sa.column("finished_at", UTCDateTime),
         sa.column("executor", sa.Text),
         sa.column("attempts", sa.Integer),
-        sa.column("failure_kind", sa.Text),
+        sa.column("failure", sa.Text),
         sa.column("duration_s", sa.Float),
     )
     attempts = sa.table(
@@ -117,23 +120,24 @@ def _backfill_attempts() -> None:
         sa.column("number", sa.Integer),
         sa.column("executor", sa.Text),
         sa.column("status", sa.Text),
-        sa.column("failure_kind", sa.Text),
+        sa.column("failure", sa.Text),
         sa.column("error", sa.Text),
         sa.column("started_at", UTCDateTime),
         sa.column("finished_at", UTCDateTime),
     )
-    started = bind.execute(
-        sa.select(runs.c.id, runs.c.status, runs.c.error, runs.c.started_at, runs.c.finished_at).where(
-            runs.c.started_at.is_not(None)
-        )
+    rows = bind.execute(
+        sa.select(runs.c.id, runs.c.status, runs.c.error, runs.c.started_at, runs.c.finished_at)
     ).all()
-    for run_id, status, error, started_at, finished_at in started:
-        kind = _failure_kind(status, error)
+    for run_id, status, error, started_at, finished_at in rows:
+        kind = _failure(status, error)
+        if started_at is None:  # never started (queued, or cancelled before it started): no attempt
+            bind.execute(runs.update().where(runs.c.id == run_id).values(failure=kind))
+            continue
         duration = (finished_at - started_at).total_seconds() if finished_at else None
         bind.execute(
             runs.update()
             .where(runs.c.id == run_id)
-            .values(executor="local", attempts=1, failure_kind=kind, duration_s=duration)
+            .values(executor="local", attempts=1, failure=kind, duration_s=duration)
         )
         bind.execute(
             attempts.insert().values(
@@ -141,7 +145,7 @@ def _backfill_attempts() -> None:
                 number=1,
                 executor="local",
                 status=status,
-                failure_kind=kind,
+                failure=kind,
                 error=error,
                 started_at=started_at,
                 finished_at=finished_at,
@@ -155,12 +159,14 @@ def downgrade() -> None:
     with op.batch_alter_table("runs") as t:
         t.drop_index("runs_job_scheduled_for")
         for column in (
+            "provenance",
+            "ref",
             "s2p_version",
             "environment",
             "notebook_sha256",
             "duration_s",
             "scheduled_for",
-            "failure_kind",
+            "failure",
             "not_before",
             "attempts",
             "executor",
