@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tests.support import free_port
@@ -84,9 +86,11 @@ class WebhookReceiver:
 class SmtpReceiver:
     """An aiosmtpd SMTP server on 127.0.0.1 keeping every message it is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls_context: Any = None) -> None:
         self.port = free_port()
         self.messages: list[Message] = []
+        self.tls_context = tls_context
+        """An ``ssl.SSLContext``: the server offers STARTTLS and requires it."""
         self._controller: Any = None
 
     def start(self) -> SmtpReceiver:
@@ -101,7 +105,8 @@ class SmtpReceiver:
                 receiver.messages.append(msg)
                 return "250 Message accepted for delivery"
 
-        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        tls = {"tls_context": self.tls_context, "require_starttls": True} if self.tls_context else {}
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **tls)
         self._controller.start()
         return self
 
@@ -109,6 +114,17 @@ class SmtpReceiver:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """(certificate, key) PEM files for 127.0.0.1, made with the openssl command."""
+    cert, key = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
 
 
 def wait_for(predicate: Any, bound_s: float = 60.0, what: str = "condition") -> None:

@@ -6,13 +6,26 @@ service between the failure and the delivery, with the failed deliveries retried
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tests.workbench.jobs.receivers import SmtpReceiver, WebhookReceiver
+from tests.support import need_executable
+from tests.workbench.jobs.receivers import SmtpReceiver, WebhookReceiver, self_signed_certificate
 from workbench.jobs.model import job_from_request, utcnow
-from workbench.jobs.notify import NotifyDefaults, event_of, planner, sign, verify_signature, webhook_request
+from workbench.jobs.notify import (
+    NotifyDefaults,
+    SmtpSettings,
+    email_message,
+    event_of,
+    planner,
+    run_summary,
+    send_email,
+    sign,
+    verify_signature,
+    webhook_request,
+)
 from workbench.jobs.outbox import Notifier
 from workbench.jobs.store import Run, Store
 
@@ -90,8 +103,6 @@ def test_a_failed_run_is_delivered_exactly_once_across_a_restart(tmp_path: Path,
     own_hook = WebhookReceiver(SECRET)
     defaults = NotifyDefaults(webhooks={"neo": (own_hook.url,)}, public_url="http://127.0.0.1:8000")
     db = tmp_path / "jobs.sqlite"
-    from workbench.jobs.notify import SmtpSettings
-
     smtp = SmtpSettings(host="127.0.0.1", port=mail.port, sender="workbench@example.org", timeout_s=5)
 
     def service() -> tuple[Store, Notifier, list[str]]:
@@ -214,3 +225,28 @@ def test_a_notification_is_given_up_after_its_attempts_and_says_so(
     )
     assert store.counts()["notifications"] == [("email", "failed", 1)]
     store.close()
+
+
+def test_email_over_starttls_verifies_the_servers_certificate(tmp_path: Path) -> None:
+    """A real SMTP server that requires STARTTLS: the mail goes through with its CA, not without."""
+    import smtplib
+    import ssl
+
+    need_executable("openssl")
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    mail = SmtpReceiver(tls_context=context).start()
+    payload = {"event": "failure", **run_summary(_run("failed"), "http://127.0.0.1:8000")}
+    msg = email_message(payload, to="ops@example.org", sender="workbench@example.org", delivery=3)
+    try:
+        plain = SmtpSettings(host="127.0.0.1", port=mail.port, timeout_s=10)
+        with pytest.raises(smtplib.SMTPException):  # the server refuses mail before STARTTLS
+            send_email(plain, msg)
+        unknown_ca = SmtpSettings(host="127.0.0.1", port=mail.port, starttls=True, timeout_s=10)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            send_email(unknown_ca, msg)
+        send_email(replace(unknown_ca, ca_file=str(cert)), msg)
+    finally:
+        mail.stop()
+    assert len(mail.messages) == 1 and mail.messages[0]["Message-ID"] == "<jobs-notification-3@127.0.0.1>"
