@@ -116,7 +116,7 @@ class JobsHandler(BaseHandler):
         jobs = [j for j in self.state.store.jobs() if self.state.policy.sees(self.who, j.segment)]
         out = []
         for job in jobs:
-            last = self.state.store.runs(job.name, limit=1)
+            last = self.state.store.runs(job.name, limit=1, attempts=True)
             out.append({**job.to_json(), "last_run": last[0].to_json() if last else None})
         self.send({"jobs": out})
 
@@ -179,7 +179,10 @@ class JobRunsHandler(BaseHandler):
     def get(self, name: str) -> None:
         job = self.job_or_404(name, "see this job's runs")
         limit = self.limit()
-        runs = [self.state.runner.progress(r).to_json() for r in self.state.store.runs(job.name, limit=limit)]
+        runs = [
+            self.state.runner.progress(r).to_json()
+            for r in self.state.store.runs(job.name, limit=limit, attempts=True)
+        ]
         self.send({"runs": runs})
 
     def post(self, name: str) -> None:
@@ -200,7 +203,7 @@ class RunsHandler(BaseHandler):
         limit = self.limit()
         runs = [
             self.state.runner.progress(r).to_json()
-            for r in self.state.store.runs(status=status, limit=1000)
+            for r in self.state.store.runs(status=status, limit=1000, attempts=True)
             if self.state.policy.sees(self.who, r.segment)
         ]
         self.send({"runs": runs[:limit]})
