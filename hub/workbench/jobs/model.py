@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from workbench.settings import JOB_EXECUTORS
+
 SEGMENTS = ("swe", "debris", "neo")
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled")
 ACTIVE = ("queued", "running")
@@ -30,7 +32,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
     "list": (list,),
     "dict": (dict,),
+    "DataPath": (str,),
 }
+DATA_PATH = "DataPath"
+"""The type name of a parameter annotated ``s2p.DataPath``: a path inside the data folder."""
 
 
 class JobError(Exception):
@@ -102,7 +107,8 @@ class Parameter:
 
     name: str
     type_name: str | None
-    """``int``, ``float``, ``str``, ``bool``, ``list``, ``dict``, or None when it cannot be inferred."""
+    """``int``, ``float``, ``str``, ``bool``, ``list``, ``dict``, ``DataPath`` (``s2p.DataPath``: a
+    path relative to the data folder), or None when it cannot be inferred."""
     default: Any
     help: str
 
@@ -114,11 +120,18 @@ def _literal(text: str) -> tuple[bool, Any]:
         return False, None
 
 
+def _annotation(text: str) -> str:
+    """A declared type as :data:`_TYPES` names it (``s2p.DataPath`` is ``DataPath``)."""
+    text = text.strip()
+    return DATA_PATH if text in {"s2p.DataPath", "s2p.paths.DataPath"} else text
+
+
 def notebook_parameters(path: Path) -> dict[str, Parameter]:
     """The parameters of the notebook's ``parameters`` cell, with their types (papermill's inspection).
 
-    The type is the annotation (``x: float = 1``) when it names a plain type, else the type of the
-    default value when that is a literal (``None`` defaults accept anything).
+    The type is the annotation (``x: float = 1``, ``folder: DataPath = "space_debris/cdm"``) when it
+    names a plain type or ``DataPath``, else the type of the default value when that is a literal
+    (``None`` defaults accept anything).
     """
     import papermill
 
@@ -128,7 +141,7 @@ def notebook_parameters(path: Path) -> dict[str, Parameter]:
     except ValueError:  # e.g. no kernelspec in the notebook's metadata: Python's parser below still reads it
         inspected = {}
     for name, info in inspected.items():
-        declared = str(info.get("inferred_type_name") or "None").strip()
+        declared = _annotation(str(info.get("inferred_type_name") or "None"))
         ok, default = _literal(str(info.get("default", "")))
         type_name: str | None = declared if declared in _TYPES else None
         if type_name is None and ok and default is not None:
@@ -138,7 +151,7 @@ def notebook_parameters(path: Path) -> dict[str, Parameter]:
     for name, (annotation, default_text) in _assigned_names(path).items():
         if name not in found:
             ok, default = _literal(default_text)
-            type_name = annotation if annotation in _TYPES else None
+            type_name = _annotation(annotation) if _annotation(annotation) in _TYPES else None
             if type_name is None and ok and default is not None and type(default).__name__ in _TYPES:
                 type_name = type(default).__name__
             found[name] = Parameter(name, type_name, default if ok else None, "")
@@ -210,6 +223,41 @@ def check_parameters(declared: dict[str, Parameter], given: Any) -> dict[str, An
     return dict(given)
 
 
+def check_data_paths(declared: dict[str, Parameter], values: dict[str, Any], data_dir: Path) -> None:
+    """Refuse ``DataPath`` values that are not a path inside ``data_dir`` (checked as notebook paths are).
+
+    Raises
+    ------
+    JobError
+        400 for an absolute path, ``..``, a backslash, a path that resolves (symbolic links followed)
+        outside the data folder, or nothing at the path.
+    """
+    from s2p.errors import S2PError
+    from s2p.paths import data_path
+
+    for name, value in values.items():
+        param = declared.get(name)
+        if param is None or param.type_name != DATA_PATH:
+            continue
+        try:
+            data_path(value, root=data_dir, name=f"parameter {name}")
+        except S2PError as exc:
+            raise JobError(
+                f"{exc} (a DataPath: relative to the data folder, e.g. {param.default!r})"
+            ) from None
+
+
+def check_executor(executor: Any) -> str | None:
+    """An executor name (:data:`workbench.settings.JOB_EXECUTORS`), or None for the service's default."""
+    if executor is None or executor == "":
+        return None
+    if executor not in JOB_EXECUTORS:
+        raise JobError(
+            f"invalid executor {executor!r}: one of {', '.join(JOB_EXECUTORS)} (or null: the default)"
+        )
+    return str(executor)
+
+
 def check_schedule(schedule: Any) -> str | None:
     """A 5-field cron expression in UTC (``minute hour day-of-month month day-of-week``), or None."""
     if schedule is None or schedule == "":
@@ -254,6 +302,8 @@ class Job:
     created_by: str
     created_at: datetime
     last_scheduled: datetime | None = None
+    executor: str | None = None
+    """Where its runs execute (``local``, ``container``…); None: the service's default."""
 
     def to_json(self) -> dict[str, Any]:
         nxt = next_fire(self.schedule, utcnow()) if self.schedule else None
@@ -268,16 +318,26 @@ class Job:
             "description": self.description,
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
+            "executor": self.executor,
         }
 
 
 def job_from_request(
-    body: Any, *, notebooks_dir: Path, default_timeout: int, created_by: str
+    body: Any, *, notebooks_dir: Path, data_dir: Path, default_timeout: int, created_by: str
 ) -> tuple[Job, dict[str, Parameter]]:
     """Validate a ``POST jobs`` body into a :class:`Job` (and the notebook's declared parameters)."""
     if not isinstance(body, dict):
         raise JobError("expected a JSON object with name, segment, notebook")
-    allowed = {"name", "segment", "notebook", "parameters", "schedule", "timeout_s", "description"}
+    allowed = {
+        "name",
+        "segment",
+        "notebook",
+        "parameters",
+        "schedule",
+        "timeout_s",
+        "description",
+        "executor",
+    }
     extra = sorted(set(body) - allowed)
     if extra:
         raise JobError(f"unknown field(s) {', '.join(extra)}: allowed are {', '.join(sorted(allowed))}")
@@ -286,6 +346,7 @@ def job_from_request(
     path = resolve_notebook(notebooks_dir, body.get("notebook"))
     declared = read_parameters(path, body["notebook"])
     parameters = check_parameters(declared, body.get("parameters"))
+    check_data_paths(declared, parameters, data_dir)
     description = body.get("description") or ""
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
         raise JobError(f"description: a string of at most {MAX_DESCRIPTION} characters")
@@ -299,5 +360,6 @@ def job_from_request(
         description=description,
         created_by=created_by,
         created_at=utcnow(),
+        executor=check_executor(body.get("executor")),
     )
     return job, declared

@@ -16,7 +16,13 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from workbench.jobs.access import Identity, Policy
-from workbench.jobs.model import JobError, check_parameters, read_parameters, resolve_notebook
+from workbench.jobs.model import (
+    JobError,
+    check_data_paths,
+    check_parameters,
+    read_parameters,
+    resolve_notebook,
+)
 from workbench.jobs.runner import Runner
 from workbench.jobs.store import Store
 
@@ -33,6 +39,7 @@ class JobsState:
     runner: Runner
     policy: Policy
     notebooks_dir: Path
+    data_dir: Path
     default_timeout: int
     hub_api_url: str
     api_token: str
@@ -61,13 +68,19 @@ class JobsState:
 
 
 def start_run(state: JobsState, job: Any, overrides: Any, *, trigger: str, by: str) -> Any:
-    """Queue a run of ``job``: its parameters, then ``overrides`` (validated against the notebook)."""
+    """Queue a run of ``job``: its parameters, then ``overrides`` (validated against the notebook).
+
+    Data paths (``DataPath`` parameters) are checked again on the merged values: a folder the job
+    named may have become a link out of the data folder since the job was created.
+    """
     try:
         path = resolve_notebook(state.notebooks_dir, job.notebook)
+        state.runner.executor(job.executor).check()
     except JobError as exc:
         raise JobError(f"job {job.name}: {exc.message}", 409) from None
     declared = read_parameters(path, job.notebook)
     parameters = {**job.parameters, **check_parameters(declared, overrides)}
+    check_data_paths(declared, parameters, state.data_dir)
     run = state.store.add_run(job, parameters, trigger=trigger, requested_by=by)
     state.runner.submit(run.id)
     log.info("run %s of job %s queued (%s by %s)", run.id, job.name, trigger, by)

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     description TEXT NOT NULL,
     created_by TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    last_scheduled TEXT
+    last_scheduled TEXT,
+    executor TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -44,11 +45,24 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT,
     cells_done INTEGER,
     cells_total INTEGER,
-    pid INTEGER
+    pid INTEGER,
+    executor TEXT,
+    ref TEXT,
+    failure TEXT,
+    provenance TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, id);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
 """
+
+# Columns added after the first release: (table, column, type), added to an older database on open.
+ADDED_COLUMNS = (
+    ("jobs", "executor", "TEXT"),
+    ("runs", "executor", "TEXT"),
+    ("runs", "ref", "TEXT"),
+    ("runs", "failure", "TEXT"),
+    ("runs", "provenance", "TEXT"),
+)
 
 RESTARTED = "service restarted during the run"
 
@@ -77,6 +91,14 @@ class Run:
     cells_done: int | None = None
     cells_total: int | None = None
     pid: int | None = None
+    executor: str | None = None
+    """The executor the run used (set when it starts)."""
+    ref: str | None = None
+    """What executes it (pid, container id), for recovery after a crash."""
+    failure: str | None = None
+    """Why it did not succeed (:class:`workbench.jobs.executors.Failure`), None if it did or still runs."""
+    provenance: dict[str, Any] | None = None
+    """What it ran in: executor, image id or interpreter and packages, identity."""
 
     def to_json(self) -> dict[str, Any]:
         duration = None
@@ -97,6 +119,9 @@ class Run:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "duration_s": duration,
             "error": self.error,
+            "failure": self.failure,
+            "executor": self.executor,
+            "provenance": self.provenance,
             "progress": {"cells_done": self.cells_done, "cells_total": self.cells_total},
         }
 
@@ -118,6 +143,10 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(SCHEMA)
+        for table, column, kind in ADDED_COLUMNS:
+            present = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -128,7 +157,8 @@ class Store:
         """Insert a job; :class:`JobError` 409 if the name is taken."""
         try:
             self.db.execute(
-                "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO jobs (name, segment, notebook, parameters, schedule, timeout_s, description,"
+                " created_by, created_at, last_scheduled, executor) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     job.name,
                     job.segment,
@@ -140,6 +170,7 @@ class Store:
                     job.created_by,
                     job.created_at.isoformat(),
                     job.last_scheduled.isoformat() if job.last_scheduled else None,
+                    job.executor,
                 ),
             )
         except sqlite3.IntegrityError:
@@ -158,6 +189,7 @@ class Store:
             created_by=row["created_by"],
             created_at=datetime.fromisoformat(row["created_at"]),
             last_scheduled=_ts(row["last_scheduled"]),
+            executor=row["executor"],
         )
 
     def job(self, name: str) -> Job | None:
@@ -216,6 +248,10 @@ class Store:
             cells_done=row["cells_done"],
             cells_total=row["cells_total"],
             pid=row["pid"],
+            executor=row["executor"],
+            ref=row["ref"],
+            failure=row["failure"],
+            provenance=json.loads(row["provenance"]) if row["provenance"] else None,
         )
 
     def run(self, run_id: int) -> Run | None:
@@ -235,15 +271,19 @@ class Store:
         return [self._run(r) for r in self.db.execute(sql, (*args, limit))]
 
     def update_run(self, run_id: int, **fields: Any) -> None:
-        """Set columns of a run (datetimes stored as ISO text)."""
+        """Set columns of a run (datetimes stored as ISO text, ``provenance`` as JSON)."""
         if not fields:
             return
+        if "provenance" in fields:
+            fields["provenance"] = json.dumps(fields["provenance"])
         values = [v.isoformat() if isinstance(v, datetime) else v for v in fields.values()]
         cols = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*values, run_id))
 
-    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
-        self.update_run(run_id, status=status, error=error, finished_at=utcnow(), pid=None)
+    def finish_run(
+        self, run_id: int, status: str, error: str | None = None, failure: str | None = None
+    ) -> None:
+        self.update_run(run_id, status=status, error=error, failure=failure, finished_at=utcnow(), pid=None)
 
     def recover(self) -> tuple[list[Run], list[Run]]:
         """After a restart: runs left ``running`` become ``failed``; ``queued`` ones are returned to re-queue.
@@ -257,7 +297,7 @@ class Store:
         failed = self.runs(status=("running",), limit=1_000_000)
         for run in failed:
             self.db.execute(
-                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                "UPDATE runs SET status = 'failed', failure = 'lost', error = ?, finished_at = ? WHERE id = ?",
                 (RESTARTED, utcnow().isoformat(), run.id),
             )
         queued = sorted(self.runs(status=("queued",), limit=1_000_000), key=lambda r: r.id)

@@ -1,7 +1,12 @@
-"""Small notebooks written for the jobs tests (a parameters cell, a scrap, a sleep, an optional failure)."""
+"""Small notebooks written for the jobs tests (a parameters cell, a scrap, a sleep, an optional failure),
+and a work folder the run account can reach (pytest's own temporary folders are 0700 root's)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -53,3 +58,19 @@ def notebooks(tmp_path: Path) -> Path:
     write_tiny(root / "jobs" / "tiny.ipynb")
     (root / "jobs" / "notes.txt").write_text("not a notebook")
     return root
+
+
+def reachable_dir(prefix: str) -> Path:
+    """A new folder under the system's temporary folder, 0711 and ours: what ``WORKBENCH_JOBS_WORK_DIR``
+    must be for local runs as another account (every parent searchable). Remove it with shutil.rmtree."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o711)
+    return path
+
+
+@pytest.fixture
+def work_dir() -> Iterator[Path]:
+    """Parent of the local runs' folders for one test."""
+    path = reachable_dir("s2p-jobs-test-")
+    yield path / "runs"
+    shutil.rmtree(path, ignore_errors=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import DATA, ROOT
 from workbench.jobs.model import (
     JobError,
     check_name,
@@ -139,6 +139,7 @@ def test_job_from_request(notebooks: Path) -> None:
     job, declared = job_from_request(
         {"name": "tiny", "segment": "debris", "notebook": "jobs/tiny.ipynb", "parameters": {"count": 2}},
         notebooks_dir=notebooks,
+        data_dir=DATA,
         default_timeout=60,
         created_by="operator",
     )
@@ -158,4 +159,6 @@ def test_job_from_request(notebooks: Path) -> None:
         ([], "JSON object"),
     ]:
         with pytest.raises(JobError, match=reason):
-            job_from_request(body, notebooks_dir=notebooks, default_timeout=60, created_by="operator")
+            job_from_request(
+                body, notebooks_dir=notebooks, data_dir=DATA, default_timeout=60, created_by="operator"
+            )

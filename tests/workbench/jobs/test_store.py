@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import DATA
 from workbench.jobs.factory import build_state, recover
 from workbench.jobs.model import JobError, job_from_request
 from workbench.jobs.scheduler import scheduler_tick
@@ -16,7 +17,9 @@ from workbench.settings import Settings
 
 def _job(notebooks: Path, name: str = "tiny", **extra: object):
     body = {"name": name, "segment": "neo", "notebook": "jobs/tiny.ipynb", **extra}
-    job, _ = job_from_request(body, notebooks_dir=notebooks, default_timeout=60, created_by="operator")
+    job, _ = job_from_request(
+        body, notebooks_dir=notebooks, data_dir=DATA, default_timeout=60, created_by="operator"
+    )
     return job
 
 
@@ -60,6 +63,7 @@ def test_recover_fails_running_runs_and_requeues_queued_ones(tmp_path: Path, not
     assert [r.id for r in failed] == [running.id] and [r.id for r in requeue] == [queued.id]
     after = store.run(running.id)
     assert after is not None and after.status == "failed" and after.error == RESTARTED
+    assert after.failure == "lost"  # what a retry policy retries
     assert after.finished_at is not None
     assert store.run(done.id).status == "succeeded"  # type: ignore[union-attr]
 
@@ -74,7 +78,7 @@ def test_service_restart_requeues_and_the_scheduler_fires_due_jobs(tmp_path: Pat
     leftover = state.store.add_run(job, {}, trigger="api", requested_by="a")
 
     async def restart() -> list[int]:
-        recover(state)  # the queued run goes back on the queue
+        await recover(state)  # the queued run goes back on the queue
         queued = [state.runner.queue.get_nowait() for _ in range(state.runner.queue.qsize())]
         # Due since it was created a minute ago: one scheduled run, however many minutes were missed.
         from datetime import timedelta
