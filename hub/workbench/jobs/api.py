@@ -38,7 +38,7 @@ from workbench.jobs.state import JobsState, start_run
 
 log = logging.getLogger("workbench.jobs")
 
-CANCEL_WAIT_S = 10.0
+CANCEL_WAIT_S = 30.0
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 PAGE_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

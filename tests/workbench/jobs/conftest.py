@@ -3,15 +3,15 @@ and a work folder the run account can reach (pytest's own temporary folders are 
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+
+from tests.support import reachable_dir
 
 PARAMETERS = """\
 seconds: float = 0.0  # how long the notebook sleeps
@@ -58,14 +58,6 @@ def notebooks(tmp_path: Path) -> Path:
     write_tiny(root / "jobs" / "tiny.ipynb")
     (root / "jobs" / "notes.txt").write_text("not a notebook")
     return root
-
-
-def reachable_dir(prefix: str) -> Path:
-    """A new folder under the system's temporary folder, 0711 and ours: what ``WORKBENCH_JOBS_WORK_DIR``
-    must be for local runs as another account (every parent searchable). Remove it with shutil.rmtree."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    os.chmod(path, 0o711)
-    return path
 
 
 @pytest.fixture

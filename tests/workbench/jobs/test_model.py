@@ -110,7 +110,9 @@ def _data_path_notebook(tmp_path: Path, annotation: str = "DataPath") -> dict:
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    cell = new_code_cell(f'from s2p import DataPath\nfolder: {annotation} = "space_debris/cdm"  # CDMs\nn = 1')
+    cell = new_code_cell(
+        f'from s2p import DataPath\nfolder: {annotation} = "space_debris/cdm"  # CDMs\nn = 1'
+    )
     cell.metadata["tags"] = ["parameters"]
     path = tmp_path / "d.ipynb"
     nbformat.write(new_notebook(cells=[cell]), path)
@@ -137,7 +139,9 @@ def test_a_data_path_parameter_is_declared_by_its_annotation(tmp_path: Path, ann
         ("link-out", "leads outside the data folder"),
     ],
 )
-def test_data_path_values_outside_the_data_folder_are_refused(tmp_path: Path, value: str, reason: str) -> None:
+def test_data_path_values_outside_the_data_folder_are_refused(
+    tmp_path: Path, value: str, reason: str
+) -> None:
     data = tmp_path / "data"
     (data / "space_debris" / "cdm").mkdir(parents=True)
     secret = tmp_path / "secrets"

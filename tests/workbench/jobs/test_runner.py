@@ -37,7 +37,12 @@ def _setup(
     store.add_job(job)
     local = LocalExecutor(work_dir, data_environment={"WORKBENCH_DATA_DIR": str(DATA)})
     runner = Runner(
-        store, tmp_path / "runs", notebooks, executors={"local": local}, default_executor="local", workers=workers
+        store,
+        tmp_path / "runs",
+        notebooks,
+        executors={"local": local},
+        default_executor="local",
+        workers=workers,
     )
     return store, runner, job
 
@@ -72,7 +77,9 @@ def _gone(pids: list[int], bound: float = 10.0) -> list[int]:
         time.sleep(0.1)
 
 
-def test_run_succeeds_with_outputs_scraps_report_and_progress(tmp_path: Path, notebooks: Path, work_dir: Path) -> None:
+def test_run_succeeds_with_outputs_scraps_report_and_progress(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
     store, runner, job = _setup(tmp_path, notebooks, work_dir)
 
     async def main() -> Run:
@@ -105,7 +112,9 @@ def test_run_succeeds_with_outputs_scraps_report_and_progress(tmp_path: Path, no
     assert "Recorded values" in report and "from the test" in report
 
 
-def test_failed_run_records_the_error_and_still_has_a_report(tmp_path: Path, notebooks: Path, work_dir: Path) -> None:
+def test_failed_run_records_the_error_and_still_has_a_report(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
     store, runner, job = _setup(tmp_path, notebooks, work_dir)
 
     async def main() -> Run:
@@ -153,7 +162,9 @@ def test_timeout_kills_papermill_and_the_kernel(tmp_path: Path, notebooks: Path,
     assert json.loads((runner.run_dir(run.id) / "scraps.json").read_text())["label"] == "tiny"
 
 
-def test_cancel_queued_and_running_runs_with_one_worker(tmp_path: Path, notebooks: Path, work_dir: Path) -> None:
+def test_cancel_queued_and_running_runs_with_one_worker(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
     store, runner, job = _setup(tmp_path, notebooks, work_dir, workers=1)
     pids: list[int] = []
 
