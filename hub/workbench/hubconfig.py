@@ -8,6 +8,7 @@ each of which exposes ``configure_hub(c, settings, secrets)``.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,6 +60,11 @@ def check_environment(settings: Settings, secrets: HubSecrets) -> None:
     HubConfigError
         Listing every problem, one per line.
     """
+    executors = import_optional("workbench.jobs.executors.local")
+    if executors is not None and settings.jobs_executor == "local":
+        refused = executors.refusal(settings.env, os.geteuid())  # local job runs sharing the hub's identity
+        if refused:
+            raise HubConfigError(refused)
     if settings.env != "ope":
         return
     problems = settings.production_problems(dev_client_secret=secrets.dev_client_secret)

@@ -31,6 +31,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "ire", "pre-ope", "ope")
 AUTH_MODES = ("dev-idp", "keycloak")
 SPAWNERS = ("local", "docker", "swarm")
+JOB_EXECUTORS = ("local", "container")
+"""Where a job's run may execute (:mod:`workbench.jobs.executors`); a job names one, or takes the default."""
+JOB_NETWORKS = ("none", "host")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SEGMENT_GROUPS = ("swe", "debris", "neo", "operators", "admins")
 
@@ -118,6 +121,19 @@ def parse_url(raw: str) -> str:
     return value
 
 
+def parse_size(raw: str) -> int:
+    """Bytes of a Docker-style size: ``512m``, ``4g``, ``1.5G``, ``1073741824``."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    text = raw.strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise ValueError("expected a size such as 512m, 4g or a number of bytes") from None
+    if value < 1 << 20:
+        raise ValueError("expected at least 1m")
+    return int(value)
+
+
 def parse_ip(raw: str) -> str:
     value = raw.strip()
     try:
@@ -201,6 +217,21 @@ def _default_public_url(v: Mapping[str, Any]) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{v['hub_port']}"
+
+
+def _default_jobs_executor(v: Mapping[str, Any]) -> str:
+    """container with WORKBENCH_SPAWNER=docker or swarm, else local"""
+    return "container" if v["spawner"] in {"docker", "swarm"} else "local"
+
+
+def _default_jobs_network(v: Mapping[str, Any]) -> str:
+    """host with WORKBENCH_DATA_LIVE, else none"""
+    return "host" if v["data_live"] else "none"
+
+
+def _default_jobs_memory(v: Mapping[str, Any]) -> int:
+    """4g"""
+    return 4 << 30
 
 
 def _default_db_url(v: Mapping[str, Any]) -> str:
@@ -506,6 +537,50 @@ class Settings:
         "WORKBENCH_SMTP_FROM",
         default="workbench@localhost",
         help="Sender address of the workbench's e-mails.",
+    )
+    jobs_executor: str = setting(
+        "WORKBENCH_JOBS_EXECUTOR",
+        derive=_default_jobs_executor,
+        choices=JOB_EXECUTORS,
+        help="Where a job's runs execute unless the job names its own `executor`: `container` (each run "
+        "in a container of the lab image as jovyan, no credentials, read-only data; the production shape) "
+        "or `local` (a papermill process on the jobs service's machine, as WORKBENCH_JOBS_RUN_USER when "
+        "the service runs as root; refused with WORKBENCH_ENV=pre-ope or ope when it does not).",
+    )
+    jobs_start_timeout: int = setting(
+        "WORKBENCH_JOBS_START_TIMEOUT",
+        default=300,
+        parse=parse_int,
+        help="Seconds a run may take to start (container, papermill and kernel) before it fails as "
+        "`start_failed`; a job's own timeout counts from its notebook's first cell.",
+    )
+    jobs_run_user: str = setting(
+        "WORKBENCH_JOBS_RUN_USER",
+        default="s2p-jobs",
+        help="Identity of local runs when the jobs service runs as root: an account name (a system "
+        "account created on first use if missing) or `uid:gid`. Never root nor the service's own user.",
+    )
+    jobs_work_dir: str = setting(
+        "WORKBENCH_JOBS_WORK_DIR",
+        default="",
+        help="Parent of the folders local runs execute in, each owned by the run's identity. Empty: "
+        "/var/lib/s2p-workbench/jobs-<6 hex of the state directory> when the service runs as root (every "
+        "parent must be searchable by WORKBENCH_JOBS_RUN_USER, so not inside the state directory), "
+        "else <state>/jobs/work.",
+    )
+    jobs_network: str = setting(
+        "WORKBENCH_JOBS_NETWORK",
+        derive=_default_jobs_network,
+        choices=JOB_NETWORKS,
+        help="Network of container runs: `none` (only the container's own loopback, which papermill and "
+        "the kernel use) or `host` (needed for live data; the run then reaches the host's loopback services).",
+    )
+    jobs_memory: int = setting(
+        "WORKBENCH_JOBS_MEMORY",
+        derive=_default_jobs_memory,
+        parse=parse_size,
+        help="Memory limit of a container run (e.g. 4g); the kernel beyond it is killed and the run "
+        "fails as `lost`.",
     )
 
     # ---------------------------------------------------------------------------------------------

@@ -19,14 +19,13 @@ import pytest
 import requests
 
 from tests.e2e.harness import WORKBENCH, Workbench, start_workbench
-from tests.support import DATA, ROOT, need_executable
-from tests.workbench.jobs.conftest import write_tiny
+from tests.e2e.jobs_support import RUN_BOUND_S, User, job_notebooks
+from tests.support import DATA, need_executable, reachable_dir
 from tests.workbench.jobs.receivers import SmtpReceiver, WebhookReceiver, wait_for
 from workbench.jobs.provenance import file_sha256
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-RUN_BOUND_S = 120.0  # a few-second notebook may wait this long on a loaded 2-core machine
 PC_THRESHOLD = 1e-3
 CONTRACT_PATHS = {
     "/jobs",
@@ -45,11 +44,8 @@ JOB_SECRET = "e2e-webhook-secret-0123456789"
 
 @pytest.fixture(scope="module")
 def notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's production notebooks plus the tiny test notebook (WORKBENCH_JOBS_NOTEBOOKS_DIR)."""
-    root = tmp_path_factory.mktemp("notebooks")
-    shutil.copytree(ROOT / "notebooks" / "jobs", root / "jobs")
-    write_tiny(root / "test" / "tiny.ipynb")
-    return root
+    """The project's production notebooks plus the test notebooks (WORKBENCH_JOBS_NOTEBOOKS_DIR)."""
+    return job_notebooks(tmp_path_factory.mktemp("notebooks"))
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +68,11 @@ def mail() -> Iterator[SmtpReceiver]:
 def wb(tmp_path_factory: pytest.TempPathFactory, notebooks: Path, mail: SmtpReceiver) -> Iterator[Workbench]:
     need_executable("node")
     state = tmp_path_factory.mktemp("state")
+    work = reachable_dir("s2p-jobs-e2e-")
     env = {
         "WORKBENCH_JOBS_NOTEBOOKS_DIR": str(notebooks),
         "WORKBENCH_JOBS_WORKERS": "2",
+        "WORKBENCH_JOBS_WORK_DIR": str(work / "runs"),
         "WORKBENCH_SMTP_HOST": "127.0.0.1",
         "WORKBENCH_SMTP_PORT": str(mail.port),
         "WORKBENCH_SMTP_FROM": "workbench@example.org",
@@ -82,34 +80,7 @@ def wb(tmp_path_factory: pytest.TempPathFactory, notebooks: Path, mail: SmtpRece
     workbench = start_workbench(state, env)
     yield workbench
     assert workbench.stop() == 0, workbench.log_tail()
-
-
-class User:
-    """A logged-in user with a hub API token of their own, calling the jobs API."""
-
-    def __init__(self, wb: Workbench, name: str) -> None:
-        self.name = name
-        self.login = wb.login(name, f"dev-{name}")
-        assert self.login.ok, self.login.response.text[:500]
-        r = wb.api("POST", f"/users/{name}/tokens", json={"note": "jobs e2e", "expires_in": 3600})
-        assert r.status_code == 201, r.text
-        self.token = r.json()["token"]
-        self.base = f"{wb.url}/services/jobs/api/v1"
-
-    def call(self, method: str, path: str, body: Any = None, **kw: Any) -> requests.Response:
-        headers = {"Authorization": f"token {self.token}"}
-        return requests.request(method, f"{self.base}/{path}", json=body, headers=headers, timeout=60, **kw)
-
-    def wait(
-        self, run_id: int, *, until: tuple[str, ...] = ("succeeded", "failed", "timed_out", "cancelled")
-    ) -> dict:
-        deadline = time.monotonic() + RUN_BOUND_S
-        while True:
-            run = self.call("GET", f"runs/{run_id}").json()
-            if run["status"] in until:
-                return dict(run)
-            assert time.monotonic() < deadline, run
-            time.sleep(0.2)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +144,9 @@ def test_operator_runs_the_debris_job_and_fetches_its_outputs(users: dict[str, U
     latency = time.monotonic() - t0
     assert done["status"] == "succeeded", done
     assert done["progress"]["cells_done"] == done["progress"]["cells_total"] > 0
+    # the default executor here (tests run as root): local, as the run account, with provenance
+    assert (done["executor"], done["failure"]) == ("local", None)
+    assert done["provenance"]["user"] == "s2p-jobs" and len(done["provenance"]["notebook_sha256"]) == 64
     print(f"debris job: POST → succeeded in {latency:.1f} s (run {done['duration_s']} s)")
 
     scraps = op.call("GET", f"runs/{run['id']}/scraps").json()["scraps"]
@@ -271,9 +245,14 @@ def test_timeout_and_cancel(users: dict[str, User], tiny_job: str) -> None:
     assert users["neo-analyst"].call("POST", f"runs/{slow['id']}/cancel").status_code == 403
     r = neo.call("POST", f"runs/{other['id']}/cancel")
     assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    assert r.json()["failure"] == "cancelled"
     assert neo.call("POST", f"runs/{other['id']}/cancel").status_code == 409
     timed = op.wait(slow["id"])
-    assert (timed["status"], timed["error"]) == ("timed_out", "timed out after 8 s")
+    assert (timed["status"], timed["error"], timed["failure"]) == (
+        "timed_out",
+        "timed out after 8 s",
+        "timeout",
+    )
     assert op.call("GET", f"runs/{slow['id']}/report").status_code == 200
     assert op.call("GET", f"runs/{slow['id']}/scraps").json()["scraps"]["label"] == "tiny"
 

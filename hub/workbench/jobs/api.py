@@ -4,6 +4,18 @@ Every request is authenticated by the hub: an API token in ``Authorization: toke
 browser, the hub login (OAuth) cookie of this service. The caller's groups are read from the hub with
 the service's own token and decide access (:mod:`workbench.jobs.access`). Handlers are thin: they
 validate the request and call :class:`workbench.jobs.state.JobsState`.
+
+Browsers only read. A request authenticated by the cookie alone may not write (POST, DELETE): a page
+of another site can make a browser send the cookie, never a token header, so writes need the
+token (``403`` otherwise). The hub's own XSRF check also refuses cookie writes without its XSRF token
+before the handler runs; this rule holds even with that token.
+
+Every answer carries ``X-Content-Type-Options: nosniff``, a frame policy (``frame-ancestors 'none'``,
+``X-Frame-Options: DENY``) and a Content-Security-Policy: :data:`PAGE_CSP` (no script, style, image
+or form at all) on the pages and JSON, and :data:`REPORT_CSP` on run reports, which are nbconvert's HTML
+of a notebook whose outputs the service does not control: ``sandbox`` puts the report in an opaque
+origin where no script runs (nbconvert's own included) and nothing of the hub's origin is reachable;
+inline styles and ``data:`` images, which the report needs to look right, are allowed.
 """
 
 from __future__ import annotations
@@ -27,10 +39,32 @@ from workbench.jobs.state import JobsState, start_run
 
 log = logging.getLogger("workbench.jobs")
 
-CANCEL_WAIT_S = 10.0
+CANCEL_WAIT_S = 30.0
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+PAGE_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+"""Content-Security-Policy of the service's pages and JSON: nothing may load or run."""
+REPORT_CSP = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""Content-Security-Policy of run reports: sandboxed (no script runs, opaque origin), styles inline."""
 
 
-class BaseHandler(web.RequestHandler):
+class SecurityHeaders(web.RequestHandler):
+    """The headers every answer of the service carries (errors and redirects too)."""
+
+    csp = PAGE_CSP
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", self.csp)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Cache-Control", "no-store")
+
+
+class BaseHandler(SecurityHeaders):
     """Authentication, JSON bodies and JSON errors for every handler of the service."""
 
     state: JobsState
@@ -54,6 +88,12 @@ class BaseHandler(web.RequestHandler):
                 return
             raise JobError("authentication required: send 'Authorization: token <hub API token>'", 403)
         self.scopes = frozenset(model.get("scopes") or ())
+        if self.request.method in WRITES and not getattr(self, "_token_authenticated", False):
+            raise JobError(
+                "a browser session (the hub login cookie) may only read: send changes with "
+                "'Authorization: token <hub API token>'",
+                403,
+            )
         self.who = await self.state.identity(model)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -69,11 +109,6 @@ class BaseHandler(web.RequestHandler):
             self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
             return
         super()._handle_request_exception(e)
-
-    def check_xsrf_cookie(self) -> None:
-        # API clients authenticate with a token header, which a cross-site form cannot send; the
-        # browser (cookie) path only reads.
-        return
 
     def body(self) -> Any:
         if not self.request.body:
@@ -125,9 +160,11 @@ class JobsHandler(BaseHandler):
         job, declared = job_from_request(
             self.body(),
             notebooks_dir=self.state.notebooks_dir,
+            data_dir=self.state.data_dir,
             default_timeout=self.state.default_timeout,
             created_by=self.who.label,
         )
+        self.state.runner.executor(job.executor).check()
         self.state.store.add_job(job)
         log.info("job %s created by %s", job.name, self.who.label)
         params = {
@@ -158,6 +195,7 @@ class JobHandler(BaseHandler):
             job,
             self.body(),
             notebooks_dir=self.state.notebooks_dir,
+            data_dir=self.state.data_dir,
             default_timeout=self.state.default_timeout,
         )
         self.state.store.update_job(changed)
@@ -221,6 +259,9 @@ class RunFileHandler(BaseHandler):
 
     def initialize(self, state: JobsState, kind: str = "log") -> None:  # type: ignore[override]
         self.state, self.kind = state, kind
+        if kind == "report":
+            self.csp = REPORT_CSP
+            self.set_default_headers()
 
     def get(self, run_id: str) -> None:
         run = self.run_or_404(run_id, f"read this run's {self.kind}")
@@ -228,7 +269,7 @@ class RunFileHandler(BaseHandler):
         if self.kind == "scraps":
             saved = read_json(d / "scraps.json")
             if saved is None:  # still running (or older run): read them from the notebook so far
-                saved = read_scraps(read_json(d / "output.ipynb") or {})
+                saved = read_scraps(self.state.runner.notebook(run) or {})
             self.send({"run": run.id, "status": run.status, "scraps": saved})
             return
         name, ctype = {
@@ -237,13 +278,17 @@ class RunFileHandler(BaseHandler):
             "log": ("run.log", "text/plain; charset=UTF-8"),
         }[self.kind]
         path = d / name
-        if not path.is_file():
+        content: bytes | None = path.read_bytes() if path.is_file() else None
+        if content is None and self.kind == "notebook" and run.status == "running":
+            so_far = self.state.runner.notebook(run)  # still running: the notebook as saved so far
+            content = json.dumps(so_far).encode() if so_far is not None else None
+        if content is None:
             hint = "the run has not started yet" if run.status == "queued" else f"the run is {run.status}"
             raise JobError(f"run {run.id} has no {self.kind} ({hint})", 404)
         self.set_header("Content-Type", ctype)
         if self.kind == "notebook":
             self.set_header("Content-Disposition", f'inline; filename="{run.job}-run{run.id}.ipynb"')
-        self.finish(path.read_bytes())
+        self.finish(content)
 
 
 class CancelHandler(BaseHandler):
@@ -333,6 +378,6 @@ def make_app(state: JobsState, prefix: str) -> web.Application:
     for pattern, handler, kwargs, _ in routes(prefix):
         authed = type(handler.__name__, (HubOAuthenticated, handler), {"hub_auth": state.hub_auth})
         handlers.append((pattern, authed, {"state": state, **kwargs}))
-    callback = type("Callback", (HubOAuthCallbackHandler,), {"hub_auth": state.hub_auth})
+    callback = type("Callback", (SecurityHeaders, HubOAuthCallbackHandler), {"hub_auth": state.hub_auth})
     handlers.append((f"{prefix}oauth_callback", callback))
     return web.Application(handlers, cookie_secret=os.urandom(32), xsrf_cookies=False)

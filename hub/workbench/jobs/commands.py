@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.jobs.client import ClientError, JobsClient
-from workbench.jobs.policies import EVENTS, EXECUTORS, FAILURE_KINDS, MISFIRE_POLICIES
+from workbench.jobs.policies import EVENTS, FAILURE_KINDS, MISFIRE_POLICIES
+from workbench.settings import JOB_EXECUTORS
 
 API_PATH = "/services/jobs/api/v1"
 
@@ -94,7 +95,7 @@ def register(subparsers: Any) -> None:
 def _policy_options(s: argparse.ArgumentParser) -> None:
     """The options of ``create`` and ``update`` for a job's policies (docs/jobs.md, *Operating a job*)."""
     s.add_argument(
-        "--executor", choices=EXECUTORS, help="where runs execute (default WORKBENCH_JOBS_EXECUTOR)"
+        "--executor", choices=JOB_EXECUTORS, help="where runs execute (default WORKBENCH_JOBS_EXECUTOR)"
     )
     s.add_argument("--retries", type=int, help="attempts after the first, for the failures of --retry-on")
     s.add_argument(

@@ -1,19 +1,19 @@
-"""Wiring: the jobs service's store, runner, notifier, metrics and policies from the settings; recovery."""
+"""Wiring: the jobs service's store, executors, runner, notifier, metrics and policies from the settings;
+recovery after a crash."""
 
 from __future__ import annotations
 
 import logging
 import os
 
-import psutil
-
+from workbench.jobs import executors
 from workbench.jobs.access import Policy
 from workbench.jobs.errors import JobError
 from workbench.jobs.metrics import JobsMetrics
 from workbench.jobs.notify import NotifyDefaults, SmtpSettings, pairs_by_key, planner
 from workbench.jobs.outbox import Notifier
 from workbench.jobs.policies import RetentionPolicy, check_email, check_webhook
-from workbench.jobs.runner import Runner, kill_tree
+from workbench.jobs.runner import Runner
 from workbench.jobs.state import JobsState
 from workbench.jobs.store import Store
 from workbench.secrets import SECRETS_DIRNAME, ensure_secret_file
@@ -24,18 +24,13 @@ log = logging.getLogger("workbench.jobs")
 WEBHOOK_SECRET_FILE = "jobs_webhook_secret"
 
 
-def recover(state: JobsState) -> None:
-    """Runs a dead service left behind: ``running`` ones failed (and their processes ended), ``queued`` re-queued."""
+async def recover(state: JobsState) -> None:
+    """Runs a dead service left behind: ``running`` ones failed (what is left of them ended by their
+    executor), ``queued`` ones queued again. Call before the runner starts."""
     failed, queued = state.store.recover()
     for run in failed:
         log.warning("run %s was running when the service stopped: marked failed", run.id)
-        if run.pid and psutil.pid_exists(run.pid):
-            try:
-                cmd = " ".join(psutil.Process(run.pid).cmdline())
-            except psutil.Error:
-                continue
-            if str(state.runner.run_dir(run.id)) in cmd:  # only if the pid is still that run's papermill
-                kill_tree(run.pid)
+    await state.runner.recover(failed)
     for run in queued:
         state.runner.submit(run.id)
 
@@ -86,11 +81,24 @@ def default_retention(settings: Settings) -> RetentionPolicy:
     )
 
 
-def build_state(settings: Settings, env: dict[str, str] | None = None) -> JobsState:
-    """Store, runner, notifier, metrics and policy of the service from the settings (no hub contact yet)."""
+def build_state(settings: Settings) -> JobsState:
+    """Store, executors, runner, notifier, metrics and policy of the service from the settings (no hub
+    contact yet)."""
     base = settings.state_dir / "jobs"
-    store = Store(settings.jobs_db_url, planner=planner(notify_defaults(settings)))
-    runner = Runner(store, base / "runs", settings.jobs_notebooks_dir, workers=settings.jobs_workers, env=env)
+    store = Store(
+        settings.jobs_db_url,
+        planner=planner(notify_defaults(settings)),
+        default_executor=settings.jobs_executor,
+    )
+    runner = Runner(
+        store,
+        base / "runs",
+        settings.jobs_notebooks_dir,
+        executors=executors.build(settings),
+        default_executor=settings.jobs_executor,
+        workers=settings.jobs_workers,
+        start_timeout_s=settings.jobs_start_timeout,
+    )
     metrics = JobsMetrics(store)
     notifier = Notifier(
         store,
@@ -103,6 +111,7 @@ def build_state(settings: Settings, env: dict[str, str] | None = None) -> JobsSt
         runner=runner,
         policy=Policy(frozenset(settings.jobs_operator_groups)),
         notebooks_dir=settings.jobs_notebooks_dir,
+        data_dir=settings.data_dir,
         default_timeout=settings.jobs_timeout,
         hub_api_url=os.environ.get("JUPYTERHUB_API_URL", ""),
         api_token=os.environ.get("JUPYTERHUB_API_TOKEN", ""),

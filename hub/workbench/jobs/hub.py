@@ -87,10 +87,15 @@ def configure_hub(c: Any, settings: Settings, secrets: Any) -> None:
     secrets
         The hub secrets (:class:`workbench.secrets.HubSecrets`); the service's token is kept next to them.
     """
-    if not 0 <= settings.jobs_port < 65536 or settings.jobs_workers < 1 or settings.jobs_timeout < 1:
+    if (
+        not 0 <= settings.jobs_port < 65536
+        or settings.jobs_workers < 1
+        or settings.jobs_timeout < 1
+        or settings.jobs_start_timeout < 1
+    ):
         raise ValueError(
-            "WORKBENCH_JOBS_PORT must be a port (0: any free one), WORKBENCH_JOBS_WORKERS >= 1 and "
-            "WORKBENCH_JOBS_TIMEOUT >= 1 (seconds)"
+            "WORKBENCH_JOBS_PORT must be a port (0: any free one), WORKBENCH_JOBS_WORKERS >= 1, "
+            "WORKBENCH_JOBS_TIMEOUT >= 1 and WORKBENCH_JOBS_START_TIMEOUT >= 1 (seconds)"
         )
     port = settings.jobs_port or _free_port()
     (settings.state_dir / "jobs").mkdir(exist_ok=True)

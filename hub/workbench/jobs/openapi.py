@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.jobs.model import SEGMENTS, STATUSES
-from workbench.jobs.policies import EVENTS, EXECUTORS, FAILURE_KINDS, MISFIRE_POLICIES
+from workbench.jobs.policies import EVENTS, FAILURE_KINDS, MISFIRE_POLICIES
+from workbench.settings import JOB_EXECUTORS
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -31,7 +32,7 @@ LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "default"
 
 
 POLICIES: dict[str, Any] = {
-    "executor": {"type": "string", "enum": list(EXECUTORS), "nullable": True},
+    "executor": {"type": "string", "enum": list(JOB_EXECUTORS), "nullable": True},
     "retry": {
         "type": "object",
         "nullable": True,

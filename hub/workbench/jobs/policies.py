@@ -14,9 +14,6 @@ from urllib.parse import urlsplit
 
 from workbench.jobs.errors import JobError
 
-EXECUTORS = ("local", "container", "dask", "swarm")
-"""Where a run may execute (see docs/jobs.md, *Executors*)."""
-
 FAILURE_KINDS = ("timeout", "lost", "start_failed", "notebook_error", "cancelled")
 """Why an attempt did not succeed: it outlasted its timeout; its worker, container or the service died
 under it; it never reached its first cell; the notebook raised; someone cancelled it (never retried)."""
@@ -58,15 +55,6 @@ def _choices(value: Any, what: str, allowed: tuple[str, ...]) -> tuple[str, ...]
     if not isinstance(value, list) or any(v not in allowed for v in value):
         raise JobError(f"{what}: a list of {', '.join(allowed)}, got {value!r}")
     return tuple(dict.fromkeys(value))
-
-
-def check_executor(value: Any) -> str | None:
-    """An executor name, or None (the service's default, ``WORKBENCH_JOBS_EXECUTOR``)."""
-    if value is None:
-        return None
-    if value not in EXECUTORS:
-        raise JobError(f"executor {value!r}: one of {', '.join(EXECUTORS)} (or null for the default)")
-    return str(value)
 
 
 @dataclass(frozen=True)

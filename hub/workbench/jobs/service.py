@@ -43,8 +43,8 @@ async def serve(settings: Settings) -> None:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
     url = urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{settings.jobs_port}"))
     app = make_app(state, prefix)
+    await recover(state)
     await state.runner.start()
-    recover(state)
     await state.notifier.start()
     server = app.listen(url.port or 80, address=url.hostname or "127.0.0.1")
 

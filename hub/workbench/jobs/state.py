@@ -17,8 +17,13 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from workbench.jobs.access import Identity, Policy
-from workbench.jobs.model import JobError, check_parameters, read_parameters, resolve_notebook
-from workbench.jobs.provenance import local_provenance
+from workbench.jobs.model import (
+    JobError,
+    check_data_paths,
+    check_parameters,
+    read_parameters,
+    resolve_notebook,
+)
 from workbench.jobs.runner import Runner
 from workbench.jobs.store import Store
 
@@ -35,6 +40,7 @@ class JobsState:
     runner: Runner
     policy: Policy
     notebooks_dir: Path
+    data_dir: Path
     default_timeout: int
     hub_api_url: str
     api_token: str
@@ -82,21 +88,23 @@ def start_run(
 
     With ``scheduled_for`` (the scheduler's), the run is for that fire time, and the job's
     ``last_scheduled`` moves there from ``previous``; None is returned when the time fired already.
+
+    Data paths (``DataPath`` parameters) are checked again on the merged values: a folder the job
+    named may have become a link out of the data folder since the job was created.
     """
     try:
         path = resolve_notebook(state.notebooks_dir, job.notebook)
+        state.runner.executor(job.executor).check()
     except JobError as exc:
         raise JobError(f"job {job.name}: {exc.message}", 409) from None
     declared = read_parameters(path, job.notebook)
     parameters = {**job.parameters, **check_parameters(declared, overrides)}
-    provenance = local_provenance(path)
+    check_data_paths(declared, parameters, state.data_dir)
     run: Any
     if scheduled_for is None:
-        run = state.store.add_run(job, parameters, trigger=trigger, requested_by=by, provenance=provenance)
+        run = state.store.add_run(job, parameters, trigger=trigger, requested_by=by)
     else:
-        run = state.store.add_scheduled_run(
-            job, parameters, scheduled_for, previous=previous, provenance=provenance
-        )
+        run = state.store.add_scheduled_run(job, parameters, scheduled_for, previous=previous)
         if run is None:
             return None
     state.runner.submit(run.id)

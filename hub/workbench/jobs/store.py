@@ -97,9 +97,11 @@ class Run:
     cells_total: int | None = None
     pid: int | None = None
     executor: str | None = None
+    """The executor the run used (set when it starts)."""
     attempts: int = 0
     not_before: datetime | None = None
     failure: str | None = None
+    """Why it did not succeed (:class:`workbench.jobs.executors.Failure`), None if it did or still runs."""
     scheduled_for: datetime | None = None
     notebook_sha256: str | None = None
     environment: str | None = None
@@ -570,8 +572,13 @@ class Store:
                 )
         return run
 
-    def finish_run(self, run_id: int, status: str, error: str | None = None, **fields: Any) -> None:
-        self.update_run(run_id, status=status, error=error, finished_at=utcnow(), pid=None, **fields)
+    def finish_run(
+        self, run_id: int, status: str, error: str | None = None, failure: str | None = None, **fields: Any
+    ) -> None:
+        """Record a run's final status (with ``failure``, its class, if it did not succeed)."""
+        self.update_run(
+            run_id, status=status, error=error, failure=failure, finished_at=utcnow(), pid=None, **fields
+        )
 
     def retry_run(self, run_id: int, *, failure: str, error: str, not_before: datetime) -> Run | None:
         """End the current attempt as failed and queue the run again, to start at ``not_before``."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support import DATA
 from workbench.jobs.metrics import JobsMetrics
 from workbench.jobs.model import job_from_request, utcnow
 from workbench.jobs.notify import NotifyDefaults, planner
@@ -32,6 +33,7 @@ def test_metrics_count_runs_queue_durations_retries_and_notification_failures(
     job, _ = job_from_request(
         {"name": "tiny", "segment": "neo", "notebook": "jobs/tiny.ipynb"},
         notebooks_dir=notebooks,
+        data_dir=DATA,
         default_timeout=60,
         created_by="op",
     )

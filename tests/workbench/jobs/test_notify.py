@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import need_executable
+from tests.support import DATA, need_executable
 from tests.workbench.jobs.receivers import SmtpReceiver, WebhookReceiver, self_signed_certificate
 from workbench.jobs.model import job_from_request, utcnow
 from workbench.jobs.notify import (
@@ -71,7 +71,9 @@ def test_job_targets_replace_the_segment_defaults(notebooks: Path) -> None:
     )
     plan = planner(defaults)
     body = {"name": "tiny", "segment": "neo", "notebook": "jobs/tiny.ipynb"}
-    plain, _ = job_from_request(body, notebooks_dir=notebooks, default_timeout=60, created_by="op")
+    plain, _ = job_from_request(
+        body, notebooks_dir=notebooks, data_dir=DATA, default_timeout=60, created_by="op"
+    )
     rows = plan(_run("failed"), plain, None)
     assert [(r["channel"], r["target"]) for r in rows] == [
         ("webhook", "http://127.0.0.1:1/neo"),
@@ -85,6 +87,7 @@ def test_job_targets_replace_the_segment_defaults(notebooks: Path) -> None:
     own, _ = job_from_request(
         {**body, "notify": {"on": ["recovery"], "emails": ["ops@example.org"], "secret": JOB_SECRET}},
         notebooks_dir=notebooks,
+        data_dir=DATA,
         default_timeout=60,
         created_by="op",
     )
@@ -122,12 +125,14 @@ def test_a_failed_run_is_delivered_exactly_once_across_a_restart(tmp_path: Path,
             "notify": {"webhooks": [hook.url], "emails": ["ops@example.org"], "secret": JOB_SECRET},
         },
         notebooks_dir=notebooks,
+        data_dir=DATA,
         default_timeout=60,
         created_by="op",
     )
     other, _ = job_from_request(
         {"name": "other", "segment": "neo", "notebook": "jobs/tiny.ipynb"},
         notebooks_dir=notebooks,
+        data_dir=DATA,
         default_timeout=60,
         created_by="op",
     )
@@ -205,6 +210,7 @@ def test_a_notification_is_given_up_after_its_attempts_and_says_so(
     job, _ = job_from_request(
         {"name": "tiny", "segment": "neo", "notebook": "jobs/tiny.ipynb"},
         notebooks_dir=notebooks,
+        data_dir=DATA,
         default_timeout=60,
         created_by="op",
     )

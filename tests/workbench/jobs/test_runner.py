@@ -1,4 +1,5 @@
-"""The runner with real papermill and a real kernel: success, failure, timeout, cancel, queue order."""
+"""The runner with the local executor, real papermill and a real kernel: success, failure, timeout,
+cancel, queue order. As root (here and in CI) the runs execute as the run account."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.support import DATA
+from workbench.jobs.executors.local import LocalExecutor
 from workbench.jobs.model import ACTIVE, job_from_request
 from workbench.jobs.runner import Runner
 from workbench.jobs.store import Run, Store
@@ -21,17 +24,27 @@ RUN_BOUND_S = 120.0  # no run of the tiny notebook may take longer, even on a bu
 
 
 def _setup(
-    tmp_path: Path, notebooks: Path, *, workers: int = 2, timeout_s: int = 120
+    tmp_path: Path, notebooks: Path, work_dir: Path, *, workers: int = 2, timeout_s: int = 120
 ) -> tuple[Store, Runner, Any]:
     store = Store(tmp_path / "jobs.sqlite")
     job, _ = job_from_request(
         {"name": "tiny", "segment": "swe", "notebook": "jobs/tiny.ipynb", "timeout_s": timeout_s},
         notebooks_dir=notebooks,
+        data_dir=DATA,
         default_timeout=60,
         created_by="operator",
     )
     store.add_job(job)
-    return store, Runner(store, tmp_path / "runs", notebooks, workers=workers), job
+    local = LocalExecutor(work_dir, data_environment={"WORKBENCH_DATA_DIR": str(DATA)})
+    runner = Runner(
+        store,
+        tmp_path / "runs",
+        notebooks,
+        executors={"local": local},
+        default_executor="local",
+        workers=workers,
+    )
+    return store, runner, job
 
 
 async def _until(store: Store, run_id: int, pred: Any, bound: float = RUN_BOUND_S) -> Run:
@@ -64,8 +77,10 @@ def _gone(pids: list[int], bound: float = 10.0) -> list[int]:
         time.sleep(0.1)
 
 
-def test_run_succeeds_with_outputs_scraps_report_and_progress(tmp_path: Path, notebooks: Path) -> None:
-    store, runner, job = _setup(tmp_path, notebooks)
+def test_run_succeeds_with_outputs_scraps_report_and_progress(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir)
 
     async def main() -> Run:
         await runner.start()
@@ -97,8 +112,10 @@ def test_run_succeeds_with_outputs_scraps_report_and_progress(tmp_path: Path, no
     assert "Recorded values" in report and "from the test" in report
 
 
-def test_failed_run_records_the_error_and_still_has_a_report(tmp_path: Path, notebooks: Path) -> None:
-    store, runner, job = _setup(tmp_path, notebooks)
+def test_failed_run_records_the_error_and_still_has_a_report(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir)
 
     async def main() -> Run:
         await runner.start()
@@ -116,8 +133,8 @@ def test_failed_run_records_the_error_and_still_has_a_report(tmp_path: Path, not
     assert json.loads((d / "scraps.json").read_text()) == {"label": "tiny", "squares": [0, 1, 4]}
 
 
-def test_timeout_kills_papermill_and_the_kernel(tmp_path: Path, notebooks: Path) -> None:
-    store, runner, job = _setup(tmp_path, notebooks, timeout_s=6)
+def test_timeout_kills_papermill_and_the_kernel(tmp_path: Path, notebooks: Path, work_dir: Path) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir, timeout_s=6)
     pids: list[int] = []
 
     async def main() -> Run:
@@ -145,8 +162,10 @@ def test_timeout_kills_papermill_and_the_kernel(tmp_path: Path, notebooks: Path)
     assert json.loads((runner.run_dir(run.id) / "scraps.json").read_text())["label"] == "tiny"
 
 
-def test_cancel_queued_and_running_runs_with_one_worker(tmp_path: Path, notebooks: Path) -> None:
-    store, runner, job = _setup(tmp_path, notebooks, workers=1)
+def test_cancel_queued_and_running_runs_with_one_worker(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir, workers=1)
     pids: list[int] = []
 
     async def main() -> tuple[Run, Run, Run]:

@@ -19,6 +19,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from tests.postgres import postgres_server
+from tests.support import DATA
 from tests.workbench.jobs import release1_store
 from workbench.jobs.model import JobError, job_from_request, utcnow
 from workbench.jobs.policies import NotifyPolicy, RetentionPolicy, RetryPolicy
@@ -52,7 +53,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def _job(notebooks: Path, name: str = "tiny", **extra: object):
     body = {"name": name, "segment": "neo", "notebook": "jobs/tiny.ipynb", **extra}
-    job, _ = job_from_request(body, notebooks_dir=notebooks, default_timeout=60, created_by="operator")
+    job, _ = job_from_request(
+        body, notebooks_dir=notebooks, data_dir=DATA, default_timeout=60, created_by="operator"
+    )
     return job
 
 
