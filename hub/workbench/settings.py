@@ -31,7 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "ire", "pre-ope", "ope")
 AUTH_MODES = ("dev-idp", "keycloak")
 SPAWNERS = ("local", "docker", "swarm")
-JOB_EXECUTORS = ("local", "container")
+JOB_EXECUTORS = ("local", "container", "dask", "swarm")
 """Where a job's run may execute (:mod:`workbench.jobs.executors`); a job names one, or takes the default."""
 JOB_NETWORKS = ("none", "host")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -545,7 +545,22 @@ class Settings:
         help="Where a job's runs execute unless the job names its own `executor`: `container` (each run "
         "in a container of the lab image as jovyan, no credentials, read-only data; the production shape) "
         "or `local` (a papermill process on the jobs service's machine, as WORKBENCH_JOBS_RUN_USER when "
-        "the service runs as root; refused with WORKBENCH_ENV=pre-ope or ope when it does not).",
+        "the service runs as root; refused with WORKBENCH_ENV=pre-ope or ope when it does not), `dask` (a "
+        "task on the dask cluster of WORKBENCH_DASK_ADDRESS) or `swarm` (a one-off Swarm service of the "
+        "lab image).",
+    )
+    dask_address: str = setting(
+        "WORKBENCH_DASK_ADDRESS",
+        default="",
+        help="Scheduler of the dask cluster the `dask` executor runs jobs on (e.g. tcp://scheduler:8786; its "
+        "workers need papermill and a python3 kernel). Empty: a LocalCluster of WORKBENCH_DASK_WORKERS "
+        "processes on 127.0.0.1, started with the first dask run.",
+    )
+    dask_workers: int = setting(
+        "WORKBENCH_DASK_WORKERS",
+        default=2,
+        parse=parse_int,
+        help="Worker processes of the local dask cluster (one run each at a time).",
     )
     jobs_start_timeout: int = setting(
         "WORKBENCH_JOBS_START_TIMEOUT",

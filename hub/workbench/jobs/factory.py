@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime, timedelta
 
 from workbench.jobs import executors
 from workbench.jobs.access import Policy
 from workbench.jobs.errors import JobError
 from workbench.jobs.metrics import JobsMetrics
+from workbench.jobs.model import Job, utcnow
 from workbench.jobs.notify import NotifyDefaults, SmtpSettings, pairs_by_key, planner
 from workbench.jobs.outbox import Notifier
-from workbench.jobs.policies import RetentionPolicy, check_email, check_webhook
+from workbench.jobs.policies import RetentionPolicy, RetryPolicy, check_email, check_webhook
 from workbench.jobs.runner import Runner
 from workbench.jobs.state import JobsState
-from workbench.jobs.store import Store
+from workbench.jobs.store import Run, Store
 from workbench.secrets import SECRETS_DIRNAME, ensure_secret_file
 from workbench.settings import Settings, SettingsError
 
@@ -25,12 +27,20 @@ WEBHOOK_SECRET_FILE = "jobs_webhook_secret"
 
 
 async def recover(state: JobsState) -> None:
-    """Runs a dead service left behind: ``running`` ones failed (what is left of them ended by their
-    executor), ``queued`` ones queued again. Call before the runner starts."""
-    failed, queued = state.store.recover()
-    for run in failed:
-        log.warning("run %s was running when the service stopped: marked failed", run.id)
-    await state.runner.recover(failed)
+    """Runs a dead service left behind: ``running`` ones were lost — queued again if their job's retry
+    policy retries ``lost`` runs, else failed — and what is left of them is ended by their executor;
+    ``queued`` ones are queued again. Call before the runner starts."""
+
+    def retry_at(run: Run, job: Job | None) -> datetime | None:
+        policy = (job.retry if job else None) or RetryPolicy()
+        if not policy.retries_after(run.attempts, "lost"):
+            return None
+        return utcnow() + timedelta(seconds=policy.delay_s(run.attempts))
+
+    lost, queued = state.store.recover(retry_at)
+    for run in lost:
+        log.warning("run %s was running when the service stopped: lost", run.id)
+    await state.runner.recover(lost)
     for run in queued:
         state.runner.submit(run.id)
 

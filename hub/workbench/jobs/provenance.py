@@ -8,9 +8,11 @@ distribution, so two runs with the same lock ran with the same packages.
 from __future__ import annotations
 
 import hashlib
+import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 
 def file_sha256(path: Path) -> str:
@@ -50,10 +52,26 @@ def s2p_version() -> str | None:
         return None
 
 
-def local_provenance(notebook: Path) -> dict[str, str | None]:
-    """The provenance columns of a run that executes ``notebook`` in this Python environment."""
+def provenance_columns(reported: dict[str, Any]) -> dict[str, Any]:
+    """The store's provenance columns and the attempt's worker, from what an executor reported.
+
+    ``environment`` is the image id of container runs, the environment lock a dask worker computed,
+    else the lock of this environment when the run's interpreter is this one's (local runs); the
+    ``s2p`` version is the image's version label, the worker's, or the run interpreter's package.
+    """
+    environment = reported.get("image_id") or reported.get("environment")
+    if environment is None and reported.get("python") in (sys.executable, None):
+        environment = environment_lock()
+    packages = reported.get("packages") or {}
+    version = reported.get("s2p_version") or packages.get("s2p-workbench")
+    if version is None and reported.get("executor") == "local":
+        version = s2p_version()
+    worker = (
+        reported.get("worker") or reported.get("node") or reported.get("container") or reported.get("user")
+    )
     return {
-        "notebook_sha256": file_sha256(notebook),
-        "environment": environment_lock(),
-        "s2p_version": s2p_version(),
+        "notebook_sha256": reported.get("notebook_sha256"),
+        "environment": environment,
+        "s2p_version": version,
+        "worker": str(worker)[:200] if worker else None,
     }

@@ -17,16 +17,20 @@ ends. While it runs, progress and scraps are read from that work folder.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import shutil
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from workbench.jobs.executors import Execution, Executor, ExecutorError, Failure, RunSpec, execute
-from workbench.jobs.model import JobError, utcnow
+from workbench.jobs.model import Job, JobError, utcnow
+from workbench.jobs.policies import RetryPolicy
+from workbench.jobs.provenance import provenance_columns
 from workbench.jobs.reports import notebook_progress, read_json, write_report
 from workbench.jobs.scraps import read_scraps
 from workbench.jobs.store import Run, Store
@@ -158,13 +162,50 @@ class Runner:
             run_id = await self.queue.get()
             try:
                 run = self.store.run(run_id)
-                if run is not None and run.status == "queued" and not self._stopping:
-                    await self._execute(run)
+                if run is None or run.status != "queued" or self._stopping:
+                    continue
+                wait = (run.not_before - utcnow()).total_seconds() if run.not_before else 0.0
+                if wait > 0:  # a retry waiting for its back-off (e.g. re-queued after a restart)
+                    self._later(run_id, wait)
+                    continue
+                await self._execute(run)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must not stop the queue; the run says what happened
                 log.exception("run %s", run_id)
                 self.store.finish_run(run_id, "failed", f"jobs service error: {exc}")
+
+    def _later(self, run_id: int, delay_s: float) -> None:
+        """Submit ``run_id`` again in ``delay_s`` seconds."""
+        asyncio.get_running_loop().call_later(max(0.0, delay_s), self.submit, run_id)
+
+    def _retry(self, run: Run, job: Job | None, status: str, failure: str, error: str) -> bool:
+        """Queue ``run`` again if its job's retry policy retries this failure of its attempt.
+
+        While the service stops, the run is queued without being submitted: the next service starts it.
+        """
+        policy = (job.retry if job else None) or RetryPolicy()
+        attempt = run.attempts + 1  # ``run`` was read before this attempt started
+        if not policy.retries_after(attempt, str(failure)):
+            return False
+        delay = policy.delay_s(attempt)
+        not_before = utcnow() + timedelta(seconds=delay)
+        if (
+            self.store.retry_run(
+                run.id, failure=str(failure), error=error, not_before=not_before, status=status
+            )
+            is None
+        ):
+            return False
+        note = f"\n[jobs service] attempt {attempt} {status} ({failure}): {error}; retried in {delay:g} s\n"
+        with contextlib.suppress(OSError), open(self.run_dir(run.id) / "run.log", "a") as fh:
+            fh.write(note)
+        log.warning(
+            "run %s attempt %d %s (%s): %s; retried in %g s", run.id, attempt, status, failure, error, delay
+        )
+        if not self._stopping:
+            self._later(run.id, delay)
+        return True
 
     def _prepare(self, run: Run) -> RunSpec:
         """The record folder with the notebook and parameters, and the run's provenance of its inputs."""
@@ -199,7 +240,9 @@ class Runner:
             self._executions[run.id] = execution
             pid = int(execution.ref) if name == "local" and execution.ref.isdigit() else None
             provenance = {**execution.provenance, "notebook_sha256": digest}
-            self.store.update_run(run.id, ref=execution.ref, pid=pid, provenance=provenance)
+            self.store.update_run(
+                run.id, ref=execution.ref, pid=pid, provenance=provenance, **provenance_columns(provenance)
+            )
 
         try:
             outcome, _ = await execute(
@@ -221,6 +264,9 @@ class Runner:
         status, failure, error = outcome.status, outcome.failure, outcome.error
         if self._stopping and failure is Failure.CANCELLED:
             status, failure, error = "failed", Failure.LOST, STOPPED
+        retriable = failure is not None and failure is not Failure.CANCELLED
+        if retriable and self._retry(run, job, status, str(failure), error or ""):
+            return
         await self._finish(run.id, status, error, failure)
 
     async def _finish(self, run_id: int, status: str, error: str | None, failure: str | None) -> None:

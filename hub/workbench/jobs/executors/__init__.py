@@ -6,7 +6,11 @@ the executor it used, what it ran in (``provenance``) and, when it did not succe
 - ``local`` (:mod:`.local`, development): a process on the service's machine, as an unprivileged account
   of its own when the service runs as root, with a minimal environment;
 - ``container`` (:mod:`.container`, production; the default with the docker and swarm spawners): a
-  container of the lab image as jovyan, without credentials, state directory or Docker socket.
+  container of the lab image as jovyan, without credentials, state directory or Docker socket;
+- ``dask`` (:mod:`.dask`, scale-out): a task on a ``dask.distributed`` cluster (a LocalCluster of
+  worker processes, or ``WORKBENCH_DASK_ADDRESS``);
+- ``swarm`` (:mod:`.swarm`): a one-off Swarm service of the lab image, placed by the Swarm scheduler,
+  hardened as ``container``.
 
 The interface (:mod:`.base`), for whoever adds one (``dask``, ``swarm``)::
 
@@ -74,17 +78,30 @@ def build(settings: Settings) -> dict[str, Executor]:
     """Every executor this installation offers, configured from the settings (nothing started yet)."""
     from workbench.hubconfig import lab_environment
     from workbench.jobs.executors.container import ContainerExecutor
+    from workbench.jobs.executors.dask import DaskExecutor
     from workbench.jobs.executors.local import LocalExecutor, default_work_dir
+    from workbench.jobs.executors.swarm import SwarmExecutor
     from workbench.spawners.docker import instance_prefix
 
     data_environment = lab_environment(settings)
     local_work = Path(settings.jobs_work_dir) if settings.jobs_work_dir else None
+    local = LocalExecutor(
+        local_work or default_work_dir(settings.state_dir, os.geteuid()),
+        run_user=settings.jobs_run_user,
+        data_environment=data_environment,
+        env=settings.env,
+    )
     return {
-        "local": LocalExecutor(
-            local_work or default_work_dir(settings.state_dir, os.geteuid()),
-            run_user=settings.jobs_run_user,
+        "local": local,
+        "dask": DaskExecutor(settings.dask_address, workers=settings.dask_workers, local=local),
+        "swarm": SwarmExecutor(
+            settings.image,
+            data_dir=settings.data_dir,
+            work_dir=settings.state_dir / "jobs" / "work",
+            prefix=instance_prefix(settings),
             data_environment=data_environment,
-            env=settings.env,
+            network=settings.jobs_network,
+            memory=settings.jobs_memory,
         ),
         "container": ContainerExecutor(
             settings.image,
