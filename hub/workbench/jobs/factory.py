@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timedelta
 
 from workbench.jobs import executors
 from workbench.jobs.access import Policy
 from workbench.jobs.errors import JobError
 from workbench.jobs.metrics import JobsMetrics
-from workbench.jobs.model import Job, utcnow
 from workbench.jobs.notify import NotifyDefaults, SmtpSettings, pairs_by_key, planner
 from workbench.jobs.outbox import Notifier
-from workbench.jobs.policies import RetentionPolicy, RetryPolicy, check_email, check_webhook
+from workbench.jobs.policies import RetentionPolicy, check_email, check_webhook
+from workbench.jobs.retries import lost_run_retry_at
 from workbench.jobs.runner import Runner
 from workbench.jobs.state import JobsState
-from workbench.jobs.store import Run, Store
+from workbench.jobs.store import Store
 from workbench.secrets import SECRETS_DIRNAME, ensure_secret_file
 from workbench.settings import Settings, SettingsError
 
@@ -31,13 +30,7 @@ async def recover(state: JobsState) -> None:
     policy retries ``lost`` runs, else failed — and what is left of them is ended by their executor;
     ``queued`` ones are queued again. Call before the runner starts."""
 
-    def retry_at(run: Run, job: Job | None) -> datetime | None:
-        policy = (job.retry if job else None) or RetryPolicy()
-        if not policy.retries_after(run.attempts, "lost"):
-            return None
-        return utcnow() + timedelta(seconds=policy.delay_s(run.attempts))
-
-    lost, queued = state.store.recover(retry_at)
+    lost, queued = state.store.recover(lost_run_retry_at)
     for run in lost:
         log.warning("run %s was running when the service stopped: lost", run.id)
     await state.runner.recover(lost)

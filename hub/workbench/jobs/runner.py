@@ -17,21 +17,19 @@ ends. While it runs, progress and scraps are read from that work folder.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import shutil
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from workbench.jobs.executors import Execution, Executor, ExecutorError, Failure, RunSpec, execute
 from workbench.jobs.model import Job, JobError, utcnow
-from workbench.jobs.policies import RetryPolicy
 from workbench.jobs.provenance import provenance_columns
 from workbench.jobs.reports import notebook_progress, read_json, write_report
+from workbench.jobs.retries import retry_attempt
 from workbench.jobs.scraps import read_scraps
 from workbench.jobs.store import Run, Store
 
@@ -184,25 +182,18 @@ class Runner:
 
         While the service stops, the run is queued without being submitted: the next service starts it.
         """
-        policy = (job.retry if job else None) or RetryPolicy()
-        attempt = run.attempts + 1  # ``run`` was read before this attempt started
-        if not policy.retries_after(attempt, str(failure)):
-            return False
-        delay = policy.delay_s(attempt)
-        not_before = utcnow() + timedelta(seconds=delay)
-        if (
-            self.store.retry_run(
-                run.id, failure=str(failure), error=error, not_before=not_before, status=status
-            )
-            is None
-        ):
-            return False
-        note = f"\n[jobs service] attempt {attempt} {status} ({failure}): {error}; retried in {delay:g} s\n"
-        with contextlib.suppress(OSError), open(self.run_dir(run.id) / "run.log", "a") as fh:
-            fh.write(note)
-        log.warning(
-            "run %s attempt %d %s (%s): %s; retried in %g s", run.id, attempt, status, failure, error, delay
+        delay = retry_attempt(
+            self.store,
+            run,
+            job,
+            attempt=run.attempts + 1,  # ``run`` was read before this attempt started
+            status=status,
+            failure=failure,
+            error=error,
+            log_file=self.run_dir(run.id) / "run.log",
         )
+        if delay is None:
+            return False
         if not self._stopping:
             self._later(run.id, delay)
         return True
