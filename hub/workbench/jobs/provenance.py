@@ -8,7 +8,6 @@ distribution, so two runs with the same lock ran with the same packages.
 from __future__ import annotations
 
 import hashlib
-import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -56,11 +55,12 @@ def provenance_columns(reported: dict[str, Any]) -> dict[str, Any]:
     """The store's provenance columns and the attempt's worker, from what an executor reported.
 
     ``environment`` is the image id of container runs, the environment lock a dask worker computed,
-    else the lock of this environment when the run's interpreter is this one's (local runs); the
+    else (local runs: this interpreter, or one over its site-packages) the lock of this environment; the
     ``s2p`` version is the image's version label, the worker's, or the run interpreter's package.
     """
     environment = reported.get("image_id") or reported.get("environment")
-    if environment is None and reported.get("python") in (sys.executable, None):
+    if environment is None and reported.get("executor") == "local":
+        # Local runs use this interpreter, or one over this interpreter's site-packages: same packages.
         environment = environment_lock()
     packages = reported.get("packages") or {}
     version = reported.get("s2p_version") or packages.get("s2p-workbench")
