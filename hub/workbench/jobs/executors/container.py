@@ -167,6 +167,9 @@ class ContainerExecutor(Executor):
             shutil.rmtree(folder, ignore_errors=True)
             raise ExecutorError(f"the Docker engine could not start the run's container: {exc}") from None
         provenance = {**self.provenance(), "image_id": image.id, "container": container.id}
+        version = (image.labels or {}).get("org.opencontainers.image.version")
+        if version:  # the lab image's s2p-workbench version (its build label)
+            provenance["s2p_version"] = version
         state: dict[str, Any] = {"container": container}
         state["log_thread"] = threading.Thread(
             target=_stream_log, args=(container, spec.record_dir / "run.log"), daemon=True
