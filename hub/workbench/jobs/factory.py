@@ -13,6 +13,7 @@ from workbench.jobs.metrics import JobsMetrics
 from workbench.jobs.notify import NotifyDefaults, SmtpSettings, pairs_by_key, planner
 from workbench.jobs.outbox import Notifier
 from workbench.jobs.policies import RetentionPolicy, check_email, check_webhook
+from workbench.jobs.retries import lost_run_retry_at
 from workbench.jobs.runner import Runner, kill_tree
 from workbench.jobs.state import JobsState
 from workbench.jobs.store import Store
@@ -25,8 +26,9 @@ WEBHOOK_SECRET_FILE = "jobs_webhook_secret"
 
 
 def recover(state: JobsState) -> None:
-    """Runs a dead service left behind: ``running`` ones failed (and their processes ended), ``queued`` re-queued."""
-    failed, queued = state.store.recover()
+    """Runs a dead service left behind: ``running`` ones were lost (their processes are ended) — queued
+    again if their job retries lost runs, else failed; ``queued`` ones re-queued."""
+    failed, queued = state.store.recover(lost_run_retry_at)
     for run in failed:
         log.warning("run %s was running when the service stopped: marked failed", run.id)
         if run.pid and psutil.pid_exists(run.pid):

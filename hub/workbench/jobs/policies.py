@@ -22,6 +22,8 @@ FAILURE_KINDS = ("timeout", "lost", "start_failed", "notebook_error", "cancelled
 under it; it never reached its first cell; the notebook raised; someone cancelled it (never retried)."""
 
 RETRY_ON_DEFAULT = ("timeout", "lost", "start_failed")
+RETRIABLE = ("timeout", "lost", "start_failed", "notebook_error")
+"""What ``retry.on`` may name (a cancelled run is never retried)."""
 EVENTS = ("failure", "success", "recovery")
 """``failure``: a run ended failed or timed out (after its last attempt); ``success``: it succeeded;
 ``recovery``: it succeeded and the job's previous finished run had not."""
@@ -109,7 +111,7 @@ class RetryPolicy:
             backoff_factor=float(
                 _number(v.get("backoff_factor", d.backoff_factor), "retry.backoff_factor", 1, 10)
             ),
-            on=_choices(v.get("on", list(d.on)), "retry.on", FAILURE_KINDS),
+            on=_choices(v.get("on", list(d.on)), "retry.on", RETRIABLE),
         )
 
 

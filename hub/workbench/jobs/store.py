@@ -97,9 +97,11 @@ class Run:
     cells_total: int | None = None
     pid: int | None = None
     executor: str | None = None
+    """The executor the run used (set when it starts)."""
     attempts: int = 0
     not_before: datetime | None = None
     failure: str | None = None
+    """Why it did not succeed (:class:`workbench.jobs.executors.Failure`), None if it did or still runs."""
     scheduled_for: datetime | None = None
     notebook_sha256: str | None = None
     environment: str | None = None
@@ -570,36 +572,57 @@ class Store:
                 )
         return run
 
-    def finish_run(self, run_id: int, status: str, error: str | None = None, **fields: Any) -> None:
-        self.update_run(run_id, status=status, error=error, finished_at=utcnow(), pid=None, **fields)
+    def finish_run(
+        self, run_id: int, status: str, error: str | None = None, failure: str | None = None, **fields: Any
+    ) -> None:
+        """Record a run's final status (with ``failure``, its class, if it did not succeed)."""
+        self.update_run(
+            run_id, status=status, error=error, failure=failure, finished_at=utcnow(), pid=None, **fields
+        )
 
-    def retry_run(self, run_id: int, *, failure: str, error: str, not_before: datetime) -> Run | None:
-        """End the current attempt as failed and queue the run again, to start at ``not_before``."""
+    def retry_run(
+        self, run_id: int, *, failure: str, error: str, not_before: datetime, status: str = "failed"
+    ) -> Run | None:
+        """End the current attempt (``status``, ``failure``, ``error``) and queue the run again, to start
+        at ``not_before``; None if the run is not active (nothing changed)."""
         with self.session() as s:
             row = s.get(RunRow, run_id, with_for_update=True)
             if row is None or row.status not in ACTIVE:
                 return None
-            self._open_attempt(s, run_id, status="failed", failure=failure, error=error, finished_at=utcnow())
-            row.status, row.pid, row.not_before = "queued", None, not_before
+            self._open_attempt(
+                s, run_id, status=status, failure=str(failure), error=error, finished_at=utcnow()
+            )
+            row.status, row.pid, row.ref, row.not_before = "queued", None, None, not_before
             row.cells_done = row.cells_total = None
             run = _run(row)
         self._emit("retry", run)
         return run
 
-    def recover(self) -> tuple[list[Run], list[Run]]:
-        """After a restart: runs left ``running`` become ``failed``; ``queued`` ones are returned to re-queue.
+    def recover(
+        self, retry_at: Callable[[Run, Job | None], datetime | None] | None = None
+    ) -> tuple[list[Run], list[Run]]:
+        """After a restart: runs left ``running`` were lost; ``queued`` ones are returned to re-queue.
+
+        Parameters
+        ----------
+        retry_at
+            For a lost run and its job: when to retry it (its retry policy), or None to fail it.
 
         Returns
         -------
-        (failed, queued)
-            The runs marked failed (their ``pid`` still set, so the caller can end what is left of
-            them) and the queued runs, oldest first.
+        (lost, queued)
+            The runs that were running (their ``pid`` and ``ref`` still set, so the caller can end what
+            is left of them): failed, or queued again for a retry; and the queued runs, oldest first.
         """
-        failed = self.runs(status=("running",), limit=1_000_000)
-        for run in failed:
-            self.update_run(run.id, status="failed", error=RESTARTED, failure="lost")
+        lost = self.runs(status=("running",), limit=1_000_000)
+        for run in lost:
+            when = retry_at(run, self.job(run.job)) if retry_at is not None else None
+            if when is None:
+                self.update_run(run.id, status="failed", error=RESTARTED, failure="lost")
+            else:
+                self.retry_run(run.id, failure="lost", error=RESTARTED, not_before=when)
         queued = sorted(self.runs(status=("queued",), limit=1_000_000), key=lambda r: r.id)
-        return failed, queued
+        return lost, queued
 
     def active_runs(self, job: str) -> list[Run]:
         return self.runs(job, status=ACTIVE, limit=1_000_000)

@@ -374,3 +374,35 @@ def test_an_interim_store_with_some_new_columns_is_upgraded(tmp_path: Path, note
     )
     assert [(a.executor, a.failure) for a in upgraded.attempt_list] == [("container", "lost")]
     store.close()
+
+
+def test_a_lost_run_is_queued_again_when_its_job_retries_lost_runs(db_url: str, notebooks: Path) -> None:
+    """After a crash, a running run of a job that retries ``lost`` attempts is queued again (after its
+    back-off), its first attempt recorded as lost; a run of a job without retries fails."""
+    from workbench.jobs.retries import lost_run_retry_at
+
+    store = Store(db_url, planner=_planner)
+    retried = _job(notebooks, name="retried", retry={"retries": 2, "backoff_s": 60, "on": ["lost"]})
+    plain = _job(notebooks, name="plain")
+    store.add_job(retried)
+    store.add_job(plain)
+    runs = {}
+    for job in (retried, plain):
+        run = store.add_run(job, {}, trigger="api", requested_by="a")
+        store.update_run(run.id, status="running", started_at=utcnow(), ref="pid 1")
+        runs[job.name] = run.id
+    store.close()
+
+    store = Store(db_url, planner=_planner)
+    before = utcnow()
+    lost, queued = store.recover(lost_run_retry_at)
+    assert sorted(r.id for r in lost) == sorted(runs.values()) and [r.id for r in queued] == [runs["retried"]]
+    again = store.run(runs["retried"], attempts=True)
+    assert again is not None and (again.status, again.attempts, again.ref) == ("queued", 1, None)
+    assert again.not_before is not None and again.not_before >= before + timedelta(seconds=59)
+    assert [(a.status, a.failure, a.error) for a in again.attempt_list] == [("failed", "lost", RESTARTED)]
+    assert store.notifications(again.id) == []  # not final: nobody is told yet
+    failed = store.run(runs["plain"])
+    assert failed is not None and (failed.status, failed.failure) == ("failed", "lost")
+    assert len(store.notifications(failed.id)) == 1
+    store.close()
