@@ -153,7 +153,8 @@ class SwarmExecutor(Executor):
             resources=resources,
             restart_policy=RestartPolicy(condition="none", max_attempts=0),
             placement=Placement(constraints=self.constraints),
-            networks=[self.network],
+            # "none" is no network a Swarm service can join: without one, the task has only its loopback.
+            networks=["host"] if self.network == "host" else None,
         )
         try:
             service = client.api.create_service(template, name=name, labels=labels)
