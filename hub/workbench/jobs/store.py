@@ -18,19 +18,22 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, create_engine, delete, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workbench.jobs.model import ACTIVE, Job, JobError, utcnow
 from workbench.jobs.policies import NotifyPolicy, RetentionPolicy, RetryPolicy
+from workbench.jobs.store_outbox import Notification, OutboxQueries
 from workbench.jobs.tables import AttemptRow, JobRow, NotificationRow, RunRow
 
 log = logging.getLogger("workbench.jobs")
+
+__all__ = ["RESTARTED", "Attempt", "Notification", "Run", "Store", "classify_failure", "upgrade"]
 
 RESTARTED = "service restarted during the run"
 FINAL = ("succeeded", "failed", "timed_out", "cancelled")
@@ -148,38 +151,6 @@ class Run:
         }
 
 
-@dataclass(frozen=True)
-class Notification:
-    """One row of the outbox."""
-
-    id: int
-    run_id: int
-    job: str
-    event: str
-    channel: str
-    target: str
-    payload: dict[str, Any]
-    secret: str | None
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "event": self.event,
-            "channel": self.channel,
-            "target": self.target,
-            "status": self.status,
-            "attempts": self.attempts,
-            "last_error": self.last_error,
-            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
-        }
-
-
 Planner = Callable[[Run, Job | None, str | None], list[dict[str, Any]]]
 """(finished run, its job or None, status of the job's previous finished run) -> outbox rows
 (``event, channel, target, payload, secret``); see :func:`workbench.jobs.notify.planner`."""
@@ -292,11 +263,7 @@ def _attempt(row: AttemptRow) -> Attempt:
     )
 
 
-def _notification(row: NotificationRow) -> Notification:
-    return Notification(**{name: getattr(row, name) for name in Notification.__dataclass_fields__})
-
-
-class Store:
+class Store(OutboxQueries):
     """The jobs database.
 
     Parameters
@@ -646,102 +613,6 @@ class Store:
             ).all()
             return [(int(i), str(st), when) for i, st, when in rows]
 
-    def runs_with_pending_notifications(self, run_ids: list[int]) -> set[int]:
-        if not run_ids:
-            return set()
-        with self.session() as s:
-            q = select(NotificationRow.run_id).where(
-                NotificationRow.run_id.in_(run_ids), NotificationRow.status == "pending"
-            )
-            return {int(i) for i in s.scalars(q)}
-
     def job_names_with_runs(self) -> list[str]:
         with self.session() as s:
             return [str(n) for n in s.scalars(select(RunRow.job).distinct())]
-
-    # -- the notification outbox -------------------------------------------------------------------
-
-    def notifications(self, run_id: int) -> list[Notification]:
-        with self.session() as s:
-            rows = s.scalars(
-                select(NotificationRow).where(NotificationRow.run_id == run_id).order_by(NotificationRow.id)
-            )
-            return [_notification(r) for r in rows]
-
-    def due_notifications(self, now: datetime, limit: int = 50) -> list[Notification]:
-        """Pending notifications whose next attempt is due, oldest first."""
-        with self.session() as s:
-            rows = s.scalars(
-                select(NotificationRow)
-                .where(NotificationRow.status == "pending", NotificationRow.next_attempt_at <= now)
-                .order_by(NotificationRow.id)
-                .limit(limit)
-            )
-            return [_notification(r) for r in rows]
-
-    def next_notification_at(self) -> datetime | None:
-        with self.session() as s:
-            return s.scalar(
-                select(func.min(NotificationRow.next_attempt_at)).where(NotificationRow.status == "pending")
-            )
-
-    def notification_sent(self, note_id: int) -> None:
-        with self.session() as s:
-            s.execute(
-                update(NotificationRow)
-                .where(NotificationRow.id == note_id)
-                .values(status="sent", sent_at=utcnow(), attempts=NotificationRow.attempts + 1)
-            )
-
-    def notification_failed(self, note_id: int, error: str, retry_at: datetime | None) -> None:
-        """Record a failed delivery: try again at ``retry_at``, or give up (``failed``) when None."""
-        values: dict[str, Any] = {"last_error": error[:2000], "attempts": NotificationRow.attempts + 1}
-        if retry_at is None:
-            values["status"] = "failed"
-        else:
-            values["next_attempt_at"] = retry_at
-        with self.session() as s:
-            s.execute(update(NotificationRow).where(NotificationRow.id == note_id).values(**values))
-
-    def notifications_due_now(self) -> None:
-        """Make every pending notification due at once (a restarted service tries them first)."""
-        with self.session() as s:
-            s.execute(
-                update(NotificationRow)
-                .where(NotificationRow.status == "pending")
-                .values(next_attempt_at=utcnow() - timedelta(seconds=1))
-            )
-
-    # -- figures for the metrics -------------------------------------------------------------------
-
-    def counts(self) -> dict[str, Any]:
-        """Runs by (job, status), retried attempts by job, notifications by (channel, status)."""
-        with self.session() as s:
-            runs = s.execute(
-                select(RunRow.job, RunRow.status, func.count()).group_by(RunRow.job, RunRow.status)
-            )
-            retried = s.execute(
-                select(RunRow.job, func.count())
-                .select_from(AttemptRow)
-                .join(RunRow, RunRow.id == AttemptRow.run_id)
-                .where(AttemptRow.number > 1)
-                .group_by(RunRow.job)
-            )
-            notes = s.execute(
-                select(NotificationRow.channel, NotificationRow.status, func.count()).group_by(
-                    NotificationRow.channel, NotificationRow.status
-                )
-            )
-            # Failed delivery attempts: every attempt of a row but the one that succeeded.
-            sent = case((NotificationRow.status == "sent", 1), else_=0)
-            failed_deliveries = s.execute(
-                select(NotificationRow.channel, func.sum(NotificationRow.attempts - sent)).group_by(
-                    NotificationRow.channel
-                )
-            )
-            return {
-                "runs": [(str(j), str(st), int(n)) for j, st, n in runs],
-                "retries": [(str(j), int(n)) for j, n in retried],
-                "notifications": [(str(c), str(st), int(n)) for c, st, n in notes],
-                "failed_deliveries": [(str(c), int(n or 0)) for c, n in failed_deliveries],
-            }
