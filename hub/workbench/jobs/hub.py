@@ -26,6 +26,8 @@ SERVICE_SCOPES = ["read:users"]
 """What the service's own token may do: read a caller's groups (and admin flag) from the hub."""
 
 TOKEN_FILE = "jobs_api_token"
+SERVICE_START_TIMEOUT_S = 180
+"""How long the hub waits for the jobs service to answer after starting it [s]."""
 
 PROMETHEUS_SERVICE = "prometheus"
 PROMETHEUS_TOKEN_FILE = "prometheus_api_token"
@@ -105,6 +107,9 @@ def configure_hub(c: Any, settings: Settings, secrets: Any) -> None:
             "environment": service_environment(settings, port),
             "api_token": service_token(secrets.directory),
             "oauth_no_confirm": True,
+            # The service upgrades its store and may recover runs before it answers; a loaded
+            # machine must not make the hub give up on it (JupyterHub's default is 30 s).
+            "timeout": SERVICE_START_TIMEOUT_S,
         }
     )
     for role in c.JupyterHub.load_roles:
