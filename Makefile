@@ -25,7 +25,14 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 	 else npm install --no-audit --no-fund --loglevel=error; fi
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed ## create .venv and node_modules (what `up` and `test` need)
+# The s2p kernels compiled once into the environment's numba cache, which local labs and the tests use:
+# a new lab's first call of s2p loads machine code instead of compiling for a minute in front of its user.
+NUMBA_CACHE := $(CURDIR)/$(VENV)/numba-cache
+$(VENV)/.numba-warm: $(VENV)/.installed $(shell find libs/s2p -name '*.py' 2>/dev/null)
+	NUMBA_CACHE_DIR=$(NUMBA_CACHE) $(PY) -m s2p.warmup
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed $(VENV)/.numba-warm ## create .venv and node_modules, compile the s2p kernels (what `up` and `test` need)
 
 up: install ## start the workbench: dev IdP + hub on http://127.0.0.1:8000 (SPAWNER=local|docker|swarm)
 	@if [ "$(SPAWNER)" = docker ] || [ "$(SPAWNER)" = swarm ]; then $(VENV)/bin/workbench images build --if-missing; fi

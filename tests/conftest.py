@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.images.fixtures import clean_clone, lab_image  # noqa: F401  (session-wide: image, docker, swarm tests)
 from tests.support import DATA, ROOT
+
+# The numba cache `make install` filled (python -m s2p.warmup): the tests, and the hubs, labs and jobs they
+# start, load the s2p kernels from it rather than compiling them again. Set before anything imports numba.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(sys.prefix) / "numba-cache"))
 
 
 @pytest.fixture(scope="session")

@@ -462,6 +462,19 @@ class Settings:
         help="Groups whose members may create, delete and cancel jobs of every segment; members of a "
         "segment group (swe, debris, neo) see and run that segment's jobs.",
     )
+    dask_address: str = setting(
+        "WORKBENCH_DASK_ADDRESS",
+        default="",
+        help="Scheduler of the dask cluster the `dask` executor runs jobs on (e.g. tcp://scheduler:8786; its "
+        "workers need papermill and a python3 kernel). Empty: a LocalCluster of WORKBENCH_DASK_WORKERS "
+        "processes on 127.0.0.1, started with the first dask run.",
+    )
+    dask_workers: int = setting(
+        "WORKBENCH_DASK_WORKERS",
+        default=2,
+        parse=parse_int,
+        help="Worker processes of the local dask cluster (one run each at a time).",
+    )
     jobs_db_url: str = setting(
         "WORKBENCH_JOBS_DB_URL",
         derive=_default_jobs_db_url,

@@ -111,17 +111,23 @@ def _get(session: requests.Session | None, url: str, **kwargs: object) -> reques
 # values computed here from the shipped data
 
 
-def _latest_kp() -> tuple[float, int]:
+def _observed_kp() -> tuple[object, float, int]:
+    """(time, value) of the latest *observed* Kp and the number of storms in the observed record.
+
+    The file ends with CelesTrak's DAILY_PREDICTED section (Kp to 2026-08-14): those values are
+    predictions, not the latest Kp, and their storms are not observed storms.
+    """
     from s2p import spaceweather as sw
 
-    kp = sw.read_celestrak(DATA / "space_weather" / "SW-Last5Years.txt").kp.dropna("time")
-    return float(kp.values[-1]), len(sw.storms(kp))
+    sw_data = sw.read_celestrak(DATA / "space_weather" / "SW-Last5Years.txt", observed_only=True)
+    kp = sw_data.kp.dropna("time")
+    return kp.time.values[-1], float(kp.values[-1]), len(sw.storms(kp))
 
 
 def _storms_at_least(level: int) -> int:
     from s2p import spaceweather as sw
 
-    kp = sw.read_celestrak(DATA / "space_weather" / "SW-Last5Years.txt").kp.dropna("time")
+    kp = sw.read_celestrak(DATA / "space_weather" / "SW-Last5Years.txt", observed_only=True).kp.dropna("time")
     events = sw.storms(kp)
     return int((events.g_scale >= level).sum())
 
@@ -161,14 +167,16 @@ def test_hub_api_lists_every_tool_and_leaves_the_broken_one_out(wb: Workbench) -
 
 
 def test_public_tool_renders_for_anonymous_visitors(wb: Workbench) -> None:
-    kp, count = _latest_kp()
+    when, kp, count = _observed_kp()
+    assert str(when)[:10] == "2026-06-30"  # the file's last OBSERVED day, not a predicted one
     start = time.monotonic()
     r = _get(None, _tool(wb, "geomagnetic-storms"))
     elapsed = time.monotonic() - start
     assert r.status_code == 200, r.text[:500]
     assert urlsplit(r.url).path == _page_path("geomagnetic-storms")  # no login on the way
     shown = outputs(r.text)
-    assert f"Latest Kp: <strong>{kp:.2f}</strong>" in shown
+    assert f"Latest observed Kp: <strong>{kp:.2f}</strong> at {str(when)[:16].replace('T', ' ')} UTC" in shown
+    assert "Predicted by CelesTrak (not observed)" in shown
     assert f"<strong id='storm-count'>{count}</strong> storms" in shown
     print(f"geomagnetic-storms first render (pre-heated kernel): {elapsed:.2f} s")
     # Only the page, its assets and its kernel are passed on: not the folder nor its other files.

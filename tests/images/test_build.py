@@ -98,17 +98,19 @@ def test_no_setuid_binaries_and_catalogs_inside(lab_image: build.BuildResult):
     assert sorted(catalogs) == shipped
 
 
-def test_fresh_container_loads_sgp4_from_the_numba_cache(lab_image: build.BuildResult):
-    # A first SGP4 call in a brand-new container must load machine code, not compile (17 s here).
+def test_fresh_container_loads_sgp4_and_moid_from_the_numba_cache(lab_image: build.BuildResult):
+    # A first SGP4 or MOID call in a brand-new container must load machine code, not compile (17 s here).
     code = (
-        "import numpy as np, s2p.debris as d\n"
+        "import numpy as np, s2p.debris as d, s2p.neo as neo\n"
         "tles = d.read_tle('/data/space_debris/tle/celestrak_stations_2026-05-30.tle')\n"
         "t = np.datetime64('2026-05-30T12:00', 'ns') + np.arange(3) * np.timedelta64(10, 'm')\n"
         "r, v, e = d.sgp4(tles, t)\n"
         "print('shape', r.shape)\n"
+        "lines = open('/data/planetary_defence/orbits/mpc_NEA_2019-07.txt').readlines()[:50]\n"
+        "print('moid', len(neo.moid(neo.read_mpcorb(''.join(lines)))))\n"
     )
     out = run_in_image(lab_image.image, "python", "-c", code, env={"NUMBA_DEBUG_CACHE": "1"}, data=True)
-    assert "shape (" in out
+    assert "shape (" in out and "moid 50" in out, out[-2000:]
     loaded = re.findall(r"data loaded from", out)
     saved = re.findall(r"data saved to", out)
     assert loaded, out[-2000:]

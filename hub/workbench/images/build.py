@@ -12,7 +12,7 @@ The build works with no registry and behind a proxy with its own CA:
    ``--no-index --find-links``: no index URL, certificate or credential enters a layer.
 3. **Context.** A staging directory holds the Dockerfile, the wheelhouse (hard links), the
    ``s2p-workbench`` wheel (built reproducibly with a fixed ``SOURCE_DATE_EPOCH`` so an unchanged
-   source gives the same bytes), the catalogs and the numba warm-up script. Never the data: it is
+   source gives the same bytes), the catalogs (the numba warm-up, ``python -m s2p.warmup``, comes with the wheel). Never the data: it is
    mounted read-only at ``/data`` when a container runs.
 4. **Build.** The classic builder with ``--network none``; every layer input is deterministic, the
    build date and commit are labels set by the last instruction, so a rebuild with nothing changed
@@ -402,7 +402,7 @@ def stage_context(root: Path, staging: Path, wheelhouse: Path, wheel: Path) -> P
     lab = root / "images" / "lab"
     (staging / "wheelhouse").mkdir(parents=True)
     (staging / "dist").mkdir()
-    for name in ("Dockerfile", "requirements.txt", "warm_numba.py"):
+    for name in ("Dockerfile", "requirements.txt"):
         shutil.copy2(lab / name, staging / name)
     for whl in sorted(wheelhouse.glob("*.whl")):
         _link_or_copy(whl, staging / "wheelhouse" / whl.name)

@@ -28,6 +28,10 @@ from workbench.settings import PROJECT_ROOT, Settings
 EXAMPLES_DIR = PROJECT_ROOT / "notebooks" / "examples"
 """Notebooks copied into every new user's directory as ``examples/``."""
 
+NUMBA_CACHE_DIR = Path(sys.prefix) / "numba-cache"
+"""The environment's numba cache, filled by ``make install`` (``python -m s2p.warmup``): a new lab loads
+the s2p kernels' machine code from it instead of compiling them on its user's first call."""
+
 LAB_CONFIG_DIR = Path(__file__).resolve().parent.parent / "labconfig"
 """A Jupyter config directory added to the labs' ``JUPYTER_CONFIG_PATH``: its
 ``labconfig/page_config.json`` disables JupyterLab's announcements plugin (it asks to fetch news from
@@ -92,6 +96,7 @@ class WorkbenchLocalSpawner(LocalProcessSpawner):
         env["USER"] = self.user.name
         env["HOME"] = str(self.home_dir)
         env["SHELL"] = "/bin/bash"
+        env.setdefault("NUMBA_CACHE_DIR", str(NUMBA_CACHE_DIR))
         # JupyterLab merges the labconfig/page_config.json of every directory on this path.
         inherited = [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
         config_path = [str(LAB_CONFIG_DIR), *inherited]

@@ -116,7 +116,8 @@ class S2PCatalog(Catalog):
         return out
 
     def describe(self) -> Any:
-        """One row per file entry: segment, reader, provider, licence, cadence, files, checksum.
+        """One row per file entry: segment, reader, provider, licence, cadence, values (observed,
+        predicted, derived, or observed and predicted), files, checksum.
 
         Returns
         -------
@@ -139,6 +140,7 @@ class S2PCatalog(Catalog):
                     "provider_url": (meta.get("provider") or {}).get("url"),
                     "licence": meta.get("licence"),
                     "cadence": meta.get("cadence"),
+                    "values": meta.get("values"),
                     "files": len(files),
                     "sha256": files[0].get("sha256") if len(files) == 1 else None,
                     "retrieved": max((f.get("retrieved") or "" for f in files), default=None) or None,

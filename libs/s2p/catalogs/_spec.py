@@ -27,6 +27,11 @@ READERS = (FILE_READER, SUB_CATALOG)
 
 SEGMENTS = ("swe", "debris", "neo")
 CONTENT_KINDS = ("fixed", "updating")
+# What the values of an entry are, so that observed and predicted values are never mixed silently:
+# ``observed`` (measurements), ``predicted`` (forecasts, computed future events), ``derived`` (fits,
+# catalogues, estimates made from observations) or ``observed and predicted`` (both in one file: the
+# entry's ``values_marker`` says how to tell them apart).
+VALUE_KINDS = ("observed", "predicted", "derived", "observed and predicted")
 
 # Metadata every file entry must carry: scientists see it in the catalog browser, and the fetch
 # command needs ``content`` to decide between verifying and recording a checksum.
@@ -125,6 +130,16 @@ def check_entry(name: str, entry: Any, source: str) -> None:
         raise fail(f"metadata.segment must be one of {SEGMENTS}, found {metadata['segment']!r}")
     if metadata["content"] not in CONTENT_KINDS:
         raise fail(f"metadata.content must be one of {CONTENT_KINDS}, found {metadata['content']!r}")
+    if "values" in metadata:
+        if metadata["values"] not in VALUE_KINDS:
+            raise fail(f"metadata.values must be one of {VALUE_KINDS}, found {metadata['values']!r}")
+        if (
+            metadata["values"] == "observed and predicted"
+            and not str(metadata.get("values_marker") or "").strip()
+        ):
+            raise fail(
+                "metadata.values is 'observed and predicted': say in metadata.values_marker how to tell them apart"
+            )
     files = kwargs.get("files")
     if not isinstance(files, list) or not files:
         raise fail("'kwargs.files' must be a non-empty list")

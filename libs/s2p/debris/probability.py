@@ -29,7 +29,6 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy import integrate, special
 
 from s2p.debris.cdm import CDM, CDMObject
 
@@ -106,10 +105,10 @@ def encounter_plane(cdm: CDM) -> tuple[np.ndarray, np.ndarray, float]:
 def _phi_diff(a: float, b: float) -> float:
     """Φ(a) − Φ(b) for a ≥ b without cancellation in either tail."""
     if b > 0.0:
-        return 0.5 * (special.erfc(b / _SQRT2) - special.erfc(a / _SQRT2))
+        return 0.5 * (math.erfc(b / _SQRT2) - math.erfc(a / _SQRT2))
     if a < 0.0:
-        return 0.5 * (special.erfc(-a / _SQRT2) - special.erfc(-b / _SQRT2))
-    return 1.0 - 0.5 * special.erfc(a / _SQRT2) - 0.5 * special.erfc(-b / _SQRT2)
+        return 0.5 * (math.erfc(-a / _SQRT2) - math.erfc(-b / _SQRT2))
+    return 1.0 - 0.5 * math.erfc(a / _SQRT2) - 0.5 * math.erfc(-b / _SQRT2)
 
 
 def _principal(miss: np.ndarray, cov: np.ndarray) -> tuple[float, float, float, float]:
@@ -143,6 +142,8 @@ def _pc_foster(x0: float, z0: float, sx: float, sz: float, hbr: float) -> float:
         h = hbr * c
         gauss = math.exp(-0.5 * (x / sx) ** 2) / (sx * math.sqrt(2.0 * math.pi))
         return hbr * c * gauss * _phi_diff((z0 + h) / sz, (z0 - h) / sz)
+
+    from scipy import integrate  # here, not at import: scipy.integrate costs ~1 s of every kernel's start
 
     points = None
     if abs(x0) < hbr:

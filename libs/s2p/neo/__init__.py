@@ -7,6 +7,7 @@ Calls read like the work::
     d = neo.moid(orbits)                                   # [au] against the Earth (DE421)
     eph = neo.ephemeris(orbits[d < 0.05], "2019-08-01", observer="G96")
     risk = neo.risk_table(neo.read_neocc_risk_list(path))  # Palermo / Torino recomputed vs published
+    fit = neo.fit_orbit(neo.read_rwo("data/planetary_defence/neocc/1685.rwo"))  # orbit determination
 
 Numba kernels live in :mod:`s2p.neo._kernels`; everything here validates and labels.
 """
@@ -27,6 +28,7 @@ from s2p.neo.neocc_files import (
 )
 from s2p.neo.observations import read_ades, read_mpc80, read_mpc_obs_json, read_rwo
 from s2p.neo.observers import observatory_codes
+from s2p.neo.orbit_determination import OrbitFit, OrbitFitError, fit_orbit
 from s2p.neo.orbits import GAUSS_K, GM_SUN_AU3_D2, Orbits, read_mpcorb
 from s2p.neo.planets import earth_elements
 from s2p.neo.propagation import propagate
@@ -44,10 +46,13 @@ from s2p.neo.risk import diameter_from_h, impact_energy_mt, palermo_scale, risk_
 __all__ = [
     "GAUSS_K",
     "GM_SUN_AU3_D2",
+    "OrbitFit",
+    "OrbitFitError",
     "Orbits",
     "close_approaches",
     "diameter_from_h",
     "earth_elements",
+    "fit_orbit",
     "ephemeris",
     "hg_magnitude",
     "impact_energy_mt",

@@ -283,7 +283,9 @@ def read_rwo(source: Any) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``designation, obs_type, technology, time, ra_deg, dec_deg, ra_rms_arcsec, dec_rms_arcsec,
-        ra_resid_arcsec, dec_resid_arcsec, mag, band, obscode, chi, selected``.
+        ra_bias_arcsec, dec_bias_arcsec`` (the star-catalogue biases NEOCC removed), ``ra_resid_arcsec,
+        dec_resid_arcsec`` (observed minus bias minus computed; RA ones times cos Dec), ``mag, band,
+        obscode, chi, selected``.
     """
     text, name = read_text(source)
     lines = text.splitlines()
@@ -379,6 +381,8 @@ def read_rwo(source: Any) -> pd.DataFrame:
                     "dec_deg": _sexagesimal(m.group("dec"), hours=False),
                     "ra_rms_arcsec": float(m.group("rarms")),
                     "dec_rms_arcsec": float(m.group("decrms")),
+                    "ra_bias_arcsec": float(m.group("rabias")),
+                    "dec_bias_arcsec": float(m.group("decbias")),
                     "ra_resid_arcsec": float(m.group("raresid")),
                     "dec_resid_arcsec": float(m.group("decresid")),
                     "mag": mag,

@@ -10,7 +10,7 @@ missing values as NaN, and raises :class:`s2p.ParseError` with the line for bad 
 
 Analysis (numpy, xarray and dask-backed xarray alike): :func:`kp_to_ap`, :func:`ap_to_kp`,
 :func:`daily_ap`, :func:`g_scale`, :func:`storms`, :func:`centred_average` /
-:func:`f107_centred_average`, :func:`dst_storms`, :func:`flare_class`, :func:`tec_at`,
+:func:`f107_centred_average`, :func:`dst_storms`, :func:`flare_class`, :func:`flares`, :func:`tec_at`,
 :func:`slant_factor`, :func:`slant_tec_to_delay`.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from s2p.spaceweather.celestrak import read_celestrak
 from s2p.spaceweather.dst import dst_storms, read_dst
+from s2p.spaceweather.flares import flares
 from s2p.spaceweather.gfz import read_gfz_kp
 from s2p.spaceweather.goes import flare_class, flare_class_to_flux, read_goes_xrs
 from s2p.spaceweather.indices import (
@@ -44,6 +45,7 @@ __all__ = [
     "f107_centred_average",
     "flare_class",
     "flare_class_to_flux",
+    "flares",
     "g_scale",
     "kp_thirds",
     "kp_to_ap",

@@ -231,3 +231,12 @@ def test_truncated_and_wrong_files(pd_dir: Path) -> None:
         neo.read_neocc_risk_list(
             "2021QM1 | 50 | * | 2052-04-02 01:36 | 2.98E-4 | -2.72 | 0 | 23.72 | 2050-2054 | 2.98E-4 | -2.72 |"
         )
+
+
+def test_rwo_carries_neoccs_catalogue_biases(pd_dir):
+    """NEOCC's debiasing of each observation (the 'Bias' columns): (1685) Toro by WISE, 2010-02-11."""
+    toro = neo.read_rwo(pd_dir / "neocc" / "1685.rwo")
+    wise = toro[(toro.obscode == "C51") & (toro.time.dt.strftime("%Y-%m-%d") == "2010-02-11")].iloc[0]
+    assert (wise.ra_bias_arcsec, wise.dec_bias_arcsec) == (0.098, 0.063)
+    assert wise.ra_resid_arcsec == 0.099 and np.isfinite(wise.sat_x_km)
+    assert (toro.ra_bias_arcsec == 0.0).mean() > 0.05  # old observations carry none

@@ -55,6 +55,7 @@ def test_configure_hub_adds_the_service_roles_and_user_scope(tmp_path: Path) -> 
     service = by_name["jobs"]
     assert service["name"] == "jobs" and service["command"][1:] == ["-m", "workbench.jobs.service"]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", service["url"])
+    assert service["timeout"] >= 120  # the hub waits for the store's upgrade on a loaded machine
     assert service["environment"]["WORKBENCH_STATE_DIR"] == str(tmp_path)
     assert service["environment"]["WORKBENCH_JOBS_PORT"] == service["url"].rsplit(":", 1)[1]
     token_file = tmp_path / "secrets" / "jobs_api_token"

@@ -353,6 +353,32 @@ def test_a_first_release_store_is_upgraded_without_loss(tmp_path: Path, notebook
     assert Store(path).job("tiny") == upgraded  # and opening it again changes nothing
 
 
+def test_an_interim_store_with_some_new_columns_is_upgraded(tmp_path: Path, notebooks: Path) -> None:
+    """A store of a release between the first and this one (executor, ref, failure, provenance already
+    added by hand): the migration adds only what is missing and keeps what that release recorded."""
+    path = tmp_path / "jobs.sqlite"
+    old = release1_store.Store(path)
+    job = _job(notebooks)
+    old.add_job(job)
+    run = old.add_run(job, {}, trigger="api", requested_by="op")
+    old.update_run(run.id, status="running", started_at=utcnow())
+    old.finish_run(run.id, "failed", "the run's container was killed")
+    for table, column in (("jobs", "executor"), ("runs", "executor"), ("runs", "ref"), ("runs", "failure"),
+                          ("runs", "provenance")):  # fmt: skip
+        old.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+    old.db.execute("UPDATE runs SET executor = 'container', failure = 'lost', ref = 'abc'")
+    old.close()
+    store = Store(path)
+    upgraded = store.run(run.id, attempts=True)
+    assert upgraded is not None and (upgraded.executor, upgraded.failure, upgraded.ref) == (
+        "container",
+        "lost",
+        "abc",
+    )
+    assert [(a.executor, a.failure) for a in upgraded.attempt_list] == [("container", "lost")]
+    store.close()
+
+
 def test_a_lost_run_is_queued_again_when_its_job_retries_lost_runs(db_url: str, notebooks: Path) -> None:
     """After a crash, a running run of a job that retries ``lost`` attempts is queued again (after its
     back-off), its first attempt recorded as lost; a run of a job without retries fails."""

@@ -7,7 +7,8 @@
   it), and provenance (``notebook_sha256``, ``environment``, ``s2p_version``, and ``provenance``: the
   rest of what the executor reported, JSON);
 - ``attempts``: every attempt of a run; the runs of an older store get their one attempt back from
-  the run's own times, status and error (they all ran as local processes);
+  the run's own times, status and error (the first release ran them all as local processes; an
+  interim release's own ``executor`` and ``failure`` columns are kept and used);
 - ``notifications``: the outbox of webhooks and e-mails.
 
 Revision ID: 0002
@@ -42,27 +43,45 @@ def _failure(status: str, error: str | None) -> str | None:
     return "notebook_error"
 
 
+def _add_columns(table: str, columns: list[sa.Column]) -> None:
+    """Add the columns ``table`` lacks (a store of an interim release may have some of them already)."""
+    present = {c["name"] for c in sa.inspect(op.get_bind()).get_columns(table)}
+    missing = [c for c in columns if c.name not in present]
+    if missing:
+        with op.batch_alter_table(table) as t:
+            for column in missing:
+                t.add_column(column)
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("jobs") as t:
-        t.add_column(sa.Column("executor", sa.Text))
-        t.add_column(sa.Column("retry", JSONText))
-        t.add_column(sa.Column("notify", JSONText))
-        t.add_column(sa.Column("retention", JSONText))
-        t.add_column(sa.Column("misfire", sa.Text, nullable=False, server_default="run_once"))
-        t.add_column(sa.Column("misfire_cap", sa.Integer, nullable=False, server_default="10"))
-    with op.batch_alter_table("runs") as t:
-        t.add_column(sa.Column("executor", sa.Text))
-        t.add_column(sa.Column("attempts", sa.Integer, nullable=False, server_default="0"))
-        t.add_column(sa.Column("not_before", UTCDateTime))
-        t.add_column(sa.Column("failure", sa.Text))
-        t.add_column(sa.Column("scheduled_for", UTCDateTime))
-        t.add_column(sa.Column("duration_s", sa.Float))
-        t.add_column(sa.Column("notebook_sha256", sa.Text))
-        t.add_column(sa.Column("environment", sa.Text))
-        t.add_column(sa.Column("s2p_version", sa.Text))
-        t.add_column(sa.Column("ref", sa.Text))
-        t.add_column(sa.Column("provenance", JSONText))
-        t.create_index("runs_job_scheduled_for", ["job", "scheduled_for"], unique=True)
+    _add_columns(
+        "jobs",
+        [
+            sa.Column("executor", sa.Text),
+            sa.Column("retry", JSONText),
+            sa.Column("notify", JSONText),
+            sa.Column("retention", JSONText),
+            sa.Column("misfire", sa.Text, nullable=False, server_default="run_once"),
+            sa.Column("misfire_cap", sa.Integer, nullable=False, server_default="10"),
+        ],
+    )
+    _add_columns(
+        "runs",
+        [
+            sa.Column("executor", sa.Text),
+            sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+            sa.Column("not_before", UTCDateTime),
+            sa.Column("failure", sa.Text),
+            sa.Column("scheduled_for", UTCDateTime),
+            sa.Column("duration_s", sa.Float),
+            sa.Column("notebook_sha256", sa.Text),
+            sa.Column("environment", sa.Text),
+            sa.Column("s2p_version", sa.Text),
+            sa.Column("ref", sa.Text),
+            sa.Column("provenance", JSONText),
+        ],
+    )
+    op.create_index("runs_job_scheduled_for", "runs", ["job", "scheduled_for"], unique=True)
     op.create_table(
         "attempts",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -126,10 +145,20 @@ def _backfill_attempts() -> None:
         sa.column("finished_at", UTCDateTime),
     )
     rows = bind.execute(
-        sa.select(runs.c.id, runs.c.status, runs.c.error, runs.c.started_at, runs.c.finished_at)
+        sa.select(
+            runs.c.id,
+            runs.c.status,
+            runs.c.error,
+            runs.c.started_at,
+            runs.c.finished_at,
+            runs.c.executor,
+            runs.c.failure,
+        )
     ).all()
-    for run_id, status, error, started_at, finished_at in rows:
-        kind = _failure(status, error)
+    for run_id, status, error, started_at, finished_at, executor, failure in rows:
+        # An interim release recorded executor and failure itself: they stand.
+        kind = failure or _failure(status, error)
+        executor = executor or "local"
         if started_at is None:  # never started (queued, or cancelled before it started): no attempt
             bind.execute(runs.update().where(runs.c.id == run_id).values(failure=kind))
             continue
@@ -137,13 +166,13 @@ def _backfill_attempts() -> None:
         bind.execute(
             runs.update()
             .where(runs.c.id == run_id)
-            .values(executor="local", attempts=1, failure=kind, duration_s=duration)
+            .values(executor=executor, attempts=1, failure=kind, duration_s=duration)
         )
         bind.execute(
             attempts.insert().values(
                 run_id=run_id,
                 number=1,
-                executor="local",
+                executor=executor,
                 status=status,
                 failure=kind,
                 error=error,

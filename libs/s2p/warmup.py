@@ -1,9 +1,11 @@
-"""Compile the s2p numba kernels once at image build time, into ``NUMBA_CACHE_DIR``.
+"""Compile the s2p numba kernels once, at install or image build time, into numba's cache.
 
-Run by the Dockerfile as ``jovyan``. Each step calls a public s2p function on a tiny real input
-(embedded below: the build context carries no data), which makes numba compile every kernel it
+Run as ``python -m s2p.warmup``: by ``make install`` (into ``.venv/numba-cache``, the cache the local
+labs and the tests use) and by the lab image's Dockerfile as ``jovyan`` (into ``/opt/numba-cache``);
+both name the folder with ``NUMBA_CACHE_DIR``. Each step calls a public s2p function on a tiny real
+input (embedded below: an image build carries no data), which makes numba compile every kernel it
 reaches with the argument types notebooks use and write the machine code to its cache
-(``cache=True`` kernels). A fresh container then loads that code instead of compiling.
+(``cache=True`` kernels). A new lab then loads that code instead of compiling in front of its user.
 
 The segments are written independently, so every step is defensive: a missing function is
 reported and skipped, never a build failure. The last line summarises what was warmed; the image
@@ -75,6 +77,15 @@ def warm_neo() -> None:
         neo.ephemeris(orbits, times)
 
 
+def warm_neo_orbit_determination() -> None:
+    """The integrator of ``s2p.neo.fit_orbit`` in its two modes (one signature, both compiled by it)."""
+    dynamics = importlib.import_module("s2p.neo.dynamics")
+    state = np.array([-0.54, 0.84, 0.28, -0.0152, -0.0073, -0.0023])  # (1685) Toro, ICRF [au, au/day]
+    times = 2458666.5 + np.array([-30.0, 10.0, 40.0])
+    dynamics.propagate_state(state, 2458666.5, times, model="two-body")
+    dynamics.propagate_state(state, 2458666.5, times, model="n-body")
+
+
 def warm_spaceweather() -> None:
     swe = importlib.import_module("s2p.spaceweather")
     kp = np.array([1.0, 2.33, 5.0, 7.67, 9.0, 4.0, 3.0, 2.0])
@@ -91,6 +102,7 @@ STEPS: dict[str, Callable[[], None]] = {
     "debris.sgp4": warm_debris,
     "debris.screen": warm_debris_screen,
     "neo": warm_neo,
+    "neo.fit_orbit": warm_neo_orbit_determination,
     "spaceweather": warm_spaceweather,
 }
 
