@@ -562,19 +562,6 @@ class Settings:
         "task on the dask cluster of WORKBENCH_DASK_ADDRESS) or `swarm` (a one-off Swarm service of the "
         "lab image).",
     )
-    dask_address: str = setting(
-        "WORKBENCH_DASK_ADDRESS",
-        default="",
-        help="Scheduler of the dask cluster the `dask` executor runs jobs on (e.g. tcp://scheduler:8786; its "
-        "workers need papermill and a python3 kernel). Empty: a LocalCluster of WORKBENCH_DASK_WORKERS "
-        "processes on 127.0.0.1, started with the first dask run.",
-    )
-    dask_workers: int = setting(
-        "WORKBENCH_DASK_WORKERS",
-        default=2,
-        parse=parse_int,
-        help="Worker processes of the local dask cluster (one run each at a time).",
-    )
     jobs_start_timeout: int = setting(
         "WORKBENCH_JOBS_START_TIMEOUT",
         default=300,

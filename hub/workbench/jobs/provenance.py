@@ -75,29 +75,3 @@ def provenance_columns(reported: dict[str, Any]) -> dict[str, Any]:
         "s2p_version": version,
         "worker": str(worker)[:200] if worker else None,
     }
-
-
-def provenance_columns(reported: dict[str, Any]) -> dict[str, Any]:
-    """The store's provenance columns and the attempt's worker, from what an executor reported.
-
-    ``environment`` is the image id of container runs, the environment lock a dask worker computed,
-    else (local runs: this interpreter, or one over its site-packages) the lock of this environment; the
-    ``s2p`` version is the image's version label, the worker's, or the run interpreter's package.
-    """
-    environment = reported.get("image_id") or reported.get("environment")
-    if environment is None and reported.get("executor") == "local":
-        # Local runs use this interpreter, or one over this interpreter's site-packages: same packages.
-        environment = environment_lock()
-    packages = reported.get("packages") or {}
-    version = reported.get("s2p_version") or packages.get("s2p-workbench")
-    if version is None and reported.get("executor") == "local":
-        version = s2p_version()
-    worker = (
-        reported.get("worker") or reported.get("node") or reported.get("container") or reported.get("user")
-    )
-    return {
-        "notebook_sha256": reported.get("notebook_sha256"),
-        "environment": environment,
-        "s2p_version": version,
-        "worker": str(worker)[:200] if worker else None,
-    }
