@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.jobs.executors import Failure
 from workbench.jobs.model import SEGMENTS, STATUSES
+from workbench.settings import JOB_EXECUTORS
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -65,10 +67,25 @@ def spec() -> dict[str, Any]:
                         "name": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"},
                         "segment": {"type": "string", "enum": list(SEGMENTS)},
                         "notebook": {"type": "string", "description": "path relative to notebooks/"},
-                        "parameters": {"type": "object", "description": "checked against the notebook"},
+                        "parameters": {
+                            "type": "object",
+                            "description": "checked against the notebook's parameters cell; a DataPath "
+                            "parameter must name a file or folder inside the data folder",
+                        },
                         "schedule": {"type": "string", "description": "5-field cron, UTC", "nullable": True},
-                        "timeout_s": {"type": "integer", "minimum": 1},
+                        "timeout_s": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "seconds, counted from the notebook's first cell",
+                        },
                         "description": {"type": "string"},
+                        "executor": {
+                            "type": "string",
+                            "enum": list(JOB_EXECUTORS),
+                            "nullable": True,
+                            "description": "where its runs execute; null: the service's default "
+                            "(WORKBENCH_JOBS_EXECUTOR)",
+                        },
                     },
                 },
                 "Job": {
@@ -100,6 +117,20 @@ def spec() -> dict[str, Any]:
                         "finished_at": {"type": "string", "format": "date-time", "nullable": True},
                         "duration_s": {"type": "number", "nullable": True},
                         "error": {"type": "string", "nullable": True},
+                        "failure": {
+                            "type": "string",
+                            "enum": [f.value for f in Failure],
+                            "nullable": True,
+                            "description": "why it did not succeed: notebook_error, timeout, lost (process, "
+                            "kernel or container died), start_failed, cancelled",
+                        },
+                        "executor": {"type": "string", "nullable": True, "description": "where it ran"},
+                        "provenance": {
+                            "type": "object",
+                            "nullable": True,
+                            "description": "what it ran in: executor, image_id or python and packages, "
+                            "user, notebook_sha256",
+                        },
                         "progress": {
                             "type": "object",
                             "properties": {
