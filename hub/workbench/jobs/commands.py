@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.jobs.client import ClientError, JobsClient
+from workbench.settings import JOB_EXECUTORS
 
 API_PATH = "/services/jobs/api/v1"
 
@@ -45,6 +46,11 @@ def register(subparsers: Any) -> None:
     s.add_argument("--schedule", help="5-field cron expression in UTC, e.g. '30 6 * * *'")
     s.add_argument("--timeout", type=int, help="run timeout [s] (default WORKBENCH_JOBS_TIMEOUT)")
     s.add_argument("--description", default="")
+    s.add_argument(
+        "--executor",
+        choices=JOB_EXECUTORS,
+        help="where its runs execute (default: the service's WORKBENCH_JOBS_EXECUTOR)",
+    )
     s.set_defaults(handler=_guard(cmd_create))
 
     s = sub.add_parser("delete", help="delete a job; its active runs are cancelled (operators)")
@@ -151,6 +157,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"{job['name']} ({job['segment']}): {job['notebook']}\n  {job['description']}\n"
         f"  parameters: {json.dumps(job['parameters'])}\n  schedule: {job['schedule'] or '-'} "
         f"(next {job['next_run_at'] or '-'})\n  timeout: {job['timeout_s']} s\n"
+        f"  executor: {job.get('executor') or 'the service default'}\n"
         f"  notebook parameters:\n{declared}"
     )
     _out(args, job, text)
@@ -169,6 +176,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         spec["schedule"] = args.schedule
     if args.timeout is not None:
         spec["timeout_s"] = args.timeout
+    if args.executor:
+        spec["executor"] = args.executor
     job = client_for(args).create(spec)
     _out(args, job, f"created job {job['name']} ({job['segment']}, {job['notebook']})")
     return 0
