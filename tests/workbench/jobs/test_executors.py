@@ -154,3 +154,34 @@ def test_the_default_executor_follows_the_spawner() -> None:
     assert Settings.from_env({}).jobs_network == "none"
     assert Settings.from_env({"WORKBENCH_DATA_LIVE": "1"}).jobs_network == "host"
     assert Settings.from_env({"WORKBENCH_JOBS_MEMORY": "512m"}).jobs_memory == 512 << 20
+
+
+def test_pre_ope_and_ope_refuse_local_runs_that_would_share_the_hubs_identity(tmp_path: Path) -> None:
+    """`workbench up` and the hub refuse, with one line naming the setting, local runs as the hub's user."""
+    from workbench.hubconfig import HubConfigError, check_environment
+    from workbench.secrets import ensure_secrets
+
+    settings = Settings.from_env({"WORKBENCH_ENV": "pre-ope", "WORKBENCH_STATE_DIR": str(tmp_path / "state")})
+    settings.ensure_dirs()
+    secrets = ensure_secrets(settings.state_dir)
+    container = Settings.from_env(
+        {
+            "WORKBENCH_ENV": "pre-ope",
+            "WORKBENCH_STATE_DIR": str(tmp_path / "state"),
+            "WORKBENCH_JOBS_EXECUTOR": "container",
+        }
+    )
+    root = os.geteuid() == 0
+    if root:
+        check_environment(settings, secrets)  # as root, local runs get an account of their own
+        os.seteuid(pwd.getpwnam("nobody").pw_uid)  # now as a hub that is not root
+    try:
+        with pytest.raises(HubConfigError) as err:
+            check_environment(settings, secrets)
+        check_environment(container, secrets)
+    finally:
+        if root:
+            os.seteuid(0)
+    assert "\n" not in str(err.value) and str(err.value).startswith(
+        "WORKBENCH_JOBS_EXECUTOR=local is refused"
+    )
