@@ -83,18 +83,7 @@ def proxy_command() -> list[str]:
 
 def lab_environment(settings: Settings) -> dict[str, str]:
     """The ``WORKBENCH_*`` settings a user's lab needs to find and read the data the same way the hub does."""
-    env = {"WORKBENCH_DATA_DIR": str(settings.data_dir)}
-    if settings.data_live:
-        env["WORKBENCH_DATA_LIVE"] = "1"
-    for name, value in (
-        ("WORKBENCH_DATA_BASE_URL", settings.data_base_url),
-        ("WORKBENCH_DATA_CACHE", settings.data_cache),
-        ("WORKBENCH_CATALOG", settings.catalog),
-        ("WORKBENCH_CATALOG_FEDERATION", settings.catalog_federation),
-    ):
-        if value:
-            env[name] = value
-    return env
+    return settings.lab_environment()
 
 
 def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> None:

@@ -758,6 +758,22 @@ class Settings:
             rows.append((spec.env, shown, spec.describe_default(), help_text))
         return rows
 
+    def lab_environment(self) -> dict[str, str]:
+        """The ``WORKBENCH_*`` settings a lab, a tool's kernel or a job run needs to find and read the data
+        the way the hub does (and nothing else: no secret is among them)."""
+        env = {"WORKBENCH_DATA_DIR": str(self.data_dir)}
+        if self.data_live:
+            env["WORKBENCH_DATA_LIVE"] = "1"
+        for name, value in (
+            ("WORKBENCH_DATA_BASE_URL", self.data_base_url),
+            ("WORKBENCH_DATA_CACHE", self.data_cache),
+            ("WORKBENCH_CATALOG", self.catalog),
+            ("WORKBENCH_CATALOG_FEDERATION", self.catalog_federation),
+        ):
+            if value:
+                env[name] = value
+        return env
+
     @property
     def local_url(self) -> str:
         """Where the proxy answers on this machine (health checks never leave it, whatever the public URL)."""

@@ -90,6 +90,7 @@ def job_notebooks(root: Path) -> Path:
     shutil.copytree(ROOT / "notebooks" / "jobs", root / "jobs")
     write_tiny(root / "test" / "tiny.ipynb")
     write_probe(root / "test" / "probe.ipynb")
+    write_echo(root / "test" / "echo.ipynb")
     return root
 
 
@@ -155,3 +156,20 @@ def service_process(wb: Workbench) -> Any:
         except Exception:
             continue
     raise AssertionError("no jobs service process")
+
+
+ECHO_PARAMETERS = 'text: str = "hello"  # shown as HTML: what a careless notebook does with a parameter\n'
+ECHO_BODY = "from IPython.display import HTML, display\ndisplay(HTML(text))\n"
+
+
+def write_echo(path: Path) -> Path:
+    """A careless notebook: it displays its parameter ``text`` as HTML in its output."""
+    params = new_code_cell(ECHO_PARAMETERS)
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(
+        cells=[params, new_code_cell(ECHO_BODY)],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path

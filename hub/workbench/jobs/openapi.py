@@ -103,9 +103,17 @@ def spec() -> dict[str, Any]:
                         "name": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"},
                         "segment": {"type": "string", "enum": list(SEGMENTS)},
                         "notebook": {"type": "string", "description": "path relative to notebooks/"},
-                        "parameters": {"type": "object", "description": "checked against the notebook"},
+                        "parameters": {
+                            "type": "object",
+                            "description": "checked against the notebook's parameters cell; a DataPath "
+                            "parameter must name a file or folder inside the data folder",
+                        },
                         "schedule": {"type": "string", "description": "5-field cron, UTC", "nullable": True},
-                        "timeout_s": {"type": "integer", "minimum": 1},
+                        "timeout_s": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "seconds, counted from the notebook's first cell",
+                        },
                         "description": {"type": "string"},
                         **POLICIES,
                     },

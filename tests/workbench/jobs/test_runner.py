@@ -200,3 +200,74 @@ def test_cancel_queued_and_running_runs_with_one_worker(
     assert (waiting.status, waiting.started_at) == ("cancelled", None)
     assert after.status == "succeeded"
     assert _gone(pids) == []
+
+
+def test_a_run_that_does_not_reach_its_first_cell_in_time_fails_to_start(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir)
+    runner.start_timeout_s = 0.2  # papermill alone takes longer to import
+
+    async def main() -> Run:
+        await runner.start()
+        run = store.add_run(job, {}, trigger="api", requested_by="operator")
+        runner.submit(run.id)
+        done = await _until(store, run.id, _final)
+        await runner.stop()
+        return done
+
+    run = asyncio.run(main())
+    assert (run.status, run.failure) == ("failed", "start_failed")
+    assert run.error == "did not start within 0.2 s (kernel or container)"
+
+
+PLANT_LINKS = """\
+import os
+for name in ("scraps.json", "report.html", "run.log", "parameters.json"):
+    os.symlink(TARGET, name)
+os.symlink(SECRET, "output.lnk")
+os.replace("output.lnk", "output.ipynb")
+"""
+
+
+def test_a_run_cannot_make_the_service_read_or_write_through_links(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    """The notebook replaces its files by links to a secret and to a file of the service's: the service,
+    as root, must neither copy the secret into the run's record nor write through the links."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    secret = tmp_path / "admin_api_token"
+    secret.write_text("s3cret-token")
+    target = tmp_path / "service-file"
+    target.write_text("untouched")
+    code = f"TARGET = {str(target)!r}\nSECRET = {str(secret)!r}\n" + PLANT_LINKS
+    nbformat.write(new_notebook(cells=[new_code_cell(code)]), notebooks / "jobs" / "links.ipynb")
+    store, runner, _ = _setup(tmp_path, notebooks, work_dir)
+    links, _ = job_from_request(
+        {"name": "links", "segment": "swe", "notebook": "jobs/links.ipynb"},
+        notebooks_dir=notebooks,
+        data_dir=DATA,
+        default_timeout=60,
+        created_by="operator",
+    )
+    store.add_job(links)
+
+    async def main() -> Run:
+        await runner.start()
+        run = store.add_run(links, {}, trigger="api", requested_by="operator")
+        runner.submit(run.id)
+        done = await _until(store, run.id, _final)
+        await runner.stop()
+        return done
+
+    run = asyncio.run(main())
+    assert run.status in {"succeeded", "failed"}, run
+    assert target.read_text() == "untouched"
+    record = runner.run_dir(run.id)
+    assert not [p for p in record.iterdir() if p.is_symlink()]
+    for p in record.iterdir():
+        assert "s3cret-token" not in p.read_text(errors="replace"), p.name
+    assert (record / "report.html").is_file() and (record / "scraps.json").is_file()
+    assert list(work_dir.glob("run-*")) == []  # the run's folder is gone

@@ -76,14 +76,13 @@ __all__ = [
 
 def build(settings: Settings) -> dict[str, Executor]:
     """Every executor this installation offers, configured from the settings (nothing started yet)."""
-    from workbench.hubconfig import lab_environment
     from workbench.jobs.executors.container import ContainerExecutor
     from workbench.jobs.executors.dask import DaskExecutor
     from workbench.jobs.executors.local import LocalExecutor, default_work_dir
     from workbench.jobs.executors.swarm import SwarmExecutor
     from workbench.spawners.docker import instance_prefix
 
-    data_environment = lab_environment(settings)
+    data_environment = settings.lab_environment()
     local_work = Path(settings.jobs_work_dir) if settings.jobs_work_dir else None
     local = LocalExecutor(
         local_work or default_work_dir(settings.state_dir, os.geteuid()),
@@ -107,7 +106,7 @@ def build(settings: Settings) -> dict[str, Executor]:
             settings.image,
             data_dir=settings.data_dir,
             work_dir=settings.state_dir / "jobs" / "work",
-            prefix=instance_prefix(settings),
+            state_dir=settings.state_dir,
             data_environment=data_environment,
             network=settings.jobs_network,
             memory=settings.jobs_memory,

@@ -29,6 +29,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from workbench.jobs.executors.base import Execution, Executor, ExecutorError, RunSpec, copy_untrusted
@@ -58,8 +59,9 @@ class ContainerExecutor(Executor):
         The host's data folder, mounted read-only at ``/data``.
     work_dir
         Parent of the runs' folders on the host (``<state>/jobs/work``).
-    prefix
-        Names and labels this workbench's containers (``s2p-<6 hex of the state directory>``).
+    state_dir
+        The workbench's state directory: it names and labels its containers (``s2p-<6 hex>-run-<id>``,
+        as the spawners name their labs).
     data_environment
         Data and catalog settings for the notebook (``WORKBENCH_DATA_DIR`` is set to ``/data``).
     network
@@ -78,7 +80,7 @@ class ContainerExecutor(Executor):
         *,
         data_dir: Path,
         work_dir: Path,
-        prefix: str,
+        state_dir: Path,
         data_environment: Mapping[str, str] | None = None,
         network: str = "none",
         memory: int = 4 << 30,
@@ -87,12 +89,22 @@ class ContainerExecutor(Executor):
         self.image = image
         self.data_dir = data_dir
         self.work_dir = work_dir
-        self.prefix = prefix
+        self.state_dir = state_dir
+        self._prefix: str | None = None
         self.data_environment = {**(data_environment or {}), "WORKBENCH_DATA_DIR": DATA_FOLDER}
         self.network = network
         self.memory = memory
         self._make_client = client
         self._client: Any = None
+
+    @property
+    def prefix(self) -> str:
+        """``s2p-<6 hex of the state directory>``: this workbench's containers, as the spawners name labs."""
+        if self._prefix is None:  # imported on first use: the Docker client is not needed before
+            from workbench.spawners.docker import instance_prefix
+
+            self._prefix = instance_prefix(SimpleNamespace(state_dir=self.state_dir))
+        return self._prefix
 
     def client(self) -> Any:
         if self._client is None:
