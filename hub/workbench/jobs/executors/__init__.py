@@ -80,7 +80,6 @@ def build(settings: Settings) -> dict[str, Executor]:
     from workbench.jobs.executors.dask import DaskExecutor
     from workbench.jobs.executors.local import LocalExecutor, default_work_dir
     from workbench.jobs.executors.swarm import SwarmExecutor
-    from workbench.spawners.docker import instance_prefix
 
     data_environment = settings.lab_environment()
     local_work = Path(settings.jobs_work_dir) if settings.jobs_work_dir else None
@@ -97,7 +96,7 @@ def build(settings: Settings) -> dict[str, Executor]:
             settings.image,
             data_dir=settings.data_dir,
             work_dir=settings.state_dir / "jobs" / "work",
-            prefix=instance_prefix(settings),
+            state_dir=settings.state_dir,
             data_environment=data_environment,
             network=settings.jobs_network,
             memory=settings.jobs_memory,
