@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def reachable_dir(prefix: str) -> Path:
+    """A new 0711 folder of ours in the system's temporary folder (remove it after the test).
+
+    Local job runs execute as another account (when the tests run as root), which must reach its work
+    folder by name through every parent: pytest's own temporary folders are 0700.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o711)
+    return path

@@ -8,6 +8,7 @@ each of which exposes ``configure_hub(c, settings, secrets)``.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,6 +60,11 @@ def check_environment(settings: Settings, secrets: HubSecrets) -> None:
     HubConfigError
         Listing every problem, one per line.
     """
+    executors = import_optional("workbench.jobs.executors.local")
+    if executors is not None and settings.jobs_executor == "local":
+        refused = executors.refusal(settings.env, os.geteuid())  # local job runs sharing the hub's identity
+        if refused:
+            raise HubConfigError(refused)
     if settings.env != "ope":
         return
     problems = settings.production_problems(dev_client_secret=secrets.dev_client_secret)
@@ -77,18 +83,7 @@ def proxy_command() -> list[str]:
 
 def lab_environment(settings: Settings) -> dict[str, str]:
     """The ``WORKBENCH_*`` settings a user's lab needs to find and read the data the same way the hub does."""
-    env = {"WORKBENCH_DATA_DIR": str(settings.data_dir)}
-    if settings.data_live:
-        env["WORKBENCH_DATA_LIVE"] = "1"
-    for name, value in (
-        ("WORKBENCH_DATA_BASE_URL", settings.data_base_url),
-        ("WORKBENCH_DATA_CACHE", settings.data_cache),
-        ("WORKBENCH_CATALOG", settings.catalog),
-        ("WORKBENCH_CATALOG_FEDERATION", settings.catalog_federation),
-    ):
-        if value:
-            env[name] = value
-    return env
+    return settings.lab_environment()
 
 
 def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> None:

@@ -68,6 +68,17 @@ def _read_or_create(path: Path, nbytes: int) -> str:
     return value
 
 
+def ensure_secret_file(path: Path, nbytes: int = 32) -> str:
+    """The secret in ``path``, generated (0600, ``nbytes`` random bytes as hex) if the file is absent.
+
+    Raises
+    ------
+    SecretsError
+        If the file is readable by group/others or truncated.
+    """
+    return _read_or_create(path, nbytes)
+
+
 def ensure_secrets(state_dir: Path) -> HubSecrets:
     """Return the hub secrets of ``state_dir``, generating the missing ones.
 

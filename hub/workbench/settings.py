@@ -33,6 +33,9 @@ AUTH_MODES = ("dev-idp", "keycloak", "keycloak-local")
 LOCAL_IDPS = ("dev-idp", "keycloak-local")
 """Auth modes in which `workbench up` starts the IdP itself on WORKBENCH_IDP_PORT."""
 SPAWNERS = ("local", "docker", "swarm")
+JOB_EXECUTORS = ("local", "container", "dask", "swarm")
+"""Where a job's run may execute (:mod:`workbench.jobs.executors`); a job names one, or takes the default."""
+JOB_NETWORKS = ("none", "host")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SEGMENT_GROUPS = ("swe", "debris", "neo", "operators", "admins")
 
@@ -92,6 +95,24 @@ def parse_groups(raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n))
 
 
+def parse_float(raw: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
+def parse_pairs(raw: str) -> tuple[tuple[str, str], ...]:
+    """Space-separated ``KEY=VALUE`` items (a value may hold ``=`` but no space)."""
+    out = []
+    for item in raw.split():
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"{item!r} is not KEY=VALUE")
+        out.append((key, value))
+    return tuple(out)
+
+
 def parse_url(raw: str) -> str:
     value = raw.strip().rstrip("/")
     if not value:
@@ -100,6 +121,19 @@ def parse_url(raw: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError("expected an http:// or https:// URL")
     return value
+
+
+def parse_size(raw: str) -> int:
+    """Bytes of a Docker-style size: ``512m``, ``4g``, ``1.5G``, ``1073741824``."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    text = raw.strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise ValueError("expected a size such as 512m, 4g or a number of bytes") from None
+    if value < 1 << 20:
+        raise ValueError("expected at least 1m")
+    return int(value)
 
 
 def parse_ip(raw: str) -> str:
@@ -131,7 +165,7 @@ class Spec:
         if self.derive is not None:
             return (self.derive.__doc__ or "computed").strip()
         if isinstance(self.default, tuple):
-            return ",".join(self.default)
+            return _show_tuple(self.default)
         if self.default == "":
             return "(empty)"
         return str(self.default)
@@ -198,9 +232,29 @@ def _default_public_url(v: Mapping[str, Any]) -> str:
     return f"http://{host}:{v['hub_port']}"
 
 
+def _default_jobs_executor(v: Mapping[str, Any]) -> str:
+    """container with WORKBENCH_SPAWNER=docker or swarm, else local"""
+    return "container" if v["spawner"] in {"docker", "swarm"} else "local"
+
+
+def _default_jobs_network(v: Mapping[str, Any]) -> str:
+    """host with WORKBENCH_DATA_LIVE, else none"""
+    return "host" if v["data_live"] else "none"
+
+
+def _default_jobs_memory(v: Mapping[str, Any]) -> int:
+    """4g"""
+    return 4 << 30
+
+
 def _default_db_url(v: Mapping[str, Any]) -> str:
     """sqlite:///<WORKBENCH_STATE_DIR>/jupyterhub.sqlite"""
     return f"sqlite:///{v['state_dir'] / 'jupyterhub.sqlite'}"
+
+
+def _default_jobs_db_url(v: Mapping[str, Any]) -> str:
+    """sqlite:///<WORKBENCH_STATE_DIR>/jobs/jobs.sqlite"""
+    return f"sqlite:///{v['state_dir'] / 'jobs' / 'jobs.sqlite'}"
 
 
 @dataclass(frozen=True)
@@ -438,6 +492,141 @@ class Settings:
         help="Groups whose members may create, delete and cancel jobs of every segment; members of a "
         "segment group (swe, debris, neo) see and run that segment's jobs.",
     )
+    dask_address: str = setting(
+        "WORKBENCH_DASK_ADDRESS",
+        default="",
+        help="Scheduler of the dask cluster the `dask` executor runs jobs on (e.g. tcp://scheduler:8786; its "
+        "workers need papermill and a python3 kernel). Empty: a LocalCluster of WORKBENCH_DASK_WORKERS "
+        "processes on 127.0.0.1, started with the first dask run.",
+    )
+    dask_workers: int = setting(
+        "WORKBENCH_DASK_WORKERS",
+        default=2,
+        parse=parse_int,
+        help="Worker processes of the local dask cluster (one run each at a time).",
+    )
+    jobs_db_url: str = setting(
+        "WORKBENCH_JOBS_DB_URL",
+        derive=_default_jobs_db_url,
+        secret=True,
+        help="SQLAlchemy URL of the jobs service's store of jobs, runs and notifications (SQLite embedded "
+        "default; postgresql://user:password@host/db in operations). Upgraded automatically on start.",
+    )
+    jobs_keep_runs: int = setting(
+        "WORKBENCH_JOBS_KEEP_RUNS",
+        default=0,
+        parse=parse_int,
+        help="Retention default: finished runs kept per job, newest first (0: no limit by number). A run "
+        "is deleted, folder included, when neither this nor WORKBENCH_JOBS_KEEP_DAYS keeps it; a job's "
+        "last successful run is always kept. A job's own `retention` overrides both.",
+    )
+    jobs_keep_days: float = setting(
+        "WORKBENCH_JOBS_KEEP_DAYS",
+        default=0.0,
+        parse=parse_float,
+        help="Retention default: days a finished run is kept (0: no limit by age).",
+    )
+    jobs_notify_on: tuple[str, ...] = setting(
+        "WORKBENCH_JOBS_NOTIFY_ON",
+        default=("failure",),
+        parse=parse_groups,
+        help="Events notified for jobs that set no `notify`: failure, success, recovery (comma-separated).",
+    )
+    jobs_notify_webhooks: tuple[tuple[str, str], ...] = setting(
+        "WORKBENCH_JOBS_NOTIFY_WEBHOOKS",
+        default=(),
+        parse=parse_pairs,
+        help="Webhooks notified by default, per segment: space-separated SEGMENT=URL (`*=URL`: every "
+        "segment). A job's own `notify` targets replace its segment's.",
+    )
+    jobs_notify_emails: tuple[tuple[str, str], ...] = setting(
+        "WORKBENCH_JOBS_NOTIFY_EMAILS",
+        default=(),
+        parse=parse_pairs,
+        help="E-mail addresses notified by default, per segment: space-separated SEGMENT=ADDRESS "
+        "(`*=ADDRESS`: every segment).",
+    )
+    jobs_webhook_secret: str = setting(
+        "WORKBENCH_JOBS_WEBHOOK_SECRET",
+        default="",
+        secret=True,
+        help="HMAC key signing the jobs' webhooks (a job may set its own). Empty: generated once in "
+        "<state>/secrets/jobs_webhook_secret (0600); give receivers that file's content.",
+    )
+    smtp_host: str = setting(
+        "WORKBENCH_SMTP_HOST",
+        default="",
+        help="SMTP server that sends the workbench's e-mails (job notifications); empty: no e-mail.",
+    )
+    smtp_port: int = setting(
+        "WORKBENCH_SMTP_PORT", default=25, parse=parse_port, help="Port of the SMTP server."
+    )
+    smtp_starttls: bool = setting(
+        "WORKBENCH_SMTP_STARTTLS",
+        default=False,
+        parse=parse_bool,
+        help="Upgrade the SMTP connection with STARTTLS, verifying the server's certificate.",
+    )
+    smtp_ca_file: str = setting(
+        "WORKBENCH_SMTP_CA_FILE",
+        default="",
+        help="PEM file of the CA of the SMTP server's certificate (default: the system's CAs).",
+    )
+    smtp_user: str = setting("WORKBENCH_SMTP_USER", default="", help="SMTP login (empty: none).")
+    smtp_password: str = setting(
+        "WORKBENCH_SMTP_PASSWORD", default="", secret=True, help="SMTP password of WORKBENCH_SMTP_USER."
+    )
+    smtp_from: str = setting(
+        "WORKBENCH_SMTP_FROM",
+        default="workbench@localhost",
+        help="Sender address of the workbench's e-mails.",
+    )
+    jobs_executor: str = setting(
+        "WORKBENCH_JOBS_EXECUTOR",
+        derive=_default_jobs_executor,
+        choices=JOB_EXECUTORS,
+        help="Where a job's runs execute unless the job names its own `executor`: `container` (each run "
+        "in a container of the lab image as jovyan, no credentials, read-only data; the production shape) "
+        "or `local` (a papermill process on the jobs service's machine, as WORKBENCH_JOBS_RUN_USER when "
+        "the service runs as root; refused with WORKBENCH_ENV=pre-ope or ope when it does not), `dask` (a "
+        "task on the dask cluster of WORKBENCH_DASK_ADDRESS) or `swarm` (a one-off Swarm service of the "
+        "lab image).",
+    )
+    jobs_start_timeout: int = setting(
+        "WORKBENCH_JOBS_START_TIMEOUT",
+        default=300,
+        parse=parse_int,
+        help="Seconds a run may take to start (container, papermill and kernel) before it fails as "
+        "`start_failed`; a job's own timeout counts from its notebook's first cell.",
+    )
+    jobs_run_user: str = setting(
+        "WORKBENCH_JOBS_RUN_USER",
+        default="s2p-jobs",
+        help="Identity of local runs when the jobs service runs as root: an account name (a system "
+        "account created on first use if missing) or `uid:gid`. Never root nor the service's own user.",
+    )
+    jobs_work_dir: str = setting(
+        "WORKBENCH_JOBS_WORK_DIR",
+        default="",
+        help="Parent of the folders local runs execute in, each owned by the run's identity. Empty: "
+        "/var/lib/s2p-workbench/jobs-<6 hex of the state directory> when the service runs as root (every "
+        "parent must be searchable by WORKBENCH_JOBS_RUN_USER, so not inside the state directory), "
+        "else <state>/jobs/work.",
+    )
+    jobs_network: str = setting(
+        "WORKBENCH_JOBS_NETWORK",
+        derive=_default_jobs_network,
+        choices=JOB_NETWORKS,
+        help="Network of container runs: `none` (only the container's own loopback, which papermill and "
+        "the kernel use) or `host` (needed for live data; the run then reaches the host's loopback services).",
+    )
+    jobs_memory: int = setting(
+        "WORKBENCH_JOBS_MEMORY",
+        derive=_default_jobs_memory,
+        parse=parse_size,
+        help="Memory limit of a container run (e.g. 4g); the kernel beyond it is killed and the run "
+        "fails as `lost`.",
+    )
 
     # ---------------------------------------------------------------------------------------------
 
@@ -517,9 +706,31 @@ class Settings:
         }
         if self.auth in LOCAL_IDPS:
             ports["WORKBENCH_IDP_PORT"] = self.idp_port
+        self._validate_jobs()
         clashes = [a for a in ports if list(ports.values()).count(ports[a]) > 1]
         if clashes:
             raise SettingsError(f"{' and '.join(clashes)} use the same port {ports[clashes[0]]}.")
+
+    def _validate_jobs(self) -> None:
+        from workbench.jobs.policies import EVENTS
+
+        if self.jobs_keep_runs < 0 or self.jobs_keep_days < 0:
+            raise SettingsError(
+                "WORKBENCH_JOBS_KEEP_RUNS and WORKBENCH_JOBS_KEEP_DAYS must be >= 0 (0: no limit)."
+            )
+        wrong = sorted(set(self.jobs_notify_on) - set(EVENTS))
+        if wrong:
+            raise SettingsError(
+                f"WORKBENCH_JOBS_NOTIFY_ON has {', '.join(wrong)}: allowed are {', '.join(EVENTS)}."
+            )
+        keys = ("swe", "debris", "neo", "*")
+        for env, pairs in (
+            ("WORKBENCH_JOBS_NOTIFY_WEBHOOKS", self.jobs_notify_webhooks),
+            ("WORKBENCH_JOBS_NOTIFY_EMAILS", self.jobs_notify_emails),
+        ):
+            for key, _ in pairs:
+                if key not in keys:
+                    raise SettingsError(f"{env}: {key!r} is not a segment: use {', '.join(keys)}.")
 
     def production_problems(self, dev_client_secret: str | None = None) -> list[str]:
         """What ``WORKBENCH_ENV=ope`` refuses in this configuration (empty when acceptable).
@@ -569,7 +780,7 @@ class Settings:
             if spec.secret:
                 shown = _mask(name, value)
             elif isinstance(value, tuple):
-                shown = ",".join(value)
+                shown = _show_tuple(value)
             else:
                 shown = str(value)
             help_text = spec.help
@@ -577,6 +788,22 @@ class Settings:
                 help_text += f" One of: {', '.join(spec.choices)}."
             rows.append((spec.env, shown, spec.describe_default(), help_text))
         return rows
+
+    def lab_environment(self) -> dict[str, str]:
+        """The ``WORKBENCH_*`` settings a lab, a tool's kernel or a job run needs to find and read the data
+        the way the hub does (and nothing else: no secret is among them)."""
+        env = {"WORKBENCH_DATA_DIR": str(self.data_dir)}
+        if self.data_live:
+            env["WORKBENCH_DATA_LIVE"] = "1"
+        for name, value in (
+            ("WORKBENCH_DATA_BASE_URL", self.data_base_url),
+            ("WORKBENCH_DATA_CACHE", self.data_cache),
+            ("WORKBENCH_CATALOG", self.catalog),
+            ("WORKBENCH_CATALOG_FEDERATION", self.catalog_federation),
+        ):
+            if value:
+                env[name] = value
+        return env
 
     @property
     def local_url(self) -> str:
@@ -604,11 +831,18 @@ class Settings:
             d.mkdir(exist_ok=True)
 
 
+def _show_tuple(value: tuple[Any, ...]) -> str:
+    """Groups as ``a,b``; pairs as ``k=v k2=v2``."""
+    if value and isinstance(value[0], tuple):
+        return " ".join(f"{k}={v}" for k, v in value)
+    return ",".join(value)
+
+
 def _mask(name: str, value: Any) -> str:
     text = str(value)
     if not text:
         return "(empty)"
-    if name == "db_url":
+    if name in {"db_url", "jobs_db_url"}:
         # Only the password of a database URL is secret; the rest helps the reader.
         parts = urlsplit(text)
         if parts.password:

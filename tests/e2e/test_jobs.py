@@ -19,12 +19,13 @@ import pytest
 import requests
 
 from tests.e2e.harness import WORKBENCH, Workbench, start_workbench
-from tests.support import DATA, ROOT, need_executable
-from tests.workbench.jobs.conftest import write_tiny
+from tests.e2e.jobs_support import RUN_BOUND_S, User, job_notebooks
+from tests.support import DATA, need_executable, reachable_dir
+from tests.workbench.jobs.receivers import SmtpReceiver, WebhookReceiver, wait_for
+from workbench.jobs.provenance import file_sha256
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-RUN_BOUND_S = 120.0  # a few-second notebook may wait this long on a loaded 2-core machine
 PC_THRESHOLD = 1e-3
 CONTRACT_PATHS = {
     "/jobs",
@@ -38,53 +39,48 @@ CONTRACT_PATHS = {
     "/runs/{id}/cancel",
     "/openapi.json",
 }
+JOB_SECRET = "e2e-webhook-secret-0123456789"
 
 
 @pytest.fixture(scope="module")
 def notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's production notebooks plus the tiny test notebook (WORKBENCH_JOBS_NOTEBOOKS_DIR)."""
-    root = tmp_path_factory.mktemp("notebooks")
-    shutil.copytree(ROOT / "notebooks" / "jobs", root / "jobs")
-    write_tiny(root / "test" / "tiny.ipynb")
-    return root
+    """The project's production notebooks plus the test notebooks (WORKBENCH_JOBS_NOTEBOOKS_DIR)."""
+    return job_notebooks(tmp_path_factory.mktemp("notebooks"))
 
 
 @pytest.fixture(scope="module")
-def wb(tmp_path_factory: pytest.TempPathFactory, notebooks: Path) -> Iterator[Workbench]:
+def hook() -> Iterator[WebhookReceiver]:
+    """A webhook receiver on 127.0.0.1 that accepts only deliveries signed with JOB_SECRET."""
+    receiver = WebhookReceiver(JOB_SECRET).start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[SmtpReceiver]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1: the workbench's WORKBENCH_SMTP_HOST."""
+    receiver = SmtpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def wb(tmp_path_factory: pytest.TempPathFactory, notebooks: Path, mail: SmtpReceiver) -> Iterator[Workbench]:
     need_executable("node")
     state = tmp_path_factory.mktemp("state")
-    env = {"WORKBENCH_JOBS_NOTEBOOKS_DIR": str(notebooks), "WORKBENCH_JOBS_WORKERS": "2"}
+    work = reachable_dir("s2p-jobs-e2e-")
+    env = {
+        "WORKBENCH_JOBS_NOTEBOOKS_DIR": str(notebooks),
+        "WORKBENCH_JOBS_WORKERS": "2",
+        "WORKBENCH_JOBS_WORK_DIR": str(work / "runs"),
+        "WORKBENCH_SMTP_HOST": "127.0.0.1",
+        "WORKBENCH_SMTP_PORT": str(mail.port),
+        "WORKBENCH_SMTP_FROM": "workbench@example.org",
+    }
     workbench = start_workbench(state, env)
     yield workbench
     assert workbench.stop() == 0, workbench.log_tail()
-
-
-class User:
-    """A logged-in user with a hub API token of their own, calling the jobs API."""
-
-    def __init__(self, wb: Workbench, name: str) -> None:
-        self.name = name
-        self.login = wb.login(name, f"dev-{name}")
-        assert self.login.ok, self.login.response.text[:500]
-        r = wb.api("POST", f"/users/{name}/tokens", json={"note": "jobs e2e", "expires_in": 3600})
-        assert r.status_code == 201, r.text
-        self.token = r.json()["token"]
-        self.base = f"{wb.url}/services/jobs/api/v1"
-
-    def call(self, method: str, path: str, body: Any = None, **kw: Any) -> requests.Response:
-        headers = {"Authorization": f"token {self.token}"}
-        return requests.request(method, f"{self.base}/{path}", json=body, headers=headers, timeout=60, **kw)
-
-    def wait(
-        self, run_id: int, *, until: tuple[str, ...] = ("succeeded", "failed", "timed_out", "cancelled")
-    ) -> dict:
-        deadline = time.monotonic() + RUN_BOUND_S
-        while True:
-            run = self.call("GET", f"runs/{run_id}").json()
-            if run["status"] in until:
-                return dict(run)
-            assert time.monotonic() < deadline, run
-            time.sleep(0.2)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +144,9 @@ def test_operator_runs_the_debris_job_and_fetches_its_outputs(users: dict[str, U
     latency = time.monotonic() - t0
     assert done["status"] == "succeeded", done
     assert done["progress"]["cells_done"] == done["progress"]["cells_total"] > 0
+    # the default executor here (tests run as root): local, as the run account, with provenance
+    assert (done["executor"], done["failure"]) == ("local", None)
+    assert done["provenance"]["user"] == "s2p-jobs" and len(done["provenance"]["notebook_sha256"]) == 64
     print(f"debris job: POST → succeeded in {latency:.1f} s (run {done['duration_s']} s)")
 
     scraps = op.call("GET", f"runs/{run['id']}/scraps").json()["scraps"]
@@ -246,9 +245,14 @@ def test_timeout_and_cancel(users: dict[str, User], tiny_job: str) -> None:
     assert users["neo-analyst"].call("POST", f"runs/{slow['id']}/cancel").status_code == 403
     r = neo.call("POST", f"runs/{other['id']}/cancel")
     assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    assert r.json()["failure"] == "cancelled"
     assert neo.call("POST", f"runs/{other['id']}/cancel").status_code == 409
     timed = op.wait(slow["id"])
-    assert (timed["status"], timed["error"]) == ("timed_out", "timed out after 8 s")
+    assert (timed["status"], timed["error"], timed["failure"]) == (
+        "timed_out",
+        "timed out after 8 s",
+        "timeout",
+    )
     assert op.call("GET", f"runs/{slow['id']}/report").status_code == 200
     assert op.call("GET", f"runs/{slow['id']}/scraps").json()["scraps"]["label"] == "tiny"
 
@@ -263,6 +267,98 @@ def test_trivial_run_latency(users: dict[str, User], tiny_job: str) -> None:
     assert done["status"] == "succeeded", done
     print(f"trivial job: POST → succeeded in {latency:.1f} s")
     assert latency < RUN_BOUND_S
+
+
+def _for_run(hook: WebhookReceiver, mail: SmtpReceiver, run_id: int) -> tuple[list[Any], list[Any]]:
+    hooks = [d for d in hook.deliveries if d.json["run"]["id"] == run_id]
+    mails = [m for m in mail.messages if f" run {run_id} " in str(m["Subject"])]
+    return hooks, mails
+
+
+def test_a_failing_run_notifies_by_webhook_and_email_exactly_once(
+    wb: Workbench, users: dict[str, User], notebooks: Path, hook: WebhookReceiver, mail: SmtpReceiver
+) -> None:
+    op = users["operator"]
+    body = {
+        "name": "notified",
+        "segment": "swe",
+        "notebook": "test/tiny.ipynb",
+        "notify": {
+            "on": ["failure", "recovery"],
+            "webhooks": [hook.url],
+            "emails": ["ops@example.org"],
+            "secret": JOB_SECRET,
+        },
+        "retry": {"retries": 1, "on": ["lost"]},
+    }
+    r = op.call("POST", "jobs", body)
+    assert r.status_code == 201, r.text
+    assert r.json()["notify"]["secret_set"] is True and "secret" not in r.json()["notify"]
+    failed = op.wait(op.call("POST", "jobs/notified/runs", {"parameters": {"fail": True}}).json()["id"])
+    assert failed["status"] == "failed" and failed["failure"] == "notebook_error"  # not retried: not "lost"
+    wait_for(lambda: all(len(x) == 1 for x in _for_run(hook, mail, failed["id"])), 60, "the notifications")
+    time.sleep(3)  # more rounds of the outbox: nothing arrives twice
+    hooks, mails = _for_run(hook, mail, failed["id"])
+    assert len(hooks) == 1 and len(mails) == 1 and hook.refused == []
+    assert hooks[0].verified and hooks[0].json["event"] == "failure"
+    assert hooks[0].json["run"]["error"] == "ValueError: asked to fail after 0.0 s (code cell 5)"
+    assert hooks[0].json["links"]["report"] == f"{wb.url}/services/jobs/api/v1/runs/{failed['id']}/report"
+    assert mails[0]["To"] == "ops@example.org" and "FAILED" in str(mails[0]["Subject"])
+
+    detail = op.call("GET", f"runs/{failed['id']}").json()
+    assert [(n["channel"], n["status"], n["attempts"]) for n in detail["notifications"]] == [
+        ("webhook", "sent", 1),
+        ("email", "sent", 1),
+    ]
+    assert [(a["number"], a["status"], a["failure"], a["executor"]) for a in detail["attempts"]] == [
+        (1, "failed", "notebook_error", "local")
+    ]
+    prov = detail["provenance"]
+    assert prov["notebook_sha256"] == file_sha256(notebooks / "test" / "tiny.ipynb")
+    assert (
+        prov["environment"].startswith("env:sha256:") and prov["s2p_version"] and prov["executor"] == "local"
+    )
+
+    ok = op.wait(op.call("POST", "jobs/notified/runs", {}).json()["id"])
+    assert ok["status"] == "succeeded"
+    wait_for(
+        lambda: all(len(x) == 1 for x in _for_run(hook, mail, ok["id"])), 60, "the recovery notifications"
+    )
+    hooks, mails = _for_run(hook, mail, ok["id"])
+    assert hooks[0].json["event"] == "recovery" and "recovered" in str(mails[0]["Subject"])
+
+    # The CLI changes the job's policies; the API shows them.
+    r = _cli(wb, "update", "notified", "--keep-runs", "5", "--notify-on", "failure", "--misfire", "skip",
+             token=op.token)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    job = op.call("GET", "jobs/notified").json()
+    assert job["retention"] == {"keep_last": 5, "keep_days": None} and job["misfire"] == "skip"
+    assert job["notify"] == {"on": ["failure"], "webhooks": [], "emails": [], "secret_set": True}
+    r = op.call("PATCH", "jobs/notified", {"retry": {"retries": 99}})
+    assert r.status_code == 400 and "retry.retries" in r.json()["error"]
+    assert users["swe-scientist"].call("PATCH", "jobs/notified", {"description": "x"}).status_code == 403
+
+
+def test_metrics_for_prometheus_and_the_hub_metrics_beside_them(
+    wb: Workbench, users: dict[str, User], pc_job: str
+) -> None:
+    token = (wb.state_dir / "secrets" / "prometheus_api_token").read_text().strip()
+    bearer = {"Authorization": f"Bearer {token}"}
+    r = requests.get(f"{wb.url}/services/jobs/metrics", headers=bearer, timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    assert 'workbench_jobs_runs{job="pc-digest",status="succeeded"}' in r.text
+    assert "workbench_jobs_queue_length" in r.text and "workbench_jobs_run_duration_seconds_bucket" in r.text
+    hub = requests.get(f"{wb.url}/hub/metrics", headers=bearer, timeout=30)
+    assert hub.status_code == 200 and "jupyterhub_" in hub.text
+    assert requests.get(f"{wb.url}/hub/metrics", timeout=30).status_code == 403
+
+    def as_user(name: str) -> requests.Response:
+        headers = {"Authorization": f"token {users[name].token}"}
+        return requests.get(f"{wb.url}/services/jobs/metrics", headers=headers, timeout=30)
+
+    analyst = as_user("debris-analyst")
+    assert analyst.status_code == 403 and "read:metrics" in analyst.json()["error"]
+    assert as_user("operator").status_code == 200
 
 
 def _cli(wb: Workbench, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -320,8 +416,23 @@ def test_service_killed_mid_run_is_restarted_by_the_hub_and_recovers(
     wb: Workbench, users: dict[str, User]
 ) -> None:
     """SIGKILL the service with two runs running and one queued: the hub restarts it (its poll comes
-    within ~30 s); the running runs are failed, their processes ended, and the queued run runs."""
+    within ~30 s); the running runs are failed, their processes ended, and the queued run runs.
+    A notification that could not be delivered before the kill is delivered once after it; a
+    per-minute schedule runs no fire time twice."""
     op = users["operator"]
+    late = WebhookReceiver(JOB_SECRET)  # nothing listens on its port until the service is killed
+    body = {"name": "notified-late", "segment": "neo", "notebook": "test/tiny.ipynb"}
+    body["notify"] = {"webhooks": [late.url], "secret": JOB_SECRET}
+    assert op.call("POST", "jobs", body).status_code == 201
+    body = {"name": "minutely", "segment": "neo", "notebook": "test/tiny.ipynb", "schedule": "* * * * *"}
+    assert op.call("POST", "jobs", body).status_code == 201
+    failed = op.wait(op.call("POST", "jobs/notified-late/runs", {"parameters": {"fail": True}}).json()["id"])
+
+    def undelivered() -> bool:
+        notes = op.call("GET", f"runs/{failed['id']}").json()["notifications"]
+        return len(notes) == 1 and notes[0]["status"] == "pending" and notes[0]["attempts"] >= 1
+
+    wait_for(undelivered, 60, "a failed delivery")
     body = {"name": "tiny-long", "segment": "neo", "notebook": "test/tiny.ipynb", "timeout_s": 600}
     assert op.call("POST", "jobs", body).status_code == 201
     slow = [
@@ -335,6 +446,7 @@ def test_service_killed_mid_run_is_restarted_by_the_hub_and_recovers(
     papermills = [p for p in service.children() if "papermill" in _cmd(p)]
     assert len(papermills) == 2
     service.kill()
+    late.start()
     deadline = time.monotonic() + 90
     while True:
         restarted = [p for p in wb.processes() if "workbench.jobs.service" in _cmd(p)]
@@ -350,6 +462,17 @@ def test_service_killed_mid_run_is_restarted_by_the_hub_and_recovers(
         after = op.wait(run["id"])
         assert (after["status"], after["error"]) == ("failed", "service restarted during the run")
     assert op.wait(queued["id"])["status"] == "succeeded"
+    try:
+        wait_for(lambda: len(late.deliveries) == 1, 60, "the delivery after the restart")
+        time.sleep(3)
+        assert len(late.deliveries) == 1 and late.refused == []
+        assert late.deliveries[0].json["run"]["id"] == failed["id"]
+    finally:
+        late.stop()
+    runs = op.call("GET", "jobs/minutely/runs?limit=100").json()["runs"]
+    fired = [r["scheduled_for"] for r in runs]
+    assert all(r["trigger"] == "schedule" for r in runs) and len(fired) == len(set(fired))
+    assert op.call("DELETE", "jobs/minutely").status_code == 204
     gone_deadline = time.monotonic() + 15
     while any(p.is_running() and p.status() != "zombie" for p in papermills):
         assert time.monotonic() < gone_deadline, "papermill of a failed run still alive"

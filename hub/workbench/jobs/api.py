@@ -4,6 +4,18 @@ Every request is authenticated by the hub: an API token in ``Authorization: toke
 browser, the hub login (OAuth) cookie of this service. The caller's groups are read from the hub with
 the service's own token and decide access (:mod:`workbench.jobs.access`). Handlers are thin: they
 validate the request and call :class:`workbench.jobs.state.JobsState`.
+
+Browsers only read. A request authenticated by the cookie alone may not write (POST, DELETE): a page
+of another site can make a browser send the cookie, never a token header, so writes need the
+token (``403`` otherwise). The hub's own XSRF check also refuses cookie writes without its XSRF token
+before the handler runs; this rule holds even with that token.
+
+Every answer carries ``X-Content-Type-Options: nosniff``, a frame policy (``frame-ancestors 'none'``,
+``X-Frame-Options: DENY``) and a Content-Security-Policy: :data:`PAGE_CSP` (no script, style, image
+or form at all) on the pages and JSON, and :data:`REPORT_CSP` on run reports, which are nbconvert's HTML
+of a notebook whose outputs the service does not control: ``sandbox`` puts the report in an opaque
+origin where no script runs (nbconvert's own included) and nothing of the hub's origin is reachable;
+inline styles and ``data:`` images, which the report needs to look right, are allowed.
 """
 
 from __future__ import annotations
@@ -19,21 +31,45 @@ from tornado import web
 
 from workbench.jobs import openapi, pages
 from workbench.jobs.access import Identity
-from workbench.jobs.model import ACTIVE, TRIGGERS, JobError, job_from_request, read_parameters
+from workbench.jobs.metrics import CONTENT_TYPE_LATEST, METRICS_SCOPE
+from workbench.jobs.model import ACTIVE, TRIGGERS, JobError, job_from_request, job_update, read_parameters
 from workbench.jobs.reports import read_json
 from workbench.jobs.scraps import read_scraps
 from workbench.jobs.state import JobsState, start_run
 
 log = logging.getLogger("workbench.jobs")
 
-CANCEL_WAIT_S = 10.0
+CANCEL_WAIT_S = 30.0
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+PAGE_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+"""Content-Security-Policy of the service's pages and JSON: nothing may load or run."""
+REPORT_CSP = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""Content-Security-Policy of run reports: sandboxed (no script runs, opaque origin), styles inline."""
 
 
-class BaseHandler(web.RequestHandler):
+class SecurityHeaders(web.RequestHandler):
+    """The headers every answer of the service carries (errors and redirects too)."""
+
+    csp = PAGE_CSP
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", self.csp)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Cache-Control", "no-store")
+
+
+class BaseHandler(SecurityHeaders):
     """Authentication, JSON bodies and JSON errors for every handler of the service."""
 
     state: JobsState
     who: Identity
+    scopes: frozenset[str] = frozenset()
     public = False  # True: no authentication (the OpenAPI description)
     hub_auth: Any = None  # the HubOAuth instance (set by make_app, with HubOAuthenticated mixed in)
 
@@ -51,6 +87,13 @@ class BaseHandler(web.RequestHandler):
                 self.redirect(self.get_login_url())  # a browser: log in through the hub
                 return
             raise JobError("authentication required: send 'Authorization: token <hub API token>'", 403)
+        self.scopes = frozenset(model.get("scopes") or ())
+        if self.request.method in WRITES and not getattr(self, "_token_authenticated", False):
+            raise JobError(
+                "a browser session (the hub login cookie) may only read: send changes with "
+                "'Authorization: token <hub API token>'",
+                403,
+            )
         self.who = await self.state.identity(model)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -66,11 +109,6 @@ class BaseHandler(web.RequestHandler):
             self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
             return
         super()._handle_request_exception(e)
-
-    def check_xsrf_cookie(self) -> None:
-        # API clients authenticate with a token header, which a cross-site form cannot send; the
-        # browser (cookie) path only reads.
-        return
 
     def body(self) -> Any:
         if not self.request.body:
@@ -100,8 +138,8 @@ class BaseHandler(web.RequestHandler):
         self.state.policy.require_see(self.who, job.segment, what)
         return job
 
-    def run_or_404(self, run_id: str, what: str) -> Any:
-        run = self.state.store.run(int(run_id))
+    def run_or_404(self, run_id: str, what: str, *, attempts: bool = False) -> Any:
+        run = self.state.store.run(int(run_id), attempts=attempts)
         if run is None:
             raise JobError(f"no run {run_id}", 404)
         self.state.policy.require_see(self.who, run.segment, what)
@@ -113,7 +151,7 @@ class JobsHandler(BaseHandler):
         jobs = [j for j in self.state.store.jobs() if self.state.policy.sees(self.who, j.segment)]
         out = []
         for job in jobs:
-            last = self.state.store.runs(job.name, limit=1)
+            last = self.state.store.runs(job.name, limit=1, attempts=True)
             out.append({**job.to_json(), "last_run": last[0].to_json() if last else None})
         self.send({"jobs": out})
 
@@ -122,9 +160,11 @@ class JobsHandler(BaseHandler):
         job, declared = job_from_request(
             self.body(),
             notebooks_dir=self.state.notebooks_dir,
+            data_dir=self.state.data_dir,
             default_timeout=self.state.default_timeout,
             created_by=self.who.label,
         )
+        self.state.runner.executor(job.executor).check()
         self.state.store.add_job(job)
         log.info("job %s created by %s", job.name, self.who.label)
         params = {
@@ -134,8 +174,7 @@ class JobsHandler(BaseHandler):
 
 
 class JobHandler(BaseHandler):
-    def get(self, name: str) -> None:
-        job = self.job_or_404(name, "see this job")
+    def _with_parameters(self, job: Any) -> dict[str, Any]:
         path = self.state.notebooks_dir / job.notebook
         try:
             declared = read_parameters(path, job.notebook) if path.is_file() else {}
@@ -144,7 +183,24 @@ class JobHandler(BaseHandler):
         params = {
             p.name: {"type": p.type_name, "default": p.default, "help": p.help} for p in declared.values()
         }
-        self.send({**job.to_json(), "notebook_parameters": params})
+        return {**job.to_json(), "notebook_parameters": params}
+
+    def get(self, name: str) -> None:
+        self.send(self._with_parameters(self.job_or_404(name, "see this job")))
+
+    def patch(self, name: str) -> None:
+        job = self.job_or_404(name, "change this job")
+        self.state.policy.require_manage(self.who, "change jobs")
+        changed = job_update(
+            job,
+            self.body(),
+            notebooks_dir=self.state.notebooks_dir,
+            data_dir=self.state.data_dir,
+            default_timeout=self.state.default_timeout,
+        )
+        self.state.store.update_job(changed)
+        log.info("job %s changed by %s", job.name, self.who.label)
+        self.send(self._with_parameters(changed))
 
     async def delete(self, name: str) -> None:
         job = self.job_or_404(name, "delete this job")
@@ -161,7 +217,10 @@ class JobRunsHandler(BaseHandler):
     def get(self, name: str) -> None:
         job = self.job_or_404(name, "see this job's runs")
         limit = self.limit()
-        runs = [self.state.runner.progress(r).to_json() for r in self.state.store.runs(job.name, limit=limit)]
+        runs = [
+            self.state.runner.progress(r).to_json()
+            for r in self.state.store.runs(job.name, limit=limit, attempts=True)
+        ]
         self.send({"runs": runs})
 
     def post(self, name: str) -> None:
@@ -182,7 +241,7 @@ class RunsHandler(BaseHandler):
         limit = self.limit()
         runs = [
             self.state.runner.progress(r).to_json()
-            for r in self.state.store.runs(status=status, limit=1000)
+            for r in self.state.store.runs(status=status, limit=1000, attempts=True)
             if self.state.policy.sees(self.who, r.segment)
         ]
         self.send({"runs": runs[:limit]})
@@ -190,7 +249,9 @@ class RunsHandler(BaseHandler):
 
 class RunHandler(BaseHandler):
     def get(self, run_id: str) -> None:
-        self.send(self.run_or_404(run_id, "see this run").to_json())
+        run = self.run_or_404(run_id, "see this run", attempts=True)
+        notes = [n.to_json() for n in self.state.store.notifications(run.id)]
+        self.send({**run.to_json(), "notifications": notes})
 
 
 class RunFileHandler(BaseHandler):
@@ -198,6 +259,9 @@ class RunFileHandler(BaseHandler):
 
     def initialize(self, state: JobsState, kind: str = "log") -> None:  # type: ignore[override]
         self.state, self.kind = state, kind
+        if kind == "report":
+            self.csp = REPORT_CSP
+            self.set_default_headers()
 
     def get(self, run_id: str) -> None:
         run = self.run_or_404(run_id, f"read this run's {self.kind}")
@@ -205,7 +269,7 @@ class RunFileHandler(BaseHandler):
         if self.kind == "scraps":
             saved = read_json(d / "scraps.json")
             if saved is None:  # still running (or older run): read them from the notebook so far
-                saved = read_scraps(read_json(d / "output.ipynb") or {})
+                saved = read_scraps(self.state.runner.notebook(run) or {})
             self.send({"run": run.id, "status": run.status, "scraps": saved})
             return
         name, ctype = {
@@ -214,13 +278,17 @@ class RunFileHandler(BaseHandler):
             "log": ("run.log", "text/plain; charset=UTF-8"),
         }[self.kind]
         path = d / name
-        if not path.is_file():
+        content: bytes | None = path.read_bytes() if path.is_file() else None
+        if content is None and self.kind == "notebook" and run.status == "running":
+            so_far = self.state.runner.notebook(run)  # still running: the notebook as saved so far
+            content = json.dumps(so_far).encode() if so_far is not None else None
+        if content is None:
             hint = "the run has not started yet" if run.status == "queued" else f"the run is {run.status}"
             raise JobError(f"run {run.id} has no {self.kind} ({hint})", 404)
         self.set_header("Content-Type", ctype)
         if self.kind == "notebook":
             self.set_header("Content-Disposition", f'inline; filename="{run.job}-run{run.id}.ipynb"')
-        self.finish(path.read_bytes())
+        self.finish(content)
 
 
 class CancelHandler(BaseHandler):
@@ -238,6 +306,20 @@ class CancelHandler(BaseHandler):
             await asyncio.sleep(0.1)
         log.info("run %s cancelled by %s", run.id, self.who.label)
         self.send(self.state.runner.progress(current or run).to_json())
+
+
+class MetricsHandler(BaseHandler):
+    """Prometheus metrics: for tokens with the ``read:metrics`` scope (and operators)."""
+
+    def get(self) -> None:
+        if METRICS_SCOPE not in self.scopes and not self.state.policy.manages(self.who):
+            raise JobError(
+                f"{self.who.label} may not read the metrics: a token with the scope {METRICS_SCOPE} is needed "
+                "(the hub's prometheus service has one)",
+                403,
+            )
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(self.state.metrics.exposition())
 
 
 class OpenAPIHandler(BaseHandler):
@@ -280,6 +362,7 @@ def routes(prefix: str) -> list[tuple[str, type[BaseHandler], dict[str, Any], st
         (f"{api}/runs/([0-9]+)", RunHandler, {}, "/runs/{id}"),
         (f"{api}/runs/([0-9]+)/cancel", CancelHandler, {}, "/runs/{id}/cancel"),
         (f"{api}/openapi.json", OpenAPIHandler, {}, "/openapi.json"),
+        (f"{prefix}metrics", MetricsHandler, {}, None),
         (f"{prefix}", IndexHandler, {}, None),
     ]
     for kind in ("notebook", "report", "log", "scraps"):
@@ -295,6 +378,6 @@ def make_app(state: JobsState, prefix: str) -> web.Application:
     for pattern, handler, kwargs, _ in routes(prefix):
         authed = type(handler.__name__, (HubOAuthenticated, handler), {"hub_auth": state.hub_auth})
         handlers.append((pattern, authed, {"state": state, **kwargs}))
-    callback = type("Callback", (HubOAuthCallbackHandler,), {"hub_auth": state.hub_auth})
+    callback = type("Callback", (SecurityHeaders, HubOAuthCallbackHandler), {"hub_auth": state.hub_auth})
     handlers.append((f"{prefix}oauth_callback", callback))
     return web.Application(handlers, cookie_secret=os.urandom(32), xsrf_cookies=False)

@@ -70,6 +70,9 @@ class JobsClient:
     def create(self, spec: dict[str, Any]) -> dict[str, Any]:
         return dict(self.json("POST", "jobs", spec))
 
+    def update(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.json("PATCH", f"jobs/{name}", changes))
+
     def delete(self, name: str) -> None:
         self.request("DELETE", f"jobs/{name}")
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.jobs.client import ClientError, JobsClient
+from workbench.jobs.policies import EVENTS, FAILURE_KINDS, MISFIRE_POLICIES
+from workbench.settings import JOB_EXECUTORS
 
 API_PATH = "/services/jobs/api/v1"
 
@@ -45,7 +47,17 @@ def register(subparsers: Any) -> None:
     s.add_argument("--schedule", help="5-field cron expression in UTC, e.g. '30 6 * * *'")
     s.add_argument("--timeout", type=int, help="run timeout [s] (default WORKBENCH_JOBS_TIMEOUT)")
     s.add_argument("--description", default="")
+    _policy_options(s)
     s.set_defaults(handler=_guard(cmd_create))
+
+    s = sub.add_parser("update", help="change a job's parameters, schedule, timeout or policies (operators)")
+    s.add_argument("name")
+    s.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help=_PARAM_HELP)
+    s.add_argument("--schedule", help="5-field cron expression in UTC; '' removes the schedule")
+    s.add_argument("--timeout", type=int, help="run timeout [s]")
+    s.add_argument("--description")
+    _policy_options(s)
+    s.set_defaults(handler=_guard(cmd_update))
 
     s = sub.add_parser("delete", help="delete a job; its active runs are cancelled (operators)")
     s.add_argument("name")
@@ -78,6 +90,82 @@ def register(subparsers: Any) -> None:
     s.set_defaults(handler=_guard(cmd_cancel))
 
     p.set_defaults(handler=lambda args: p.print_help() or 2)
+
+
+def _policy_options(s: argparse.ArgumentParser) -> None:
+    """The options of ``create`` and ``update`` for a job's policies (docs/jobs.md, *Operating a job*)."""
+    s.add_argument(
+        "--executor", choices=JOB_EXECUTORS, help="where runs execute (default WORKBENCH_JOBS_EXECUTOR)"
+    )
+    s.add_argument("--retries", type=int, help="attempts after the first, for the failures of --retry-on")
+    s.add_argument(
+        "--retry-backoff", type=float, metavar="S", help="wait before the first retry [s]; doubles"
+    )
+    s.add_argument(
+        "--retry-on", metavar="KINDS", help=f"comma-separated failure kinds: {', '.join(FAILURE_KINDS)}"
+    )
+    s.add_argument("--notify-on", metavar="EVENTS", help=f"comma-separated events: {', '.join(EVENTS)}")
+    s.add_argument("--webhook", action="append", default=[], metavar="URL", help="notify this URL (repeat)")
+    s.add_argument(
+        "--email", action="append", default=[], metavar="ADDRESS", help="notify this address (repeat)"
+    )
+    s.add_argument(
+        "--webhook-secret-file", metavar="FILE", help="file holding the HMAC key signing this job's webhooks"
+    )
+    s.add_argument("--keep-runs", type=int, metavar="N", help="retention: keep the newest N finished runs")
+    s.add_argument(
+        "--keep-days", type=float, metavar="D", help="retention: keep runs finished in the last D days"
+    )
+    s.add_argument(
+        "--misfire", choices=MISFIRE_POLICIES, help="what a schedule does with fire times it missed"
+    )
+    s.add_argument("--misfire-cap", type=int, metavar="N", help="run_all: at most N missed fire times")
+
+
+def policy_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The job fields that the policy options given on the command line set."""
+    out: dict[str, Any] = {}
+    if args.executor:
+        out["executor"] = args.executor
+    retry = {
+        key: value
+        for key, value in (
+            ("retries", args.retries),
+            ("backoff_s", args.retry_backoff),
+            ("on", _csv(args.retry_on)),
+        )
+        if value is not None
+    }
+    if retry:
+        out["retry"] = retry
+    notify: dict[str, Any] = {}
+    if args.notify_on is not None:
+        notify["on"] = _csv(args.notify_on)
+    if args.webhook:
+        notify["webhooks"] = args.webhook
+    if args.email:
+        notify["emails"] = args.email
+    if args.webhook_secret_file:
+        try:
+            notify["secret"] = Path(args.webhook_secret_file).read_text().strip()
+        except OSError as exc:
+            raise ClientError(f"--webhook-secret-file: {exc}") from None
+    if notify:
+        out["notify"] = notify
+    retention = {
+        k: v for k, v in (("keep_last", args.keep_runs), ("keep_days", args.keep_days)) if v is not None
+    }
+    if retention:
+        out["retention"] = retention
+    if args.misfire:
+        out["misfire"] = args.misfire
+    if args.misfire_cap is not None:
+        out["misfire_cap"] = args.misfire_cap
+    return out
+
+
+def _csv(text: str | None) -> list[str] | None:
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
 
 
 _PARAM_HELP = "a notebook parameter; VALUE is read as JSON (1e-3, true, [1,2]) or else taken as text"
@@ -150,11 +238,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     text = (
         f"{job['name']} ({job['segment']}): {job['notebook']}\n  {job['description']}\n"
         f"  parameters: {json.dumps(job['parameters'])}\n  schedule: {job['schedule'] or '-'} "
-        f"(next {job['next_run_at'] or '-'})\n  timeout: {job['timeout_s']} s\n"
+        f"(next {job['next_run_at'] or '-'}, misfire {job['misfire']})\n  timeout: {job['timeout_s']} s\n"
+        f"  executor: {job['executor'] or 'default'}\n  retry: {_policy(job['retry'])}\n"
+        f"  notify: {_policy(job['notify'])}\n  retention: {_policy(job['retention'])}\n"
         f"  notebook parameters:\n{declared}"
     )
     _out(args, job, text)
     return 0
+
+
+def _policy(value: dict[str, Any] | None) -> str:
+    return "default" if value is None else json.dumps(value)
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -169,8 +263,26 @@ def cmd_create(args: argparse.Namespace) -> int:
         spec["schedule"] = args.schedule
     if args.timeout is not None:
         spec["timeout_s"] = args.timeout
+    spec.update(policy_fields(args))
     job = client_for(args).create(spec)
     _out(args, job, f"created job {job['name']} ({job['segment']}, {job['notebook']})")
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    changes = policy_fields(args)
+    if args.param:
+        changes["parameters"] = parse_params(args.param)
+    if args.schedule is not None:
+        changes["schedule"] = args.schedule or None
+    if args.timeout is not None:
+        changes["timeout_s"] = args.timeout
+    if args.description is not None:
+        changes["description"] = args.description
+    if not changes:
+        raise ClientError("nothing to change: give at least one option (see --help)")
+    job = client_for(args).update(args.name, changes)
+    _out(args, job, f"updated job {job['name']}: {', '.join(sorted(changes))}")
     return 0
 
 
@@ -206,6 +318,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     scraps = client.scraps(args.run_id)
     shown = {k: v for k, v in scraps.items() if not isinstance(v, list | dict)}
     text = _run_line(run) + (f"\n  scraps: {json.dumps(shown)}" if shown else "")
+    for a in run.get("attempts", []):
+        why = f" ({a['failure']}: {a['error']})" if a.get("failure") else ""
+        text += f"\n  attempt {a['number']} on {a['executor']}{' ' + a['worker'] if a.get('worker') else ''}: {a['status']}{why}"
+    prov = run.get("provenance") or {}
+    if prov.get("notebook_sha256"):
+        text += (
+            f"\n  notebook sha256 {prov['notebook_sha256']}, {prov['environment']}, s2p {prov['s2p_version']}"
+        )
+    for n in run.get("notifications", []):
+        text += f"\n  notification {n['event']} by {n['channel']} to {n['target']}: {n['status']}"
     _out(args, {**run, "scraps": scraps}, text)
     return 0
 

@@ -4,6 +4,10 @@ The hub starts ``python -m workbench.jobs.service`` with the service's token and
 ``JUPYTERHUB_*`` variables, and stops it with the hub. Reaching the service needs the scope
 ``access:services!service=jobs``: every user gets it (``extra_user_scopes``, so a user's own API
 token and their browser login work), and the service decides by group what each may do.
+
+A ``prometheus`` hub service gets a token (``<state>/secrets/prometheus_api_token``) with the scopes
+``read:metrics`` and access to the jobs service: with it Prometheus scrapes ``/hub/metrics`` and
+``/services/jobs/metrics``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from workbench.jobs.access import ADMIN_SERVICE
 from workbench.jobs.service import SERVICE_NAME
+from workbench.secrets import ensure_secret_file
 from workbench.settings import PROJECT_ROOT, Settings
 
 ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
@@ -21,6 +26,13 @@ SERVICE_SCOPES = ["read:users"]
 """What the service's own token may do: read a caller's groups (and admin flag) from the hub."""
 
 TOKEN_FILE = "jobs_api_token"
+SERVICE_START_TIMEOUT_S = 180
+"""How long the hub waits for the jobs service to answer after starting it [s]."""
+
+PROMETHEUS_SERVICE = "prometheus"
+PROMETHEUS_TOKEN_FILE = "prometheus_api_token"
+PROMETHEUS_SCOPES = ["read:metrics", ACCESS_SCOPE]
+"""What the Prometheus scraper's token may do: read ``/hub/metrics`` and ``/services/jobs/metrics``."""
 
 
 def _free_port() -> int:
@@ -77,10 +89,15 @@ def configure_hub(c: Any, settings: Settings, secrets: Any) -> None:
     secrets
         The hub secrets (:class:`workbench.secrets.HubSecrets`); the service's token is kept next to them.
     """
-    if not 0 <= settings.jobs_port < 65536 or settings.jobs_workers < 1 or settings.jobs_timeout < 1:
+    if (
+        not 0 <= settings.jobs_port < 65536
+        or settings.jobs_workers < 1
+        or settings.jobs_timeout < 1
+        or settings.jobs_start_timeout < 1
+    ):
         raise ValueError(
-            "WORKBENCH_JOBS_PORT must be a port (0: any free one), WORKBENCH_JOBS_WORKERS >= 1 and "
-            "WORKBENCH_JOBS_TIMEOUT >= 1 (seconds)"
+            "WORKBENCH_JOBS_PORT must be a port (0: any free one), WORKBENCH_JOBS_WORKERS >= 1, "
+            "WORKBENCH_JOBS_TIMEOUT >= 1 and WORKBENCH_JOBS_START_TIMEOUT >= 1 (seconds)"
         )
     port = settings.jobs_port or _free_port()
     (settings.state_dir / "jobs").mkdir(exist_ok=True)
@@ -95,6 +112,9 @@ def configure_hub(c: Any, settings: Settings, secrets: Any) -> None:
             "environment": service_environment(settings, port),
             "api_token": service_token(secrets.directory),
             "oauth_no_confirm": True,
+            # The service upgrades its store and may recover runs before it answers; a loaded
+            # machine must not make the hub give up on it (JupyterHub's default is 30 s).
+            "timeout": SERVICE_START_TIMEOUT_S,
         }
     )
     for role in c.JupyterHub.load_roles:
@@ -108,6 +128,24 @@ def configure_hub(c: Any, settings: Settings, secrets: Any) -> None:
             "services": [SERVICE_NAME],
         }
     )
+    # Prometheus scrapes the hub's and this service's metrics with one token of its own.
+    c.JupyterHub.services.append(
+        {
+            "name": PROMETHEUS_SERVICE,
+            "display": False,
+            "info": {"description": "Prometheus scraper: reads /hub/metrics and /services/jobs/metrics"},
+            "api_token": ensure_secret_file(secrets.directory / PROMETHEUS_TOKEN_FILE),
+        }
+    )
+    c.JupyterHub.load_roles.append(
+        {
+            "name": PROMETHEUS_SERVICE,
+            "description": "Read the hub's and the jobs service's metrics",
+            "scopes": PROMETHEUS_SCOPES,
+            "services": [PROMETHEUS_SERVICE],
+        }
+    )
+    c.JupyterHub.authenticate_prometheus = True
     # extra_user_scopes is a Set trait other extensions (published apps) add to as well: add, never replace.
     current = c.JupyterHub.extra_user_scopes
     if isinstance(current, set):

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from workbench.jobs.errors import JobError
+from workbench.jobs.policies import NotifyPolicy, RetentionPolicy, RetryPolicy, check_misfire
+from workbench.settings import JOB_EXECUTORS
 
 SEGMENTS = ("swe", "debris", "neo")
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled")
@@ -30,16 +34,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
     "list": (list,),
     "dict": (dict,),
+    "DataPath": (str,),
 }
-
-
-class JobError(Exception):
-    """A request the service refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+DATA_PATH = "DataPath"
+"""The type name of a parameter annotated ``s2p.DataPath``: a path inside the data folder."""
 
 
 def utcnow() -> datetime:
@@ -102,7 +100,8 @@ class Parameter:
 
     name: str
     type_name: str | None
-    """``int``, ``float``, ``str``, ``bool``, ``list``, ``dict``, or None when it cannot be inferred."""
+    """``int``, ``float``, ``str``, ``bool``, ``list``, ``dict``, ``DataPath`` (``s2p.DataPath``: a
+    path relative to the data folder), or None when it cannot be inferred."""
     default: Any
     help: str
 
@@ -114,11 +113,18 @@ def _literal(text: str) -> tuple[bool, Any]:
         return False, None
 
 
+def _annotation(text: str) -> str:
+    """A declared type as :data:`_TYPES` names it (``s2p.DataPath`` is ``DataPath``)."""
+    text = text.strip()
+    return DATA_PATH if text in {"s2p.DataPath", "s2p.paths.DataPath"} else text
+
+
 def notebook_parameters(path: Path) -> dict[str, Parameter]:
     """The parameters of the notebook's ``parameters`` cell, with their types (papermill's inspection).
 
-    The type is the annotation (``x: float = 1``) when it names a plain type, else the type of the
-    default value when that is a literal (``None`` defaults accept anything).
+    The type is the annotation (``x: float = 1``, ``folder: DataPath = "space_debris/cdm"``) when it
+    names a plain type or ``DataPath``, else the type of the default value when that is a literal
+    (``None`` defaults accept anything).
     """
     import papermill
 
@@ -128,7 +134,7 @@ def notebook_parameters(path: Path) -> dict[str, Parameter]:
     except ValueError:  # e.g. no kernelspec in the notebook's metadata: Python's parser below still reads it
         inspected = {}
     for name, info in inspected.items():
-        declared = str(info.get("inferred_type_name") or "None").strip()
+        declared = _annotation(str(info.get("inferred_type_name") or "None"))
         ok, default = _literal(str(info.get("default", "")))
         type_name: str | None = declared if declared in _TYPES else None
         if type_name is None and ok and default is not None:
@@ -138,7 +144,7 @@ def notebook_parameters(path: Path) -> dict[str, Parameter]:
     for name, (annotation, default_text) in _assigned_names(path).items():
         if name not in found:
             ok, default = _literal(default_text)
-            type_name = annotation if annotation in _TYPES else None
+            type_name = _annotation(annotation) if _annotation(annotation) in _TYPES else None
             if type_name is None and ok and default is not None and type(default).__name__ in _TYPES:
                 type_name = type(default).__name__
             found[name] = Parameter(name, type_name, default if ok else None, "")
@@ -210,6 +216,41 @@ def check_parameters(declared: dict[str, Parameter], given: Any) -> dict[str, An
     return dict(given)
 
 
+def check_data_paths(declared: dict[str, Parameter], values: dict[str, Any], data_dir: Path) -> None:
+    """Refuse ``DataPath`` values that are not a path inside ``data_dir`` (checked as notebook paths are).
+
+    Raises
+    ------
+    JobError
+        400 for an absolute path, ``..``, a backslash, a path that resolves (symbolic links followed)
+        outside the data folder, or nothing at the path.
+    """
+    from s2p.errors import S2PError
+    from s2p.paths import data_path
+
+    for name, value in values.items():
+        param = declared.get(name)
+        if param is None or param.type_name != DATA_PATH:
+            continue
+        try:
+            data_path(value, root=data_dir, name=f"parameter {name}")
+        except S2PError as exc:
+            raise JobError(
+                f"{exc} (a DataPath: relative to the data folder, e.g. {param.default!r})"
+            ) from None
+
+
+def check_executor(executor: Any) -> str | None:
+    """An executor name (:data:`workbench.settings.JOB_EXECUTORS`), or None for the service's default."""
+    if executor is None or executor == "":
+        return None
+    if executor not in JOB_EXECUTORS:
+        raise JobError(
+            f"invalid executor {executor!r}: one of {', '.join(JOB_EXECUTORS)} (or null: the default)"
+        )
+    return str(executor)
+
+
 def check_schedule(schedule: Any) -> str | None:
     """A 5-field cron expression in UTC (``minute hour day-of-month month day-of-week``), or None."""
     if schedule is None or schedule == "":
@@ -242,7 +283,10 @@ def check_timeout(timeout: Any, default: int) -> int:
 
 @dataclass
 class Job:
-    """A notebook with its parameters, segment, schedule and timeout."""
+    """A notebook with its parameters, segment, schedule and timeout, and its operating policies.
+
+    ``executor``, ``retry``, ``notify`` and ``retention`` None: the service's defaults (settings).
+    """
 
     name: str
     segment: str
@@ -254,6 +298,13 @@ class Job:
     created_by: str
     created_at: datetime
     last_scheduled: datetime | None = None
+    executor: str | None = None
+    """Where its runs execute (``local``, ``container``…); None: the service's default."""
+    retry: RetryPolicy | None = None
+    notify: NotifyPolicy | None = None
+    retention: RetentionPolicy | None = None
+    misfire: str = "run_once"
+    misfire_cap: int = 10
 
     def to_json(self) -> dict[str, Any]:
         nxt = next_fire(self.schedule, utcnow()) if self.schedule else None
@@ -268,27 +319,48 @@ class Job:
             "description": self.description,
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
+            "executor": self.executor,
+            "retry": self.retry.to_json() if self.retry else None,
+            "notify": self.notify.to_json() if self.notify else None,
+            "retention": self.retention.to_json() if self.retention else None,
+            "misfire": self.misfire,
+            "misfire_cap": self.misfire_cap,
         }
 
 
-def job_from_request(
-    body: Any, *, notebooks_dir: Path, default_timeout: int, created_by: str
-) -> tuple[Job, dict[str, Parameter]]:
-    """Validate a ``POST jobs`` body into a :class:`Job` (and the notebook's declared parameters)."""
+POLICY_FIELDS = {"executor", "retry", "notify", "retention", "misfire", "misfire_cap"}
+CREATE_FIELDS = {"name", "segment", "notebook", "parameters", "schedule", "timeout_s", "description"}
+UPDATE_FIELDS = (CREATE_FIELDS - {"name", "segment", "notebook"}) | POLICY_FIELDS
+
+
+def _check_fields(body: Any, allowed: set[str], what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise JobError("expected a JSON object with name, segment, notebook")
-    allowed = {"name", "segment", "notebook", "parameters", "schedule", "timeout_s", "description"}
+        raise JobError(f"expected a JSON object {what}")
     extra = sorted(set(body) - allowed)
     if extra:
         raise JobError(f"unknown field(s) {', '.join(extra)}: allowed are {', '.join(sorted(allowed))}")
+    return body
+
+
+def _check_description(description: Any) -> str:
+    description = description or ""
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise JobError(f"description: a string of at most {MAX_DESCRIPTION} characters")
+    return description
+
+
+def job_from_request(
+    body: Any, *, notebooks_dir: Path, data_dir: Path, default_timeout: int, created_by: str
+) -> tuple[Job, dict[str, Parameter]]:
+    """Validate a ``POST jobs`` body into a :class:`Job` (and the notebook's declared parameters)."""
+    body = _check_fields(body, CREATE_FIELDS | POLICY_FIELDS, "with name, segment, notebook")
     name = check_name(body.get("name"))
     segment = check_segment(body.get("segment"))
     path = resolve_notebook(notebooks_dir, body.get("notebook"))
     declared = read_parameters(path, body["notebook"])
     parameters = check_parameters(declared, body.get("parameters"))
-    description = body.get("description") or ""
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        raise JobError(f"description: a string of at most {MAX_DESCRIPTION} characters")
+    check_data_paths(declared, parameters, data_dir)
+    misfire, cap = check_misfire(body.get("misfire"), body.get("misfire_cap"))
     job = Job(
         name=name,
         segment=segment,
@@ -296,8 +368,51 @@ def job_from_request(
         parameters=parameters,
         schedule=check_schedule(body.get("schedule")),
         timeout_s=check_timeout(body.get("timeout_s"), default_timeout),
-        description=description,
+        description=_check_description(body.get("description")),
         created_by=created_by,
         created_at=utcnow(),
+        executor=check_executor(body.get("executor")),
+        retry=RetryPolicy.from_json(body.get("retry")),
+        notify=NotifyPolicy.from_json(body.get("notify")),
+        retention=RetentionPolicy.from_json(body.get("retention")),
+        misfire=misfire,
+        misfire_cap=cap,
     )
     return job, declared
+
+
+def job_update(job: Job, body: Any, *, notebooks_dir: Path, data_dir: Path, default_timeout: int) -> Job:
+    """``job`` with the fields of a ``PATCH jobs/{name}`` body changed (validated as at creation).
+
+    A field given as ``null`` returns to the default. ``notify`` without ``secret`` keeps the job's
+    secret (the API never shows it). Name, segment and notebook cannot change: create another job.
+    """
+    body = _check_fields(body, UPDATE_FIELDS, f"with some of {', '.join(sorted(UPDATE_FIELDS))}")
+    changed: dict[str, Any] = {}
+    if "parameters" in body:
+        path = resolve_notebook(notebooks_dir, job.notebook)
+        declared = read_parameters(path, job.notebook)
+        changed["parameters"] = check_parameters(declared, body["parameters"])
+        check_data_paths(declared, changed["parameters"], data_dir)
+    if "schedule" in body:
+        changed["schedule"] = check_schedule(body["schedule"])
+    if "timeout_s" in body:
+        changed["timeout_s"] = check_timeout(body["timeout_s"], default_timeout)
+    if "description" in body:
+        changed["description"] = _check_description(body["description"])
+    if "executor" in body:
+        changed["executor"] = check_executor(body["executor"])
+    if "retry" in body:
+        changed["retry"] = RetryPolicy.from_json(body["retry"])
+    if "notify" in body:
+        notify = NotifyPolicy.from_json(body["notify"])
+        if notify is not None and notify.secret is None and job.notify is not None:
+            notify = replace(notify, secret=job.notify.secret)
+        changed["notify"] = notify
+    if "retention" in body:
+        changed["retention"] = RetentionPolicy.from_json(body["retention"])
+    if "misfire" in body or "misfire_cap" in body:
+        changed["misfire"], changed["misfire_cap"] = check_misfire(
+            body.get("misfire", job.misfire), body.get("misfire_cap", job.misfire_cap)
+        )
+    return replace(job, **changed)

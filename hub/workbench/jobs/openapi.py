@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.jobs.model import SEGMENTS, STATUSES
+from workbench.jobs.policies import EVENTS, FAILURE_KINDS, MISFIRE_POLICIES
+from workbench.settings import JOB_EXECUTORS
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -27,6 +29,42 @@ ERRORS = {
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 RUN_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 50}}
+
+
+POLICIES: dict[str, Any] = {
+    "executor": {"type": "string", "enum": list(JOB_EXECUTORS), "nullable": True},
+    "retry": {
+        "type": "object",
+        "nullable": True,
+        "properties": {
+            "retries": {"type": "integer", "minimum": 0, "maximum": 10, "default": 0},
+            "backoff_s": {"type": "number", "default": 30},
+            "backoff_factor": {"type": "number", "default": 2},
+            "on": {"type": "array", "items": {"type": "string", "enum": list(FAILURE_KINDS)}},
+        },
+    },
+    "notify": {
+        "type": "object",
+        "nullable": True,
+        "properties": {
+            "on": {"type": "array", "items": {"type": "string", "enum": list(EVENTS)}},
+            "webhooks": {"type": "array", "items": {"type": "string", "format": "uri"}},
+            "emails": {"type": "array", "items": {"type": "string", "format": "email"}},
+            "secret": {"type": "string", "writeOnly": True, "description": "HMAC key of the webhooks"},
+            "secret_set": {"type": "boolean", "readOnly": True},
+        },
+    },
+    "retention": {
+        "type": "object",
+        "nullable": True,
+        "properties": {
+            "keep_last": {"type": "integer", "minimum": 1, "nullable": True},
+            "keep_days": {"type": "number", "nullable": True},
+        },
+    },
+    "misfire": {"type": "string", "enum": list(MISFIRE_POLICIES), "default": "run_once"},
+    "misfire_cap": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+}
 
 
 def _run_file(kind: str, ctype: str, what: str) -> dict[str, Any]:
@@ -65,10 +103,43 @@ def spec() -> dict[str, Any]:
                         "name": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"},
                         "segment": {"type": "string", "enum": list(SEGMENTS)},
                         "notebook": {"type": "string", "description": "path relative to notebooks/"},
-                        "parameters": {"type": "object", "description": "checked against the notebook"},
+                        "parameters": {
+                            "type": "object",
+                            "description": "checked against the notebook's parameters cell; a DataPath "
+                            "parameter must name a file or folder inside the data folder",
+                        },
                         "schedule": {"type": "string", "description": "5-field cron, UTC", "nullable": True},
+                        "timeout_s": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "seconds, counted from the notebook's first cell",
+                        },
+                        "description": {"type": "string"},
+                        **POLICIES,
+                    },
+                },
+                "JobChange": {
+                    "type": "object",
+                    "description": "fields to change; null returns a field to its default",
+                    "properties": {
+                        "parameters": {"type": "object"},
+                        "schedule": {"type": "string", "nullable": True},
                         "timeout_s": {"type": "integer", "minimum": 1},
                         "description": {"type": "string"},
+                        **POLICIES,
+                    },
+                },
+                "Attempt": {
+                    "type": "object",
+                    "properties": {
+                        "number": {"type": "integer"},
+                        "executor": {"type": "string"},
+                        "worker": {"type": "string", "nullable": True},
+                        "status": {"type": "string"},
+                        "failure": {"type": "string", "enum": list(FAILURE_KINDS), "nullable": True},
+                        "error": {"type": "string", "nullable": True},
+                        "started_at": {"type": "string", "format": "date-time"},
+                        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
                     },
                 },
                 "Job": {
@@ -100,6 +171,31 @@ def spec() -> dict[str, Any]:
                         "finished_at": {"type": "string", "format": "date-time", "nullable": True},
                         "duration_s": {"type": "number", "nullable": True},
                         "error": {"type": "string", "nullable": True},
+                        "failure": {"type": "string", "enum": list(FAILURE_KINDS), "nullable": True},
+                        "executor": {"type": "string"},
+                        "attempt": {"type": "integer", "description": "attempts started so far"},
+                        "not_before": {
+                            "type": "string",
+                            "format": "date-time",
+                            "nullable": True,
+                            "description": "a retry waits until then",
+                        },
+                        "scheduled_for": {"type": "string", "format": "date-time", "nullable": True},
+                        "provenance": {
+                            "type": "object",
+                            "properties": {
+                                "notebook_sha256": {"type": "string"},
+                                "environment": {"type": "string", "description": "image id or env lock"},
+                                "s2p_version": {"type": "string"},
+                                "executor": {"type": "string"},
+                            },
+                        },
+                        "attempts": {"type": "array", "items": _ref("Attempt")},
+                        "notifications": {
+                            "type": "array",
+                            "description": "GET runs/{id} only: the run's notifications and their delivery",
+                            "items": {"type": "object"},
+                        },
                         "progress": {
                             "type": "object",
                             "properties": {
@@ -140,6 +236,12 @@ def spec() -> dict[str, Any]:
                     "summary": "a job and its notebook's declared parameters",
                     "parameters": [NAME],
                     "responses": {"200": _json(_ref("Job"), "the job"), **ERRORS},
+                },
+                "patch": {
+                    "summary": "change a job's parameters, schedule, timeout, description or policies (operators)",
+                    "parameters": [NAME],
+                    "requestBody": {"content": {"application/json": {"schema": _ref("JobChange")}}},
+                    "responses": {"200": _json(_ref("Job"), "the job as changed"), **ERRORS},
                 },
                 "delete": {
                     "summary": "delete a job (operators); its active runs are cancelled, history kept",

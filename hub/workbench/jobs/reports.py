@@ -1,7 +1,11 @@
 """What a run leaves for people: progress and first error read from the executed notebook, the HTML report.
 
-The report is the output notebook rendered without code (nbconvert), headed by a cell that says which
-job, run, parameters and outcome it shows.
+The report is the output notebook rendered without code (nbconvert, the ``report`` template in
+``templates/``: JupyterLab's look, no script), headed by a section that says which job, run, parameters
+and outcome it shows and ended by a table of the recorded values. Header and table never pass through
+Markdown: they are rendered by :mod:`workbench.jobs.pages` (Jinja2, autoescape), so a parameter value,
+description, error or scrap such as ``<img src=x onerror=alert(1)>`` is text. What the notebook itself
+displays is the notebook's; the service serves reports sandboxed (see :mod:`workbench.jobs.api`).
 """
 
 from __future__ import annotations
@@ -54,37 +58,52 @@ def log_tail(path: Path, lines: int = 1) -> str:
 def _short(value: Any) -> str:
     if isinstance(value, list | dict):
         return f"{len(value)} items (see the scraps)"
-    return str(value).replace("|", "\\|")
+    return str(value)
 
 
-def write_report(run: Run, run_dir: Path) -> None:
-    """``report.html`` from ``output.ipynb`` (or ``input.ipynb`` if nothing ran): outputs only, no code."""
+def write_report(run: Run, run_dir: Path, description: str = "") -> None:
+    """``report.html`` from ``output.ipynb`` (or ``input.ipynb`` if nothing ran): outputs only, no code.
+
+    Parameters
+    ----------
+    run
+        The run, with its final status and error.
+    run_dir
+        Its record folder.
+    description
+        The job's description, shown under the header.
+    """
     import nbformat
     from nbconvert import HTMLExporter
+
+    from workbench.jobs import pages
 
     source = run_dir / "output.ipynb"
     if read_json(source) is None:
         source = run_dir / "input.ipynb"
     nb = nbformat.read(source, as_version=4)
-    params = ", ".join(f"{k}={v!r}" for k, v in run.parameters.items()) or "defaults"
-    header = (
-        f"**Job `{run.job}`, run {run.id}** ({run.segment}): **{run.status}**, "
-        f"trigger {run.trigger} by {run.requested_by}, started {run.started_at}, finished "
-        f"{run.finished_at}.  \nParameters: {params}"
-    )
-    if run.error:
-        header += f"  \nError: `{run.error}`"
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell(header))
     # Scraps have no HTML form: leave their outputs out and list the recorded values at the end.
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if SCRAP_MIME not in o.get("data", {})]
     scraps = read_scraps(read_json(source) or {})
-    if scraps:
-        rows = "\n".join(f"| `{k}` | {_short(v)} |" for k, v in scraps.items())
-        nb.cells.append(
-            nbformat.v4.new_markdown_cell(f"**Recorded values**\n\n| scrap | value |\n|---|---|\n{rows}")
-        )
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{run.job} run {run.id}"}})
+    parts = {
+        "header": pages.render(
+            "report_header.html",
+            run=run,
+            description=description,
+            parameters=[(k, repr(v)) for k, v in run.parameters.items()],
+        ),
+        "footer": pages.render("report_footer.html", scraps=[(k, _short(v)) for k, v in scraps.items()]),
+    }
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(pages.TEMPLATES)],
+        template_name="report",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(
+        nb, resources={"metadata": {"name": f"{run.job} run {run.id}"}, "workbench": parts}
+    )
     (run_dir / "report.html").write_text(body)

@@ -1,64 +1,43 @@
-"""Run notebooks with papermill: a queue, at most ``workers`` at a time, each in its own process group.
+"""The run queue: at most ``workers`` runs at a time, each handed to its job's executor.
 
-A run's directory ``<runs_dir>/<id>/`` holds what it used and made::
+A run's record folder ``<runs_dir>/<id>/`` belongs to the service and holds what the run used and made::
 
     input.ipynb       the job's notebook as it was when the run started
     parameters.json   the parameters papermill injected (JSON, read by papermill as YAML)
-    output.ipynb      the executed notebook (papermill saves it at every cell start and end)
+    output.ipynb      the executed notebook (taken back from the run when it ends)
     run.log           papermill's log with the notebook's output, and stderr
     report.html       the output notebook as HTML without code (also for failed runs)
     scraps.json       the values the notebook recorded (see :mod:`workbench.jobs.scraps`)
 
-The kernel runs in a session of its own (jupyter_client starts it so), so stopping a run ends the
-papermill process group *and* every descendant found before the signal.
+The run itself never gets this folder: its executor (:mod:`workbench.jobs.executors`) runs papermill
+in a work folder of the run's own and copies the output notebook back, as untrusted data, when the run
+ends. While it runs, progress and scraps are read from that work folder.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import hashlib
 import json
 import logging
-import os
 import shutil
-import signal
-import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from workbench.jobs.model import utcnow
-from workbench.jobs.reports import log_tail, notebook_error, notebook_progress, read_json, write_report
+from workbench.jobs.executors import Execution, Executor, ExecutorError, Failure, RunSpec, execute
+from workbench.jobs.model import Job, JobError, utcnow
+from workbench.jobs.provenance import provenance_columns
+from workbench.jobs.reports import notebook_progress, read_json, write_report
+from workbench.jobs.retries import retry_attempt
 from workbench.jobs.scraps import read_scraps
 from workbench.jobs.store import Run, Store
 
 log = logging.getLogger(__name__)
 
-KILL_GRACE_S = 3.0
-"""Seconds between SIGTERM and SIGKILL when a run is stopped."""
-
 STOPPED = "service stopped during the run"
-
-
-def kill_tree(pid: int, grace_s: float = KILL_GRACE_S) -> None:
-    """SIGTERM the process group of ``pid`` and every descendant, SIGKILL what is left after ``grace_s``."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        procs = []
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
-    for p in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=grace_s)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    for p in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.kill()
+STOP_WAIT_S = 60.0
+"""How long stopping the service waits for running runs to be killed and recorded [s]."""
 
 
 class Runner:
@@ -69,13 +48,17 @@ class Runner:
     store
         Where runs are recorded.
     runs_dir
-        Parent of the runs' directories.
+        Parent of the runs' record folders.
     notebooks_dir
         Where the jobs' notebooks are (paths in runs are relative to it).
+    executors
+        The executors by name (:func:`workbench.jobs.executors.build`).
+    default_executor
+        The executor of jobs that name none (``WORKBENCH_JOBS_EXECUTOR``).
     workers
         Runs executed at the same time.
-    env
-        Environment of papermill and the kernel (default: this process's).
+    start_timeout_s
+        Bound on a run's start, before its first cell [s].
     kernel
         Kernel name for papermill (``python3``: the kernel of the interpreter running papermill).
     """
@@ -86,24 +69,46 @@ class Runner:
         runs_dir: Path,
         notebooks_dir: Path,
         *,
+        executors: Mapping[str, Executor],
+        default_executor: str,
         workers: int = 2,
-        env: dict[str, str] | None = None,
+        start_timeout_s: float = 300.0,
         kernel: str = "python3",
     ) -> None:
+        if default_executor not in executors:
+            raise ValueError(f"no executor named {default_executor!r}")
         self.store = store
         self.runs_dir = runs_dir
         self.notebooks_dir = notebooks_dir
+        self.executors = dict(executors)
+        self.default_executor = default_executor
         self.workers = max(1, workers)
-        self.env = dict(os.environ if env is None else env)
-        self.env.setdefault("PYTHONUNBUFFERED", "1")
+        self.start_timeout_s = start_timeout_s
         self.kernel = kernel
         self.queue: asyncio.Queue[int] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._procs: dict[int, asyncio.subprocess.Process] = {}
-        self._cancelled: set[int] = set()
+        self._cancel: dict[int, asyncio.Event] = {}
+        self._executions: dict[int, Execution] = {}
+        self._stopping = False
 
     def run_dir(self, run_id: int) -> Path:
         return self.runs_dir / str(run_id)
+
+    def executor(self, name: str | None) -> Executor:
+        """The executor called ``name`` (None: the default); :class:`JobError` 400 if there is none."""
+        key = name or self.default_executor
+        if key not in self.executors:
+            raise JobError(f"executor {key!r}: one of {', '.join(self.executors)}")
+        return self.executors[key]
+
+    async def recover(self, runs: list[Run]) -> None:
+        """Before the first run: each executor ends what a dead service left of ``runs``, and cleans up."""
+        for name, executor in self.executors.items():
+            refs = [r.ref or str(r.pid or "") for r in runs if (r.executor or self.default_executor) == name]
+            try:
+                await executor.recover([ref for ref in refs if ref])
+            except Exception:  # recovery must not keep the service down
+                log.exception("recovery of the %s executor", name)
 
     async def start(self) -> None:
         """Start the workers (call from the event loop)."""
@@ -111,12 +116,15 @@ class Runner:
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
 
     async def stop(self) -> None:
-        """Stop the workers; runs in progress are killed and recorded as failed (a restart re-runs nothing)."""
+        """Stop: running runs are killed and recorded as failed (a restart re-runs nothing)."""
+        self._stopping = True
+        for event in self._cancel.values():
+            event.set()
+        deadline = asyncio.get_running_loop().time() + STOP_WAIT_S
+        while self._cancel and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
         for task in self._tasks:
             task.cancel()
-        for run_id, proc in list(self._procs.items()):
-            await asyncio.to_thread(kill_tree, proc.pid)
-            self.store.finish_run(run_id, "failed", STOPPED)
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def submit(self, run_id: int) -> None:
@@ -128,15 +136,21 @@ class Runner:
         if run is None:
             return
         if run.status == "queued":
-            self.store.finish_run(run_id, "cancelled", "cancelled before it started")
-        elif run.status == "running" and run_id in self._procs:
-            self._cancelled.add(run_id)
-            await asyncio.to_thread(kill_tree, self._procs[run_id].pid)
+            self.store.finish_run(run_id, "cancelled", "cancelled before it started", Failure.CANCELLED)
+        elif run.status == "running" and run_id in self._cancel:
+            self._cancel[run_id].set()
+
+    def notebook(self, run: Run) -> dict[str, Any] | None:
+        """The run's output notebook: from its executor while it runs, else from its record folder."""
+        execution = self._executions.get(run.id)
+        if run.status == "running" and execution is not None:
+            return self.executor(run.executor).notebook(execution)
+        return read_json(self.run_dir(run.id) / "output.ipynb")
 
     def progress(self, run: Run) -> Run:
         """``run`` with cells done/total read from its output notebook while it runs."""
         if run.status == "running":
-            nb = read_json(self.run_dir(run.id) / "output.ipynb")
+            nb = self.notebook(run)
             if nb is not None:
                 run.cells_done, run.cells_total = notebook_progress(nb)
         return run
@@ -146,80 +160,117 @@ class Runner:
             run_id = await self.queue.get()
             try:
                 run = self.store.run(run_id)
-                if run is not None and run.status == "queued":
-                    await self._execute(run)
+                if run is None or run.status != "queued" or self._stopping:
+                    continue
+                wait = (run.not_before - utcnow()).total_seconds() if run.not_before else 0.0
+                if wait > 0:  # a retry waiting for its back-off (e.g. re-queued after a restart)
+                    self._later(run_id, wait)
+                    continue
+                await self._execute(run)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must not stop the queue; the run says what happened
                 log.exception("run %s", run_id)
                 self.store.finish_run(run_id, "failed", f"jobs service error: {exc}")
 
-    async def _execute(self, run: Run) -> None:
+    def _later(self, run_id: int, delay_s: float) -> None:
+        """Submit ``run_id`` again in ``delay_s`` seconds."""
+        asyncio.get_running_loop().call_later(max(0.0, delay_s), self.submit, run_id)
+
+    def _retry(self, run: Run, job: Job | None, status: str, failure: str, error: str) -> bool:
+        """Queue ``run`` again if its job's retry policy retries this failure of its attempt.
+
+        While the service stops, the run is queued without being submitted: the next service starts it.
+        """
+        delay = retry_attempt(
+            self.store,
+            run,
+            job,
+            attempt=run.attempts + 1,  # ``run`` was read before this attempt started
+            status=status,
+            failure=failure,
+            error=error,
+            log_file=self.run_dir(run.id) / "run.log",
+        )
+        if delay is None:
+            return False
+        if not self._stopping:
+            self._later(run.id, delay)
+        return True
+
+    def _prepare(self, run: Run) -> RunSpec:
+        """The record folder with the notebook and parameters, and the run's provenance of its inputs."""
         d = self.run_dir(run.id)
         d.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.notebooks_dir / run.notebook, d / "input.ipynb")
+        (d / "parameters.json").write_text(json.dumps(run.parameters))
+        return RunSpec(run.id, run.job, run.segment, d, self.kernel)
+
+    async def _execute(self, run: Run) -> None:
+        job = self.store.job(run.job)
+        name = (job.executor if job else None) or self.default_executor
         source = self.notebooks_dir / run.notebook
         if not source.is_file():
-            self.store.finish_run(run.id, "failed", f"notebook {run.notebook} no longer exists")
-            return
-        shutil.copyfile(source, d / "input.ipynb")
-        (d / "parameters.json").write_text(json.dumps(run.parameters))
-        argv = [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(d / "input.ipynb"),
-            str(d / "output.ipynb"),
-            "-f",
-            str(d / "parameters.json"),
-            "-k",
-            self.kernel,
-            "--cwd",
-            str(d),
-            "--log-output",
-            "--no-progress-bar",
-            "--request-save-on-cell-execute",
-        ]
-        self.store.update_run(run.id, status="running", started_at=utcnow())
-        with open(d / "run.log", "ab") as logf:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=logf,
-                stderr=asyncio.subprocess.STDOUT,
-                cwd=d,
-                env=self.env,
-                start_new_session=True,
+            self.store.finish_run(
+                run.id, "failed", f"notebook {run.notebook} no longer exists", Failure.START_FAILED
             )
-        self._procs[run.id] = proc
-        self.store.update_run(run.id, pid=proc.pid)
-        log.info("run %s of job %s started (pid %s)", run.id, run.job, proc.pid)
-        status, error = "succeeded", None
+            return
         try:
-            code = await asyncio.wait_for(proc.wait(), timeout=run.timeout_s)
-        except TimeoutError:
-            await asyncio.to_thread(kill_tree, proc.pid)
-            await proc.wait()
-            status, error = "timed_out", f"timed out after {run.timeout_s} s"
-        else:
-            if run.id in self._cancelled:
-                status, error = "cancelled", "cancelled while running"
-            elif code != 0:
-                nb = read_json(d / "output.ipynb")
-                found = notebook_error(nb) if nb else None
-                status, error = (
-                    "failed",
-                    found or f"papermill exited with code {code}: {log_tail(d / 'run.log')}",
-                )
-        finally:
-            self._procs.pop(run.id, None)
-            self._cancelled.discard(run.id)
-        await self._finish(run.id, status, error)
+            executor = self.executor(name)
+            executor.check()
+        except JobError as exc:
+            self.store.update_run(run.id, executor=name)
+            self.store.finish_run(run.id, "failed", exc.message, Failure.START_FAILED)
+            return
+        spec = await asyncio.to_thread(self._prepare, run)
+        digest = hashlib.sha256((spec.record_dir / "input.ipynb").read_bytes()).hexdigest()
+        cancel = self._cancel.setdefault(run.id, asyncio.Event())
+        self.store.update_run(run.id, status="running", started_at=utcnow(), executor=name)
 
-    async def _finish(self, run_id: int, status: str, error: str | None) -> None:
+        def started(execution: Execution) -> None:
+            self._executions[run.id] = execution
+            pid = int(execution.ref) if name == "local" and execution.ref.isdigit() else None
+            provenance = {**execution.provenance, "notebook_sha256": digest}
+            self.store.update_run(
+                run.id, ref=execution.ref, pid=pid, provenance=provenance, **provenance_columns(provenance)
+            )
+
+        try:
+            outcome, _ = await execute(
+                executor,
+                spec,
+                timeout_s=run.timeout_s,
+                start_timeout_s=self.start_timeout_s,
+                cancel=cancel,
+                started=started,
+            )
+        except ExecutorError as exc:  # an executor that broke its contract: still record the run
+            outcome = None
+            self.store.finish_run(run.id, "failed", exc.message, exc.failure)
+        finally:
+            self._executions.pop(run.id, None)
+            self._cancel.pop(run.id, None)
+        if outcome is None:
+            return
+        status, failure, error = outcome.status, outcome.failure, outcome.error
+        if self._stopping and failure is Failure.CANCELLED:
+            status, failure, error = "failed", Failure.LOST, STOPPED
+        retriable = failure is not None and failure is not Failure.CANCELLED
+        if retriable and self._retry(run, job, status, str(failure), error or ""):
+            return
+        await self._finish(run.id, status, error, failure)
+
+    async def _finish(self, run_id: int, status: str, error: str | None, failure: str | None) -> None:
         """Record scraps, progress and report, then the final status (clients wait for the status)."""
         d = self.run_dir(run_id)
         nb = read_json(d / "output.ipynb")
-        fields: dict[str, Any] = {"status": status, "error": error, "finished_at": utcnow(), "pid": None}
+        fields: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "failure": failure,
+            "finished_at": utcnow(),
+            "pid": None,
+        }
         if nb is not None:
             fields["cells_done"], fields["cells_total"] = notebook_progress(nb)
             (d / "scraps.json").write_text(json.dumps(read_scraps(nb)))
@@ -227,8 +278,9 @@ class Runner:
         assert run is not None
         for key, value in fields.items():
             setattr(run, key, value)
+        job = self.store.job(run.job)
         try:
-            await asyncio.to_thread(write_report, run, d)
+            await asyncio.to_thread(write_report, run, d, job.description if job else "")
         except Exception as exc:  # the run's outcome stands; say why there is no report
             log.warning("run %s: no report: %s", run_id, exc)
         self.store.update_run(run_id, **fields)

@@ -3,7 +3,8 @@
 It is reached through the proxy at ``/services/jobs/``; its REST API lives under ``api/v1/`` (see
 :mod:`workbench.jobs.api` and :mod:`workbench.jobs.openapi`). This module is the entry point: it builds
 the state (:mod:`workbench.jobs.factory`), recovers what a crash left, serves the API and runs the
-scheduler (:mod:`workbench.jobs.scheduler`) until the hub stops it.
+scheduler (:mod:`workbench.jobs.scheduler`), the notification outbox (:mod:`workbench.jobs.outbox`)
+and retention (:mod:`workbench.jobs.retention`) until the hub stops it.
 
 Run it with ``python -m workbench.jobs.service`` (the hub does, with ``JUPYTERHUB_*`` variables set).
 """
@@ -11,6 +12,7 @@ Run it with ``python -m workbench.jobs.service`` (the hub does, with ``JUPYTERHU
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -22,6 +24,8 @@ from tornado.ioloop import PeriodicCallback
 
 from workbench.jobs.api import make_app
 from workbench.jobs.factory import build_state, recover
+from workbench.jobs.retention import PERIOD_S as RETENTION_PERIOD_S
+from workbench.jobs.retention import apply_retention
 from workbench.jobs.scheduler import PERIOD_S, scheduler_tick
 from workbench.settings import Settings
 
@@ -39,15 +43,22 @@ async def serve(settings: Settings) -> None:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
     url = urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{settings.jobs_port}"))
     app = make_app(state, prefix)
+    await recover(state)
     await state.runner.start()
-    recover(state)
+    await state.notifier.start()
     server = app.listen(url.port or 80, address=url.hostname or "127.0.0.1")
 
     def tick() -> None:
         scheduler_tick(state)
 
+    def retain() -> None:
+        apply_retention(state.store, state.runner.run_dir, state.retention)
+
     ticker = PeriodicCallback(tick, PERIOD_S * 1000)
     ticker.start()
+    retain()
+    retainer = PeriodicCallback(retain, RETENTION_PERIOD_S * 1000)
+    retainer.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -56,8 +67,12 @@ async def serve(settings: Settings) -> None:
     await stop.wait()
     log.info("jobs service stopping")
     ticker.stop()
+    retainer.stop()
     server.stop()
     await state.runner.stop()
+    with contextlib.suppress(TimeoutError):  # the runs the stop failed are told now, if that is quick
+        await asyncio.wait_for(state.notifier.deliver_due(), timeout=5.0)
+    await state.notifier.stop()
     state.store.close()
 
 

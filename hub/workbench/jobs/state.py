@@ -10,13 +10,20 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from workbench.jobs.access import Identity, Policy
-from workbench.jobs.model import JobError, check_parameters, read_parameters, resolve_notebook
+from workbench.jobs.model import (
+    JobError,
+    check_data_paths,
+    check_parameters,
+    read_parameters,
+    resolve_notebook,
+)
 from workbench.jobs.runner import Runner
 from workbench.jobs.store import Store
 
@@ -33,10 +40,17 @@ class JobsState:
     runner: Runner
     policy: Policy
     notebooks_dir: Path
+    data_dir: Path
     default_timeout: int
     hub_api_url: str
     api_token: str
     hub_auth: Any = None
+    notifier: Any = None
+    """The :class:`workbench.jobs.outbox.Notifier` delivering the notification outbox."""
+    metrics: Any = None
+    """The :class:`workbench.jobs.metrics.JobsMetrics` (a Prometheus registry of this service)."""
+    retention: Any = None
+    """The default :class:`workbench.jobs.policies.RetentionPolicy` (settings)."""
     _groups: dict[str, tuple[float, frozenset[str], bool]] = field(default_factory=dict)
 
     async def identity(self, model: dict[str, Any]) -> Identity:
@@ -60,15 +74,39 @@ class JobsState:
         return Identity(name, kind, cached[1], cached[2])
 
 
-def start_run(state: JobsState, job: Any, overrides: Any, *, trigger: str, by: str) -> Any:
-    """Queue a run of ``job``: its parameters, then ``overrides`` (validated against the notebook)."""
+def start_run(
+    state: JobsState,
+    job: Any,
+    overrides: Any,
+    *,
+    trigger: str,
+    by: str,
+    scheduled_for: datetime | None = None,
+    previous: datetime | None = None,
+) -> Any:
+    """Queue a run of ``job``: its parameters, then ``overrides`` (validated against the notebook).
+
+    With ``scheduled_for`` (the scheduler's), the run is for that fire time, and the job's
+    ``last_scheduled`` moves there from ``previous``; None is returned when the time fired already.
+
+    Data paths (``DataPath`` parameters) are checked again on the merged values: a folder the job
+    named may have become a link out of the data folder since the job was created.
+    """
     try:
         path = resolve_notebook(state.notebooks_dir, job.notebook)
+        state.runner.executor(job.executor).check()
     except JobError as exc:
         raise JobError(f"job {job.name}: {exc.message}", 409) from None
     declared = read_parameters(path, job.notebook)
     parameters = {**job.parameters, **check_parameters(declared, overrides)}
-    run = state.store.add_run(job, parameters, trigger=trigger, requested_by=by)
+    check_data_paths(declared, parameters, state.data_dir)
+    run: Any
+    if scheduled_for is None:
+        run = state.store.add_run(job, parameters, trigger=trigger, requested_by=by)
+    else:
+        run = state.store.add_scheduled_run(job, parameters, scheduled_for, previous=previous)
+        if run is None:
+            return None
     state.runner.submit(run.id)
     log.info("run %s of job %s queued (%s by %s)", run.id, job.name, trigger, by)
     return run

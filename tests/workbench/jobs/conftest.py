@@ -1,12 +1,17 @@
-"""Small notebooks written for the jobs tests (a parameters cell, a scrap, a sleep, an optional failure)."""
+"""Small notebooks written for the jobs tests (a parameters cell, a scrap, a sleep, an optional failure),
+and a work folder the run account can reach (pytest's own temporary folders are 0700 root's)."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+
+from tests.support import reachable_dir
 
 PARAMETERS = """\
 seconds: float = 0.0  # how long the notebook sleeps
@@ -53,3 +58,11 @@ def notebooks(tmp_path: Path) -> Path:
     write_tiny(root / "jobs" / "tiny.ipynb")
     (root / "jobs" / "notes.txt").write_text("not a notebook")
     return root
+
+
+@pytest.fixture
+def work_dir() -> Iterator[Path]:
+    """Parent of the local runs' folders for one test."""
+    path = reachable_dir("s2p-jobs-test-")
+    yield path / "runs"
+    shutil.rmtree(path, ignore_errors=True)

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import DATA, ROOT
 from workbench.jobs.model import (
     JobError,
+    check_data_paths,
+    check_executor,
     check_name,
     check_parameters,
     check_schedule,
@@ -91,12 +93,73 @@ def test_parameters_papermill_cannot_parse_are_still_found(tmp_path: Path) -> No
 
 def test_shipped_production_notebooks_declare_parameters() -> None:
     for name, expected in {
-        "debris_pc_digest": {"pc_threshold": "float", "cdm_folder": "str", "method": "str"},
+        "debris_pc_digest": {"pc_threshold": "float", "cdm_folder": "DataPath", "method": "str"},
         "swe_storms": {"start": "str", "stop": "str", "min_level": "int"},
-        "neo_risk_digest": {"ps_threshold": "float", "risk_list": "str"},
+        "neo_risk_digest": {"ps_threshold": "float", "risk_list": "DataPath"},
     }.items():
-        declared = notebook_parameters(ROOT / "notebooks" / "jobs" / f"{name}.ipynb")
+        path = ROOT / "notebooks" / "jobs" / f"{name}.ipynb"
+        declared = notebook_parameters(path)
         assert {n: p.type_name for n, p in declared.items()} == expected
+        # data is found through the public s2p.data_path, never the private s2p._paths
+        assert "s2p._paths" not in path.read_text() and "data_path(" in path.read_text()
+        for p in declared.values():  # every shipped default is a valid data path
+            check_data_paths(declared, {p.name: p.default}, DATA)
+
+
+def _data_path_notebook(tmp_path: Path, annotation: str = "DataPath") -> dict:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cell = new_code_cell(
+        f'from s2p import DataPath\nfolder: {annotation} = "space_debris/cdm"  # CDMs\nn = 1'
+    )
+    cell.metadata["tags"] = ["parameters"]
+    path = tmp_path / "d.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), path)
+    return notebook_parameters(path)
+
+
+@pytest.mark.parametrize("annotation", ["DataPath", "s2p.DataPath"])
+def test_a_data_path_parameter_is_declared_by_its_annotation(tmp_path: Path, annotation: str) -> None:
+    declared = _data_path_notebook(tmp_path, annotation)
+    assert declared["folder"].type_name == "DataPath" and declared["folder"].default == "space_debris/cdm"
+    assert set(declared) == {"folder", "n"}  # the import line is no parameter
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("../../secrets/admin_api_token", "'..' is not allowed"),
+        ("space_debris/../../etc", "'..' is not allowed"),
+        ("/etc/passwd", "not absolute"),
+        ("~root/.ssh", "not absolute"),
+        ("space_debris\\cdm", "backslashes"),
+        ("", "give a path relative to the data folder"),
+        ("space_debris/no-such-folder", "nothing at"),
+        ("link-out", "leads outside the data folder"),
+    ],
+)
+def test_data_path_values_outside_the_data_folder_are_refused(
+    tmp_path: Path, value: str, reason: str
+) -> None:
+    data = tmp_path / "data"
+    (data / "space_debris" / "cdm").mkdir(parents=True)
+    secret = tmp_path / "secrets"
+    secret.mkdir()
+    os.symlink(secret, data / "link-out")
+    declared = _data_path_notebook(tmp_path)
+    check_data_paths(declared, {"folder": "space_debris/cdm", "n": 2}, data)  # inside: fine
+    with pytest.raises(JobError, match=reason) as err:
+        check_data_paths(declared, {"folder": value}, data)
+    assert err.value.status == 400 and "parameter folder" in err.value.message
+    with pytest.raises(JobError, match="expected DataPath"):
+        check_parameters(declared, {"folder": 3})
+
+
+def test_executor_names() -> None:
+    assert check_executor(None) is None and check_executor("container") == "container"
+    with pytest.raises(JobError, match="invalid executor 'k8s': one of local, container"):
+        check_executor("k8s")
 
 
 def test_parameter_values_checked_against_declared_types(notebooks: Path) -> None:
@@ -139,6 +202,7 @@ def test_job_from_request(notebooks: Path) -> None:
     job, declared = job_from_request(
         {"name": "tiny", "segment": "debris", "notebook": "jobs/tiny.ipynb", "parameters": {"count": 2}},
         notebooks_dir=notebooks,
+        data_dir=DATA,
         default_timeout=60,
         created_by="operator",
     )
@@ -158,4 +222,6 @@ def test_job_from_request(notebooks: Path) -> None:
         ([], "JSON object"),
     ]:
         with pytest.raises(JobError, match=reason):
-            job_from_request(body, notebooks_dir=notebooks, default_timeout=60, created_by="operator")
+            job_from_request(
+                body, notebooks_dir=notebooks, data_dir=DATA, default_timeout=60, created_by="operator"
+            )

@@ -1,4 +1,5 @@
-"""The runner with real papermill and a real kernel: success, failure, timeout, cancel, queue order."""
+"""The runner with the local executor, real papermill and a real kernel: success, failure, timeout,
+cancel, queue order. As root (here and in CI) the runs execute as the run account."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.support import DATA
+from workbench.jobs.executors.local import LocalExecutor
 from workbench.jobs.model import ACTIVE, job_from_request
 from workbench.jobs.runner import Runner
 from workbench.jobs.store import Run, Store
@@ -21,17 +24,27 @@ RUN_BOUND_S = 120.0  # no run of the tiny notebook may take longer, even on a bu
 
 
 def _setup(
-    tmp_path: Path, notebooks: Path, *, workers: int = 2, timeout_s: int = 120
+    tmp_path: Path, notebooks: Path, work_dir: Path, *, workers: int = 2, timeout_s: int = 120
 ) -> tuple[Store, Runner, Any]:
     store = Store(tmp_path / "jobs.sqlite")
     job, _ = job_from_request(
         {"name": "tiny", "segment": "swe", "notebook": "jobs/tiny.ipynb", "timeout_s": timeout_s},
         notebooks_dir=notebooks,
+        data_dir=DATA,
         default_timeout=60,
         created_by="operator",
     )
     store.add_job(job)
-    return store, Runner(store, tmp_path / "runs", notebooks, workers=workers), job
+    local = LocalExecutor(work_dir, data_environment={"WORKBENCH_DATA_DIR": str(DATA)})
+    runner = Runner(
+        store,
+        tmp_path / "runs",
+        notebooks,
+        executors={"local": local},
+        default_executor="local",
+        workers=workers,
+    )
+    return store, runner, job
 
 
 async def _until(store: Store, run_id: int, pred: Any, bound: float = RUN_BOUND_S) -> Run:
@@ -64,8 +77,10 @@ def _gone(pids: list[int], bound: float = 10.0) -> list[int]:
         time.sleep(0.1)
 
 
-def test_run_succeeds_with_outputs_scraps_report_and_progress(tmp_path: Path, notebooks: Path) -> None:
-    store, runner, job = _setup(tmp_path, notebooks)
+def test_run_succeeds_with_outputs_scraps_report_and_progress(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir)
 
     async def main() -> Run:
         await runner.start()
@@ -97,8 +112,10 @@ def test_run_succeeds_with_outputs_scraps_report_and_progress(tmp_path: Path, no
     assert "Recorded values" in report and "from the test" in report
 
 
-def test_failed_run_records_the_error_and_still_has_a_report(tmp_path: Path, notebooks: Path) -> None:
-    store, runner, job = _setup(tmp_path, notebooks)
+def test_failed_run_records_the_error_and_still_has_a_report(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir)
 
     async def main() -> Run:
         await runner.start()
@@ -116,8 +133,8 @@ def test_failed_run_records_the_error_and_still_has_a_report(tmp_path: Path, not
     assert json.loads((d / "scraps.json").read_text()) == {"label": "tiny", "squares": [0, 1, 4]}
 
 
-def test_timeout_kills_papermill_and_the_kernel(tmp_path: Path, notebooks: Path) -> None:
-    store, runner, job = _setup(tmp_path, notebooks, timeout_s=6)
+def test_timeout_kills_papermill_and_the_kernel(tmp_path: Path, notebooks: Path, work_dir: Path) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir, timeout_s=6)
     pids: list[int] = []
 
     async def main() -> Run:
@@ -145,8 +162,10 @@ def test_timeout_kills_papermill_and_the_kernel(tmp_path: Path, notebooks: Path)
     assert json.loads((runner.run_dir(run.id) / "scraps.json").read_text())["label"] == "tiny"
 
 
-def test_cancel_queued_and_running_runs_with_one_worker(tmp_path: Path, notebooks: Path) -> None:
-    store, runner, job = _setup(tmp_path, notebooks, workers=1)
+def test_cancel_queued_and_running_runs_with_one_worker(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir, workers=1)
     pids: list[int] = []
 
     async def main() -> tuple[Run, Run, Run]:
@@ -181,3 +200,74 @@ def test_cancel_queued_and_running_runs_with_one_worker(tmp_path: Path, notebook
     assert (waiting.status, waiting.started_at) == ("cancelled", None)
     assert after.status == "succeeded"
     assert _gone(pids) == []
+
+
+def test_a_run_that_does_not_reach_its_first_cell_in_time_fails_to_start(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir)
+    runner.start_timeout_s = 0.2  # papermill alone takes longer to import
+
+    async def main() -> Run:
+        await runner.start()
+        run = store.add_run(job, {}, trigger="api", requested_by="operator")
+        runner.submit(run.id)
+        done = await _until(store, run.id, _final)
+        await runner.stop()
+        return done
+
+    run = asyncio.run(main())
+    assert (run.status, run.failure) == ("failed", "start_failed")
+    assert run.error == "did not start within 0.2 s (kernel or container)"
+
+
+PLANT_LINKS = """\
+import os
+for name in ("scraps.json", "report.html", "run.log", "parameters.json"):
+    os.symlink(TARGET, name)
+os.symlink(SECRET, "output.lnk")
+os.replace("output.lnk", "output.ipynb")
+"""
+
+
+def test_a_run_cannot_make_the_service_read_or_write_through_links(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    """The notebook replaces its files by links to a secret and to a file of the service's: the service,
+    as root, must neither copy the secret into the run's record nor write through the links."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    secret = tmp_path / "admin_api_token"
+    secret.write_text("s3cret-token")
+    target = tmp_path / "service-file"
+    target.write_text("untouched")
+    code = f"TARGET = {str(target)!r}\nSECRET = {str(secret)!r}\n" + PLANT_LINKS
+    nbformat.write(new_notebook(cells=[new_code_cell(code)]), notebooks / "jobs" / "links.ipynb")
+    store, runner, _ = _setup(tmp_path, notebooks, work_dir)
+    links, _ = job_from_request(
+        {"name": "links", "segment": "swe", "notebook": "jobs/links.ipynb"},
+        notebooks_dir=notebooks,
+        data_dir=DATA,
+        default_timeout=60,
+        created_by="operator",
+    )
+    store.add_job(links)
+
+    async def main() -> Run:
+        await runner.start()
+        run = store.add_run(links, {}, trigger="api", requested_by="operator")
+        runner.submit(run.id)
+        done = await _until(store, run.id, _final)
+        await runner.stop()
+        return done
+
+    run = asyncio.run(main())
+    assert run.status in {"succeeded", "failed"}, run
+    assert target.read_text() == "untouched"
+    record = runner.run_dir(run.id)
+    assert not [p for p in record.iterdir() if p.is_symlink()]
+    for p in record.iterdir():
+        assert "s3cret-token" not in p.read_text(errors="replace"), p.name
+    assert (record / "report.html").is_file() and (record / "scraps.json").is_file()
+    assert list(work_dir.glob("run-*")) == []  # the run's folder is gone

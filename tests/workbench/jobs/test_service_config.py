@@ -50,15 +50,29 @@ def test_configure_hub_adds_the_service_roles_and_user_scope(tmp_path: Path) -> 
         {"name": "workbench-admin", "scopes": ["admin:users"], "services": ["workbench-admin"]}
     ]
     configure_hub(c, settings, secrets)
-    service = c.JupyterHub.services[-1]
+    by_name = {s["name"]: s for s in c.JupyterHub.services}
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    service = by_name["jobs"]
     assert service["name"] == "jobs" and service["command"][1:] == ["-m", "workbench.jobs.service"]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", service["url"])
+    assert service["timeout"] >= 120  # the hub waits for the store's upgrade on a loaded machine
     assert service["environment"]["WORKBENCH_STATE_DIR"] == str(tmp_path)
     assert service["environment"]["WORKBENCH_JOBS_PORT"] == service["url"].rsplit(":", 1)[1]
     token_file = tmp_path / "secrets" / "jobs_api_token"
     assert service["api_token"] == token_file.read_text().strip() and token_file.stat().st_mode & 0o077 == 0
     assert ACCESS_SCOPE in c.JupyterHub.load_roles[0]["scopes"]  # the CLI's admin token reaches the API
-    assert c.JupyterHub.load_roles[-1]["services"] == ["jobs"]
+    assert roles["jobs-service"]["services"] == ["jobs"]
+    # Prometheus: one token of its own reads the hub's metrics and the jobs service's.
+    prometheus = tmp_path / "secrets" / "prometheus_api_token"
+    assert by_name["prometheus"]["api_token"] == prometheus.read_text().strip()
+    assert prometheus.stat().st_mode & 0o077 == 0 and "command" not in by_name["prometheus"]
+    assert roles["prometheus"] == {
+        "name": "prometheus",
+        "description": "Read the hub's and the jobs service's metrics",
+        "scopes": ["read:metrics", ACCESS_SCOPE],
+        "services": ["prometheus"],
+    }
+    assert c.JupyterHub.authenticate_prometheus is True
     assert ACCESS_SCOPE in c.JupyterHub.extra_user_scopes
     # Another extension adding to the same Set trait keeps ours, and a second configure reuses the token.
     c.JupyterHub.extra_user_scopes.add("access:services!service=other")
@@ -69,8 +83,8 @@ def test_configure_hub_adds_the_service_roles_and_user_scope(tmp_path: Path) -> 
         c2, Settings.from_env({"WORKBENCH_STATE_DIR": str(tmp_path), "WORKBENCH_JOBS_PORT": "18123"}), secrets
     )
     assert c2.JupyterHub.extra_user_scopes == {"access:services!service=other", ACCESS_SCOPE}
-    assert c2.JupyterHub.services[0]["url"] == "http://127.0.0.1:18123"
-    assert c2.JupyterHub.services[0]["api_token"] == service["api_token"]
+    jobs2 = next(s for s in c2.JupyterHub.services if s["name"] == "jobs")
+    assert jobs2["url"] == "http://127.0.0.1:18123" and jobs2["api_token"] == service["api_token"]
     token_file.chmod(0o644)
     with pytest.raises(ValueError, match="readable by other users"):
         configure_hub(Config(), settings, secrets)

@@ -1,0 +1,172 @@
+"""Jobs: latency and throughput of 20 small runs on each executor, beside bare ``papermill`` CLI.
+
+The same trivial parametrised notebook (the jobs tests' ``tiny``: a parameters cell, three short
+cells) is run 20 times:
+
+- by bare ``papermill`` CLI (``python -m papermill in.ipynb out.ipynb -p label …``), ``--workers`` at
+  a time — the peer: what a cron job calling papermill would get;
+- by the jobs service's runner (store, queue, executor, report, scraps: everything but HTTP) on each
+  executor, with ``--workers`` runs at a time: ``local`` (a process as the run account), ``container``
+  (a container of the lab image), ``dask`` (tasks on a LocalCluster of two worker processes) and
+  ``swarm`` (one-off Swarm services of the lab image).
+
+All 20 are submitted at once; for each it prints the latency of a run (submitted → done, so queueing
+behind the others included, p50 and p95), the runs per minute of the whole batch, and the ratios to
+papermill measured in the same run. Executors that cannot run here (no
+Docker engine, no swarm, no lab image) are reported as such.
+
+    .venv/bin/python bench/jobs.py [--runs 20] [--workers 2] [--executors local,container,dask,swarm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.workbench.jobs.conftest import write_tiny  # noqa: E402
+from workbench.jobs import executors  # noqa: E402
+from workbench.jobs.executors.dask import DaskExecutor  # noqa: E402
+from workbench.jobs.model import ACTIVE, job_from_request  # noqa: E402
+from workbench.jobs.runner import Runner  # noqa: E402
+from workbench.jobs.store import Store  # noqa: E402
+from workbench.settings import Settings  # noqa: E402
+
+EXECUTORS = ("local", "container", "dask", "swarm")
+
+
+def _stats(latencies: list[float], wall: float) -> tuple[float, float, float]:
+    """(p50 [s], p95 [s], runs per minute)."""
+    ordered = sorted(latencies)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95, 60.0 * len(ordered) / wall
+
+
+def bare_papermill(notebook: Path, runs: int, workers: int, folder: Path) -> tuple[list[float], float]:
+    """Latency of each run (from the batch's start, as for the executors: all are submitted at once)
+    and the wall time of the batch, ``workers`` processes at a time."""
+    queue = list(range(runs))
+    running: dict[subprocess.Popen[bytes], int] = {}
+    latencies: list[float] = []
+    t0 = time.monotonic()
+    while queue or running:
+        while queue and len(running) < workers:
+            i = queue.pop(0)
+            argv = [sys.executable, "-m", "papermill", str(notebook), str(folder / f"out-{i}.ipynb"),
+                    "-p", "label", f"run {i}", "--no-progress-bar", "-k", "python3"]  # fmt: skip
+            running[subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)] = (
+                time.monotonic()
+            )
+        for proc in [p for p in running if p.poll() is not None]:
+            if proc.returncode != 0:
+                raise RuntimeError(f"papermill failed with code {proc.returncode}")
+            running.pop(proc)
+            latencies.append(time.monotonic() - t0)
+        time.sleep(0.02)
+    return latencies, time.monotonic() - t0
+
+
+async def on_executor(
+    name: str, settings: Settings, notebooks: Path, runs: int, workers: int, tmp: Path
+) -> tuple[list[float], float]:
+    built = executors.build(settings)
+    built[name].check()
+    store = Store(tmp / f"{name}.sqlite")
+    runner = Runner(
+        store, tmp / f"runs-{name}", notebooks, executors=built, default_executor=name, workers=workers
+    )
+    job, _ = job_from_request(
+        {"name": f"tiny-{name}", "segment": "swe", "notebook": "tiny.ipynb", "executor": name},
+        notebooks_dir=notebooks,
+        data_dir=settings.data_dir,
+        default_timeout=600,
+        created_by="bench",
+    )
+    store.add_job(job)
+    await runner.start()
+    try:
+        if name == "dask":  # the cluster starts once, before the batch (as in a running service)
+            await built[name].client()  # type: ignore[attr-defined]
+        t0 = time.monotonic()
+        queued = {}
+        for i in range(runs):
+            run = store.add_run(job, {"label": f"run {i}"}, trigger="api", requested_by="bench")
+            queued[run.id] = time.monotonic()
+            runner.submit(run.id)
+        done: dict[int, float] = {}
+        while len(done) < runs:
+            for run in store.runs(job.name, limit=runs):
+                if run.id not in done and run.status not in ACTIVE:
+                    if run.status != "succeeded":
+                        raise RuntimeError(f"run {run.id} on {name}: {run.status} {run.error}")
+                    done[run.id] = time.monotonic()
+            await asyncio.sleep(0.05)
+        wall = time.monotonic() - t0
+        return [done[i] - queued[i] for i in queued], wall
+    finally:
+        await runner.stop()
+        for executor in built.values():
+            if isinstance(executor, DaskExecutor):
+                await executor.close()
+        store.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--executors", default=",".join(EXECUTORS))
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="s2p-bench-jobs-"))
+    os.chmod(tmp, 0o711)  # local runs execute as the run account, which must reach its work folder
+    try:
+        notebooks = tmp / "notebooks"
+        notebook = write_tiny(notebooks / "tiny.ipynb")
+        settings = Settings.from_env(
+            {
+                "WORKBENCH_STATE_DIR": str(tmp / "state"),
+                "WORKBENCH_JOBS_WORK_DIR": str(tmp / "work"),
+                "WORKBENCH_JOBS_NOTEBOOKS_DIR": str(notebooks),
+                "WORKBENCH_DASK_WORKERS": str(args.workers),
+                **{k: v for k, v in os.environ.items() if k in ("WORKBENCH_IMAGE", "WORKBENCH_DASK_ADDRESS")},
+            }
+        )
+        (tmp / "state").mkdir(mode=0o700)
+        (tmp / "papermill").mkdir()
+        print(
+            f"{args.runs} runs of a trivial notebook, {args.workers} at a time (machine: {os.cpu_count()} cores)"
+        )
+        lat, wall = bare_papermill(notebook, args.runs, args.workers, tmp / "papermill")
+        p50, p95, rpm = _stats(lat, wall)
+        print(
+            f"{'':<22}{'p50 [s]':>9}{'p95 [s]':>9}{'runs/min':>10}{'p50 / papermill':>17}{'runs/min / papermill':>22}"
+        )
+        print(f"{'bare papermill CLI':<22}{p50:>9.2f}{p95:>9.2f}{rpm:>10.1f}{1.0:>17.2f}{1.0:>22.2f}")
+        base_p50, base_rpm = p50, rpm
+        for name in [e for e in args.executors.split(",") if e]:
+            try:
+                lat, wall = asyncio.run(on_executor(name, settings, notebooks, args.runs, args.workers, tmp))
+            except Exception as exc:
+                print(f"{'executor ' + name:<22} not measured: {exc}")
+                continue
+            p50, p95, rpm = _stats(lat, wall)
+            print(
+                f"{'executor ' + name:<22}{p50:>9.2f}{p95:>9.2f}{rpm:>10.1f}{p50 / base_p50:>17.2f}{rpm / base_rpm:>22.2f}"
+            )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
