@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.e2e.harness import WORKBENCH, Workbench, start_workbench
-from tests.e2e.jobs_support import RUN_BOUND_S, User, job_notebooks
+from tests.e2e.jobs_support import RUN_BOUND_S, WB_START_S, User, job_notebooks
 from tests.support import DATA, need_executable, reachable_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -54,7 +54,7 @@ def wb(tmp_path_factory: pytest.TempPathFactory, notebooks: Path) -> Iterator[Wo
         "WORKBENCH_JOBS_WORKERS": "2",
         "WORKBENCH_JOBS_WORK_DIR": str(work / "runs"),
     }
-    workbench = start_workbench(state, env)
+    workbench = start_workbench(state, env, timeout=WB_START_S)
     yield workbench
     assert workbench.stop() == 0, workbench.log_tail()
     shutil.rmtree(work, ignore_errors=True)
