@@ -21,6 +21,7 @@ from tests.support import ROOT
 from tests.workbench.jobs.conftest import write_tiny
 
 RUN_BOUND_S = 180.0  # a few-second notebook may wait this long on a loaded 2-core machine
+WB_START_S = 300.0  # `workbench up` with the jobs service and three tools, on a loaded 2-core machine
 FINAL = ("succeeded", "failed", "timed_out", "cancelled")
 
 PROBE_PARAMETERS = """\

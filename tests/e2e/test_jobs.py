@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.e2e.harness import WORKBENCH, Workbench, start_workbench
-from tests.e2e.jobs_support import RUN_BOUND_S, User, job_notebooks
+from tests.e2e.jobs_support import RUN_BOUND_S, WB_START_S, User, job_notebooks
 from tests.support import DATA, need_executable, reachable_dir
 from tests.workbench.jobs.receivers import SmtpReceiver, WebhookReceiver, wait_for
 from workbench.jobs.provenance import file_sha256
@@ -77,7 +77,7 @@ def wb(tmp_path_factory: pytest.TempPathFactory, notebooks: Path, mail: SmtpRece
         "WORKBENCH_SMTP_PORT": str(mail.port),
         "WORKBENCH_SMTP_FROM": "workbench@example.org",
     }
-    workbench = start_workbench(state, env)
+    workbench = start_workbench(state, env, timeout=WB_START_S)
     yield workbench
     assert workbench.stop() == 0, workbench.log_tail()
     shutil.rmtree(work, ignore_errors=True)

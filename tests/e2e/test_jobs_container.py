@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.harness import Workbench, start_workbench
-from tests.e2e.jobs_support import User, job_notebooks, secret_values
+from tests.e2e.jobs_support import WB_START_S, User, job_notebooks, secret_values
 from tests.images.fixtures import need_docker
 from tests.support import DATA, need_executable, reachable_dir
 from workbench.images.build import BuildResult
@@ -58,7 +58,7 @@ def wb(lab_image: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "WORKBENCH_IMAGE": lab_image.image_id,
         "WORKBENCH_JOBS_WORK_DIR": str(work / "runs"),
     }
-    workbench = start_workbench(state, env)
+    workbench = start_workbench(state, env, timeout=WB_START_S)
     try:
         yield workbench
     finally:

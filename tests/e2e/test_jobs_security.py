@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from tests.e2e.harness import Workbench, start_workbench
-from tests.e2e.jobs_support import User, job_notebooks, secret_values, service_process
+from tests.e2e.jobs_support import WB_START_S, User, job_notebooks, secret_values, service_process
 from tests.support import DATA, need, need_executable, reachable_dir
 from workbench.spawners.local import seed_home
 
@@ -85,7 +85,7 @@ def wb(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, client_secret: 
         "WORKBENCH_DB_URL": f"sqlite:///{state / 'jupyterhub.sqlite'}",
     }
     os.symlink(state / "secrets", data_dir / "evil")
-    workbench = start_workbench(state, env)
+    workbench = start_workbench(state, env, timeout=WB_START_S)
     yield workbench
     assert workbench.stop() == 0, workbench.log_tail()
     shutil.rmtree(work, ignore_errors=True)

@@ -6,7 +6,9 @@ A hub-managed service (``/services/jobs/``) with a REST API under ``api/v1/``:
   (name, segment, notebook path, papermill parameters, cron schedule, timeout);
 - :mod:`workbench.jobs.access` — who may do what, by hub groups (a pure function of the caller);
 - :mod:`workbench.jobs.store` — storage: jobs and runs under ``<state>/jobs/``, recovery after a crash;
-- :mod:`workbench.jobs.runner` — execution: the queue that runs papermill, with timeout, cancel, progress;
+- :mod:`workbench.jobs.runner` — the run queue: record folders, progress, outcome, report;
+- :mod:`workbench.jobs.executors` — where and as whom a run's papermill and kernel execute (``local``,
+  ``container``), with the start and run timeouts, cancel and the failure classes every executor shares;
 - :mod:`workbench.jobs.reports` — what a run leaves for people: HTML report, progress, first error;
 - :mod:`workbench.jobs.scraps` — how a notebook records values (``glue``) and how they are read back;
 - :mod:`workbench.jobs.state` — what the API and the scheduler share (store, runner, policy, hub client);
