@@ -52,8 +52,9 @@ FINAL_TASK_STATES = ("complete", "failed", "shutdown", "rejected", "orphaned", "
 class SwarmExecutor(Executor):
     """Runs as one-off Swarm services of the lab image; see the module docstring.
 
-    Parameters are those of :class:`.container.ContainerExecutor`, plus ``constraints`` (Swarm
-    placement constraints, default ``node.role == manager``: the node that has the run's folder).
+    Parameters are those of :class:`.container.ContainerExecutor` (``prefix`` names the services; by
+    default it is made from ``state_dir``), plus ``constraints`` (Swarm placement constraints, default
+    ``node.role == manager``: the node that has the run's folder).
     """
 
     name = "swarm"
@@ -64,7 +65,8 @@ class SwarmExecutor(Executor):
         *,
         data_dir: Path,
         work_dir: Path,
-        prefix: str,
+        prefix: str | None = None,
+        state_dir: Path | None = None,
         data_environment: Mapping[str, str] | None = None,
         network: str = "none",
         memory: int = 4 << 30,
@@ -74,13 +76,25 @@ class SwarmExecutor(Executor):
         self.image = image
         self.data_dir = data_dir
         self.work_dir = work_dir
-        self.prefix = prefix
+        self.state_dir = state_dir
+        self._prefix = prefix
         self.data_environment = {**(data_environment or {}), "WORKBENCH_DATA_DIR": DATA_FOLDER}
         self.network = network
         self.memory = memory
         self.constraints = list(constraints)
         self._make_client = client
         self._client: Any = None
+
+    @property
+    def prefix(self) -> str:
+        """This workbench's name for its services (``s2p-<6 hex of the state directory>``)."""
+        if self._prefix is None:  # imported on first use, as the container executor does
+            from types import SimpleNamespace
+
+            from workbench.spawners.docker import instance_prefix
+
+            self._prefix = instance_prefix(SimpleNamespace(state_dir=self.state_dir))
+        return self._prefix
 
     def client(self) -> Any:
         if self._client is None:
