@@ -71,7 +71,10 @@ def wb(tmp_path_factory: pytest.TempPathFactory, apps_dir: Path) -> Iterator[Wor
         yield workbench
 
 
-CELL_OUTPUT = re.compile(r'<script type="application/vnd.voila.cell-output\+json">\s*(.*?)\s*</script>', re.S)
+# The gateway adds a CSP nonce to every script tag of Voila's pages.
+CELL_OUTPUT = re.compile(
+    r'<script[^>]*type="application/vnd.voila.cell-output\+json"[^>]*>\s*(.*?)\s*</script>', re.S
+)
 
 
 def outputs(page: str) -> str:
