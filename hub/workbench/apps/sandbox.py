@@ -127,9 +127,9 @@ def _mount(source: str, target: str | Path, fstype: str | None, flags: int, data
 def _open_way(directory: Path, entries: set[str], staging: Path) -> None:
     """Cover ``directory`` with a tmpfs that holds only ``entries``, bound from the original."""
     kept = []
-    for i, name in enumerate(sorted(entries)):
+    for name in sorted(entries):
         original = directory / name
-        holder = staging / str(i)
+        holder = Path(tempfile.mkdtemp(dir=staging)) / "entry"
         if original.is_dir():
             holder.mkdir()
         else:
