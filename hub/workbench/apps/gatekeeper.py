@@ -32,12 +32,23 @@ class ToolState:
         Whether the kernel websocket passes only widget messages (:mod:`workbench.apps.messages`).
     hub_home
         The hub's home page (``<base url>hub/home``), linked from the refusal page.
+    allowed_groups
+        The workbench's groups (a user in none of them may open no tool but the public ones).
     """
 
-    def __init__(self, spec: AppSpec, voila: VoilaServer, *, kernel_filter: bool, hub_home: str) -> None:
+    def __init__(
+        self,
+        spec: AppSpec,
+        voila: VoilaServer,
+        *,
+        kernel_filter: bool,
+        hub_home: str,
+        allowed_groups: list[str] | None = None,
+    ) -> None:
         self.spec = spec
         self.voila = voila
         self.kernel_filter = kernel_filter
+        self.allowed_groups = allowed_groups
         self.hub_home = hub_home
         self.ready = asyncio.Event()
         self.failed: str | None = None
@@ -108,7 +119,9 @@ class GatekeeperMixin(HubOAuthenticated):
         user = await self._identify()
         self.current_user = user
         can_redirect = not self.is_websocket and self.request.method in {"GET", "HEAD"}  # type: ignore[attr-defined]
-        decision = decide(self.spec, user, can_redirect=can_redirect)
+        decision = decide(
+            self.spec, user, can_redirect=can_redirect, allowed_groups=self.state.allowed_groups
+        )
         if decision.allowed:
             return True
         if decision.outcome == "login":
@@ -117,13 +130,13 @@ class GatekeeperMixin(HubOAuthenticated):
             return False
         if user is None:
             raise web.HTTPError(403, decision.reason)
-        log.warning("%s (groups %s) refused: needs %s", user["name"], user.get("groups"), self.spec.groups)
+        log.warning("%s (groups %s) refused: %s", user["name"], user.get("groups"), decision.reason)
         self.render_page(
             403,
             "refused.html",
             tool=self.spec.title,
             user=user["name"],
-            access=self.spec.describe_access(),
+            reason=decision.reason,
             home=self.state.hub_home,
         )
         return False

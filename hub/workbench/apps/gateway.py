@@ -104,7 +104,13 @@ async def serve(spec: AppSpec, launch: Launch, environ: Mapping[str, str]) -> in
     bind = urlsplit(environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:0"))
     hub_home = environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/home"
     voila = launcher_for(spec, prefix, launch, environ)
-    state = ToolState(spec, voila, kernel_filter=launch.kernel_filter, hub_home=hub_home)
+    state = ToolState(
+        spec,
+        voila,
+        kernel_filter=launch.kernel_filter,
+        hub_home=hub_home,
+        allowed_groups=launch.allowed_groups,
+    )
     app = make_app(state, prefix)
     server = app.listen(bind.port or 0, address=bind.hostname or "127.0.0.1", xheaders=True)
     log.info(

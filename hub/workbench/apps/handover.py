@@ -34,6 +34,8 @@ class Launch:
         The host's data folder (mounted read-only at ``/data`` in a container).
     kernel_filter
         Whether the gateway passes only widget messages to the kernels (``WORKBENCH_APPS_KERNEL_FILTER``).
+    allowed_groups
+        The groups whose members may use the workbench (``WORKBENCH_ALLOWED_GROUPS``); ``None``: any.
     local_uid
         ``local``: the uid (and gid) the tool's Voila and kernels run as when the hub runs as root.
     hidden
@@ -51,6 +53,7 @@ class Launch:
     environment: dict[str, str] = field(default_factory=dict)
     data_dir: str = ""
     kernel_filter: bool = True
+    allowed_groups: list[str] | None = None
     local_uid: int | None = None
     hidden: list[str] = field(default_factory=list)
     image: str = ""

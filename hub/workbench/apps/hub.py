@@ -51,6 +51,7 @@ def launch_for(spec: AppSpec, settings: Settings) -> Launch:
         "environment": lab_environment(settings),
         "data_dir": str(settings.data_dir),
         "kernel_filter": settings.apps_kernel_filter,
+        "allowed_groups": list(settings.allowed_groups),
     }
     if settings.spawner in {"docker", "swarm"}:
         from workbench.spawners.docker import instance_prefix

@@ -10,7 +10,7 @@ to the hub's login, a 403 page, or the proxy.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +59,13 @@ ALLOW = Decision("allow")
 LOGIN = Decision("login")
 
 
-def decide(spec: AppSpec, user: Mapping[str, Any] | None, *, can_redirect: bool) -> Decision:
+def decide(
+    spec: AppSpec,
+    user: Mapping[str, Any] | None,
+    *,
+    can_redirect: bool,
+    allowed_groups: Collection[str] | None = None,
+) -> Decision:
     """Apply ``spec``'s policy to a visitor.
 
     Parameters
@@ -72,11 +78,18 @@ def decide(spec: AppSpec, user: Mapping[str, Any] | None, *, can_redirect: bool)
     can_redirect
         Whether the request is one a browser follows a redirect from (a ``GET``/``HEAD`` that is not
         a websocket): a visitor who is not logged in is then sent to log in, else refused.
+    allowed_groups
+        The groups whose members may use the workbench (``WORKBENCH_ALLOWED_GROUPS``). A hub user in
+        none of them (whose groups were taken away after they got a token: the hub refuses their
+        login, not their tokens) may not open ``logged-in`` tools either.
     """
     if spec.access == "public":
         return ALLOW
     if user is None:
         return LOGIN if can_redirect else Decision("refuse", "log in first")
-    if not spec.may_open(user.get("groups") or []):
+    groups = set(user.get("groups") or [])
+    if allowed_groups is not None and not groups & set(allowed_groups):
+        return Decision("refuse", "your account is in none of the workbench's groups")
+    if not spec.may_open(groups):
         return Decision("refuse", f"this tool is open to {spec.describe_access()}")
     return ALLOW
