@@ -70,13 +70,20 @@ def attacks(phone: PhoneHome, marker: Path) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def launch(ks: KernelSocket, phone: PhoneHome, marker: Path) -> dict[str, str]:
-    """Send every attack on ``ks`` (plus two frames that are no kernel message); return label → msg id."""
+def launch(ks: KernelSocket, phone: PhoneHome, marker: Path, *, malformed: bool = True) -> dict[str, str]:
+    """Send every attack on ``ks`` (and, if ``malformed``, two frames that are no kernel message);
+    return label → msg id."""
     sent = {label: ks.send(msg) for label, msg in attacks(phone, marker)}
+    if malformed:
+        send_malformed(ks)
+    return sent
+
+
+def send_malformed(ks: KernelSocket) -> None:
+    """Frames that are no kernel message in the socket's framing."""
     if ks.protocol:
         ks.send_raw('{"header": {"msg_type": "execute_request"}}')  # a text frame on a binary socket
     ks.send_raw(b"\x00\xff garbage \x00")
-    return sent
 
 
 def assert_nothing_ran(ks: KernelSocket, silent: dict[str, str], phone: PhoneHome, marker: Path) -> None:

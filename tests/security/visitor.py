@@ -161,6 +161,8 @@ class KernelSocket:
             raw = self.ws.recv()
         except websocket.WebSocketTimeoutException:
             return None
+        if raw in ("", b""):
+            raise websocket.WebSocketConnectionClosedException("the gateway or Voila closed the socket")
         if isinstance(raw, bytes) and self.protocol == V1:
             channel, parts = deserialize_msg_from_ws_v1(raw)
             msg = {
