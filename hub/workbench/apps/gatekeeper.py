@@ -64,7 +64,7 @@ class ToolState:
     async def start_voila(self) -> None:
         """Start Voila and wait for it; a failure is kept in :attr:`failed` (the hub log says why)."""
         try:
-            await asyncio.to_thread(self.voila.start)
+            await self.voila.start()
             await self.voila.wait_ready()
         except Exception as exc:  # any failure: the watcher stops the gateway and the hub restarts it
             self.failed = str(exc) or type(exc).__name__

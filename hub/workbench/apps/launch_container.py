@@ -19,6 +19,7 @@ starts the tool again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import threading
@@ -105,11 +106,21 @@ class ContainerVoila(VoilaServer):
         except docker.errors.APIError as exc:  # "removal already in progress" (auto_remove)
             log.debug("removing %s: %s", name, exc)
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await asyncio.to_thread(self._start)  # the Docker API blocks
+
+    def _start(self) -> None:
+        import docker.errors
+
         name = self.launch.container_name
         self._remove(name)  # left by a gateway that was killed
         config = self.write_config(owner=JOVYAN_UID)
-        self.container = self._client().containers.run(**self.run_kwargs(config))
+        try:
+            self.container = self._client().containers.run(**self.run_kwargs(config))
+        except docker.errors.ImageNotFound:
+            raise RuntimeError(
+                f"the lab image {self.launch.image} is missing: build it with `workbench images build`"
+            ) from None
         log.info("tool %s: Voila and its kernels run in %s", self.spec.name, self.where)
         for target in (self._follow_logs, self._wait):
             thread = threading.Thread(target=target, name=f"{name}-{target.__name__}", daemon=True)

@@ -148,7 +148,8 @@ class LocalVoila(VoilaServer):
             env.update(HOME=str(self._home), USER=user, LOGNAME=user)
         return env
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        # On the event loop's thread: a child started with a preexec_fn from another thread may hang.
         self.uid, why = self.isolation()
         if self.uid is None:
             level = logging.WARNING if os.geteuid() == 0 else logging.INFO

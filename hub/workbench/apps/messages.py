@@ -71,7 +71,7 @@ class KernelMessage:
     parent_header: dict[str, Any]
     metadata: dict[str, Any]
     content: dict[str, Any]
-    buffers: list[bytes] = field(default_factory=list)
+    buffers: list[bytes | memoryview] = field(default_factory=list)
     framing: str = "json"
 
     @property
@@ -89,7 +89,7 @@ def _json_object(raw: bytes | str, what: str) -> dict[str, Any]:
     return value
 
 
-def _from_dict(msg: Mapping[str, Any], buffers: list[bytes], framing: str) -> KernelMessage:
+def _from_dict(msg: Mapping[str, Any], buffers: list[bytes | memoryview], framing: str) -> KernelMessage:
     parts = {}
     for key in ("header", "parent_header", "metadata", "content"):
         value = msg.get(key, {})
@@ -113,8 +113,9 @@ def _parse_legacy_binary(frame: bytes) -> KernelMessage:
     bounds = [*offsets, len(frame)]
     if offsets[0] != 4 * (count + 1) or any(a > b for a, b in zip(bounds, bounds[1:], strict=False)):
         raise FrameError("binary frame offsets are out of order")
-    parts = [frame[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-    return _from_dict(_json_object(parts[0], "message"), parts[1:], "binary")
+    view = memoryview(frame)  # slices of a view are not copies: a plot's buffers stay where they are
+    parts: list[bytes | memoryview] = [view[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return _from_dict(_json_object(bytes(parts[0]), "message"), parts[1:], "binary")
 
 
 def _parse_v1(frame: bytes) -> KernelMessage:
@@ -131,16 +132,17 @@ def _parse_v1(frame: bytes) -> KernelMessage:
         raise FrameError("v1 frame offsets are out of order")
     # As Jupyter Server reads it: the parts lie between consecutive offsets; the last offset ends
     # the last part.
-    parts = [frame[a:b] for a, b in zip(offsets, offsets[1:], strict=False)]
+    view = memoryview(frame)  # slices of a view are not copies: a plot's buffers stay where they are
+    parts = [view[a:b] for a, b in zip(offsets, offsets[1:], strict=False)]
     try:
-        channel = parts[0].decode("utf-8")
+        channel = bytes(parts[0]).decode("utf-8")
     except UnicodeDecodeError:
         raise FrameError("v1 channel is not UTF-8") from None
     header, parent, metadata, content = (
-        _json_object(p, name)
+        _json_object(bytes(p), name)
         for p, name in zip(parts[1:5], ("header", "parent_header", "metadata", "content"), strict=True)
     )
-    return KernelMessage(channel, header, parent, metadata, content, [bytes(b) for b in parts[5:]], "v1")
+    return KernelMessage(channel, header, parent, metadata, content, list(parts[5:]), "v1")
 
 
 def parse(frame: str | bytes, protocol: str | None) -> KernelMessage:
@@ -187,8 +189,8 @@ def serialize(msg: KernelMessage) -> str | bytes:
         offsets = [8 * (len(parts) + 2)]
         for part in parts:
             offsets.append(offsets[-1] + len(part))
-        head = len(offsets).to_bytes(8, "little") + b"".join(o.to_bytes(8, "little") for o in offsets)
-        return head + b"".join(parts)
+        head = [len(offsets).to_bytes(8, "little"), *(o.to_bytes(8, "little") for o in offsets)]
+        return b"".join([*head, *parts])  # one copy of the buffers
     body = {
         "channel": msg.channel,
         "header": msg.header,
@@ -202,7 +204,7 @@ def serialize(msg: KernelMessage) -> str | bytes:
     offsets = [4 * (len(parts) + 1)]
     for part in parts[:-1]:
         offsets.append(offsets[-1] + len(part))
-    return struct.pack(f"!{len(parts) + 1}I", len(parts), *offsets) + b"".join(parts)
+    return b"".join([struct.pack(f"!{len(parts) + 1}I", len(parts), *offsets), *parts])
 
 
 def refusal(msg: KernelMessage) -> str | None:

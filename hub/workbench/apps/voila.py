@@ -139,8 +139,8 @@ class VoilaServer:
         """Where the kernels run, in words for the log (``uid 1900000003``, ``container …``)."""
         raise NotImplementedError
 
-    def start(self) -> None:
-        """Start Voila (returns at once; see :meth:`wait_ready`)."""
+    async def start(self) -> None:
+        """Start Voila (returns once it is launched; see :meth:`wait_ready`)."""
         raise NotImplementedError
 
     def exit_code(self) -> int | None:
