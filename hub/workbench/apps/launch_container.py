@@ -28,7 +28,7 @@ from typing import Any
 
 from workbench.apps.handover import Launch
 from workbench.apps.spec import AppSpec
-from workbench.apps.voila import STOP_TIMEOUT, VoilaServer
+from workbench.apps.voila import VoilaServer
 
 log = logging.getLogger("workbench.apps.gateway")
 
@@ -38,6 +38,9 @@ TOOL_DIR = "/srv/tool"
 """The tool's folder inside the container (read-only)."""
 CONFIG_DIR = "/etc/workbench-voila"
 """Where Voila's configuration is mounted (one read-only file, readable by jovyan only)."""
+CONTAINER_STOP_S = 3
+"""Seconds a tool's container gets between SIGTERM and SIGKILL: its kernels hold nothing to save, and
+the hub stops its services one after the other before it stops the users' labs [s]."""
 PIDS_LIMIT = 1024
 """Processes a tool's container may hold (Voila, its kernels and their threads)."""
 LABEL = "org.s2p.workbench"
@@ -149,7 +152,7 @@ class ContainerVoila(VoilaServer):
     def stop(self) -> None:
         if self.container is not None and self._exit is None:
             try:
-                self.container.stop(timeout=int(STOP_TIMEOUT))
+                self.container.stop(timeout=CONTAINER_STOP_S)
             except Exception as exc:
                 log.debug("stopping %s: %s", self.launch.container_name, exc)
         if self.container is not None:
