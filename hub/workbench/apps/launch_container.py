@@ -38,9 +38,6 @@ TOOL_DIR = "/srv/tool"
 """The tool's folder inside the container (read-only)."""
 CONFIG_DIR = "/etc/workbench-voila"
 """Where Voila's configuration is mounted (one read-only file, readable by jovyan only)."""
-CONTAINER_STOP_S = 3
-"""Seconds a tool's container gets between SIGTERM and SIGKILL: its kernels hold nothing to save, and
-the hub stops its services one after the other before it stops the users' labs [s]."""
 PIDS_LIMIT = 1024
 """Processes a tool's container may hold (Voila, its kernels and their threads)."""
 LABEL = "org.s2p.workbench"
@@ -150,11 +147,22 @@ class ContainerVoila(VoilaServer):
         return self._exit
 
     def stop(self) -> None:
-        if self.container is not None and self._exit is None:
-            try:
-                self.container.stop(timeout=CONTAINER_STOP_S)
-            except Exception as exc:
-                log.debug("stopping %s: %s", self.launch.container_name, exc)
+        # Removed at once (killed): the kernels hold nothing to save, everything of the tool lives in
+        # the container, and the hub stops its services one after the other before the users' labs.
         if self.container is not None:
             self._remove(self.launch.container_name)
         self.remove_config()
+
+
+def remove_tool_containers(prefix: str) -> list[str]:
+    """Remove the tool containers of one workbench (``<prefix>-tool-*``) left by gateways that were
+    killed; return their names. Used by ``workbench up`` once the hub has stopped."""
+    import docker
+
+    client = docker.from_env(timeout=60)
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=tool"}):
+        if container.name.startswith(f"{prefix}-tool-"):
+            container.remove(force=True)
+            removed.append(container.name)
+    return removed
