@@ -136,6 +136,20 @@ def parse_size(raw: str) -> int:
     return int(value)
 
 
+def parse_docker_size(raw: str) -> str:
+    """A Docker-style size or 0 (no limit) (``512M``, ``4G``, ``1.5g``, bytes), checked and kept as written."""
+    value = raw.strip()
+    text = value.lower().removesuffix("b").removesuffix("i")
+    number = text[:-1] if text and text[-1] in "kmgt" else text
+    try:
+        ok = float(number) >= 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("expected a size such as 512M, 4G or a number of bytes")
+    return value
+
+
 def parse_ip(raw: str) -> str:
     value = raw.strip()
     try:
@@ -265,8 +279,9 @@ class Settings:
         "WORKBENCH_ENV",
         default="dev",
         choices=ENVIRONMENTS,
-        help="Deployment environment. `ope` (operations) refuses the dev IdP, plain HTTP on a public address "
-        "and development secrets.",
+        help="Deployment environment. `ope` (operations) refuses the dev IdP, plain HTTP on a public address, "
+        "development secrets, and settings that give users the hub's OS identity or files (the local "
+        "spawner, the tools' kernel filter off, a data folder holding the state directory).",
     )
     log_level: str = setting(
         "WORKBENCH_LOG_LEVEL",
@@ -312,6 +327,29 @@ class Settings:
         parse=parse_path,
         help="Folder of the published Voila tools (one folder per tool: app.ipynb + app.yaml), each "
         "served by the hub at /services/<folder>/ with the access policy of its app.yaml.",
+    )
+    apps_kernel_filter: bool = setting(
+        "WORKBENCH_APPS_KERNEL_FILTER",
+        default=True,
+        parse=parse_bool,
+        help="Whether each tool's gateway passes only the widget messages of a tool's page to its kernels "
+        "(kernel info, comms) and drops everything else a visitor sends (execute, inspect, complete…). "
+        "Turn it off only to test the layers behind it; `ope` refuses false.",
+    )
+    apps_uid_base: int = setting(
+        "WORKBENCH_APPS_UID_BASE",
+        default=1_900_000_000,
+        parse=parse_int,
+        help="Local spawner with the hub running as root: each tool's Voila and kernels run as a uid of "
+        "their own in [base, base + 2^24), chosen from the state directory and the tool's name; no account "
+        "is needed (a uid that has one is not used).",
+    )
+    apps_memory: str = setting(
+        "WORKBENCH_APPS_MEMORY",
+        default="4G",
+        parse=parse_docker_size,
+        help="Docker and Swarm spawners: memory limit of each tool's container (its Voila and every "
+        "visitor's kernel together); 0 for none.",
     )
     catalog: str = setting(
         "WORKBENCH_CATALOG",
@@ -764,6 +802,21 @@ class Settings:
             problems.append(
                 f"WORKBENCH_OIDC_ISSUER={self.oidc_issuer}: tokens over plain HTTP; use https://."
             )
+        if self.spawner == "local":
+            problems.append(
+                "WORKBENCH_SPAWNER=local: every lab (and tool) would run as the hub's own OS user, with the hub "
+                "database and secrets in reach; set WORKBENCH_SPAWNER=docker or swarm."
+            )
+        if not self.apps_kernel_filter:
+            problems.append(
+                "WORKBENCH_APPS_KERNEL_FILTER=false: visitors of published tools could send any kernel "
+                "message through the gateway; it is a switch for tests, leave it unset."
+            )
+        if _contains(self.data_dir, self.state_dir):
+            problems.append(
+                f"WORKBENCH_DATA_DIR={self.data_dir} contains WORKBENCH_STATE_DIR={self.state_dir}: every lab, "
+                "tool and job run mounts the data, so it would read the hub's database and secrets."
+            )
         secret = self.oidc_client_secret
         if secret in DEV_SECRETS or len(secret) < 16 or (dev_client_secret and secret == dev_client_secret):
             problems.append(
@@ -836,6 +889,12 @@ def _show_tuple(value: tuple[Any, ...]) -> str:
     if value and isinstance(value[0], tuple):
         return " ".join(f"{k}={v}" for k, v in value)
     return ",".join(value)
+
+
+def _contains(outer: Path, inner: Path) -> bool:
+    """Whether ``inner`` is ``outer`` or lies inside it (both resolved)."""
+    outer, inner = Path(outer).resolve(), Path(inner).resolve()
+    return inner == outer or outer in inner.parents
 
 
 def _mask(name: str, value: Any) -> str:

@@ -21,6 +21,7 @@ PRODUCTION = {
     "WORKBENCH_OIDC_ISSUER": "https://sso.example.org/realms/s2p",
     "WORKBENCH_OIDC_CLIENT_SECRET": "k3y-cl0ak-generated-0123456789abcdef",
     "WORKBENCH_PUBLIC_URL": "https://workbench.example.org",
+    "WORKBENCH_SPAWNER": "docker",
 }
 
 
@@ -126,6 +127,16 @@ def test_production_configuration_is_accepted() -> None:
         ({"WORKBENCH_OIDC_ISSUER": "http://sso.example.org/realms/s2p"}, "tokens over plain HTTP"),
         ({"WORKBENCH_OIDC_CLIENT_SECRET": "changeme"}, "WORKBENCH_OIDC_CLIENT_SECRET is empty, short"),
         ({"WORKBENCH_OIDC_CLIENT_SECRET": "short-secret"}, "WORKBENCH_OIDC_CLIENT_SECRET is empty, short"),
+        # settings under which users' code would run as the hub's OS user or see its files
+        (
+            {"WORKBENCH_SPAWNER": "local"},
+            "WORKBENCH_SPAWNER=local: every lab (and tool) would run as the hub's",
+        ),
+        ({"WORKBENCH_APPS_KERNEL_FILTER": "false"}, "WORKBENCH_APPS_KERNEL_FILTER=false"),
+        (
+            {"WORKBENCH_DATA_DIR": "/srv/s2p", "WORKBENCH_STATE_DIR": "/srv/s2p/state"},
+            "WORKBENCH_DATA_DIR=/srv/s2p contains WORKBENCH_STATE_DIR=/srv/s2p/state",
+        ),
     ],
 )
 def test_production_refusals_name_the_setting(change: dict[str, str], refusal: str) -> None:

@@ -5,7 +5,9 @@ For every valid folder of ``voila-apps/`` (``WORKBENCH_APPS_DIR``):
 - a hub-managed service named after the folder, reachable at ``/services/<name>/``, whose command is
   the tool's gateway (:mod:`workbench.apps.gateway`) on a free port of 127.0.0.1; the hub starts and
   stops it with itself, lists it in ``GET /hub/api/services`` (with ``info``: title, description,
-  access) and logs users in to it by OAuth without a confirmation page;
+  access) and logs users in to it by OAuth without a confirmation page. How the tool's Voila runs
+  (:func:`launch_for`) follows the spawner: a container of the lab image with the Docker and Swarm
+  spawners, a local process (under a uid of its own when the hub runs as root) with the local one;
 - the scope ``access:services!service=<name>`` for whom the policy lets in: every user for
   ``public`` and ``logged-in`` tools, the members of the listed groups for ``groups`` tools (a role
   ``app-<name>``). The hub refuses the others at its OAuth step; the gateway checks again;
@@ -25,7 +27,7 @@ from typing import Any
 
 from traitlets.log import get_logger
 
-from workbench.apps.gateway import SPEC_ENV, spec_to_json
+from workbench.apps.handover import LAUNCH_ENV, SPEC_ENV, Launch, launch_to_json, spec_to_json
 from workbench.apps.spec import AppSpec, discover
 from workbench.secrets import HubSecrets
 from workbench.settings import Settings
@@ -40,14 +42,44 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def service_for(spec: AppSpec, environment: dict[str, str], port: int) -> dict[str, Any]:
+def launch_for(spec: AppSpec, settings: Settings) -> Launch:
+    """How ``spec``'s Voila runs under ``settings`` (see :class:`workbench.apps.handover.Launch`)."""
+    from workbench.apps.launch_local import tool_uid
+    from workbench.hubconfig import lab_environment
+
+    common: dict[str, Any] = {
+        "environment": lab_environment(settings),
+        "data_dir": str(settings.data_dir),
+        "kernel_filter": settings.apps_kernel_filter,
+        "allowed_groups": list(settings.allowed_groups),
+    }
+    if settings.spawner in {"docker", "swarm"}:
+        from workbench.spawners.docker import instance_prefix
+        from workbench.spawners.profiles import parse_bytes
+
+        return Launch(
+            runtime="container",
+            image=settings.image,
+            container_name=f"{instance_prefix(settings)}-tool-{spec.name}",
+            memory_bytes=parse_bytes(settings.apps_memory),
+            **common,
+        )
+    return Launch(
+        runtime="local",
+        local_uid=tool_uid(settings.apps_uid_base, settings.state_dir, spec.name),
+        hidden=[str(settings.state_dir)],
+        **common,
+    )
+
+
+def service_for(spec: AppSpec, environment: dict[str, str], port: int, launch: Launch) -> dict[str, Any]:
     """The ``c.JupyterHub.services`` entry of a tool."""
     return {
         "name": spec.name,
         "url": f"http://127.0.0.1:{port}",
         "command": [sys.executable, "-m", "workbench.apps.gateway"],
         "cwd": str(spec.directory),
-        "environment": {**environment, SPEC_ENV: spec_to_json(spec)},
+        "environment": {**environment, SPEC_ENV: spec_to_json(spec), LAUNCH_ENV: launch_to_json(launch)},
         "display": True,
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": [GROUPS_SCOPE],
@@ -99,8 +131,6 @@ def configure_hub(c: Any, settings: Settings, secrets: HubSecrets) -> list[AppSp
     list of AppSpec
         The tools published (the broken ones are logged and left out).
     """
-    from workbench.hubconfig import lab_environment
-
     log = get_logger()  # the hub's log (hub.log) while the hub reads its configuration
     apps, errors = discover(settings.apps_dir, known_groups=settings.allowed_groups)
     for error in errors:
@@ -109,12 +139,13 @@ def configure_hub(c: Any, settings: Settings, secrets: HubSecrets) -> list[AppSp
         log.info("workbench apps: no published tools in %s", settings.apps_dir)
         return apps
 
-    environment = {**lab_environment(settings), "WORKBENCH_LOG_LEVEL": settings.log_level}
+    # The gateway's own environment: its log level (what its Voila and kernels get is in the launch).
+    environment = {"WORKBENCH_LOG_LEVEL": settings.log_level}
     services = list(c.JupyterHub.services) if isinstance(c.JupyterHub.services, list) else []
     roles = list(c.JupyterHub.load_roles) if isinstance(c.JupyterHub.load_roles, list) else []
     everyone: set[str] = set()
     for spec in apps:
-        services.append(service_for(spec, environment, _free_port()))
+        services.append(service_for(spec, environment, _free_port(), launch_for(spec, settings)))
         scope = f"access:services!service={spec.name}"
         if spec.access == "groups":
             roles.append(

@@ -162,6 +162,20 @@ def _start_keycloak(settings: Settings, client_secret: str) -> Any:
     return server
 
 
+def _remove_tool_containers(settings: Settings) -> None:
+    """Remove the published tools' containers a killed gateway left (each gateway removes its own)."""
+    from workbench.apps.launch_container import remove_tool_containers
+    from workbench.spawners.docker import instance_prefix
+
+    try:
+        removed = remove_tool_containers(instance_prefix(settings))
+    except Exception as exc:  # the engine is gone: nothing more to do here
+        print(f"workbench: could not look for left-over tool containers: {exc}", file=sys.stderr)
+        return
+    if removed:
+        print(f"workbench: removed left-over tool containers {removed}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: oauthenticator takes seconds to import, and `workbench --help` needs none of it.
     from workbench.auth import ClientCredentialsError, DiscoveryError, check_client, discover
@@ -286,5 +300,7 @@ def run(args: argparse.Namespace) -> int:
         leftovers = stop_descendants(timeout=10)
         if leftovers:
             print(f"workbench: stopped left-over processes {leftovers}", file=sys.stderr)
+        if settings.spawner in {"docker", "swarm"}:
+            _remove_tool_containers(settings)
         print("workbench: stopped.", flush=True)
     return code

@@ -12,7 +12,7 @@ from jupyterhub import orm
 from traitlets.config import Config, LazyConfigValue
 
 from tests.support import ROOT
-from workbench.apps.gateway import SPEC_ENV, spec_from_json, spec_to_json
+from workbench.apps.handover import LAUNCH_ENV, SPEC_ENV, launch_from_json, spec_from_json, spec_to_json
 from workbench.apps.hub import GROUPS_SCOPE, configure_hub
 from workbench.apps.spec import discover
 from workbench.apps.voila import voila_config
@@ -51,7 +51,11 @@ def test_one_managed_service_per_tool(tmp_path: Path, apps_dir: Path) -> None:
         ports.add(s["url"].rsplit(":", 1)[1])
         assert s["command"][1:] == ["-m", "workbench.apps.gateway"]
         assert spec_from_json(s["environment"][SPEC_ENV]) == spec
-        assert s["environment"]["WORKBENCH_DATA_DIR"] == str(ROOT / "data")
+        launch = launch_from_json(s["environment"][LAUNCH_ENV])
+        assert launch.runtime == "local" and launch.kernel_filter is True
+        assert launch.environment["WORKBENCH_DATA_DIR"] == launch.data_dir == str(ROOT / "data")
+        # the gateway itself gets no data settings, and its Voila no hub credential
+        assert "WORKBENCH_DATA_DIR" not in s["environment"]
         assert s["oauth_no_confirm"] is True
         assert s["oauth_client_allowed_scopes"] == [GROUPS_SCOPE]
         assert s["info"]["title"] == spec.title and s["info"]["access"] == spec.access
@@ -153,6 +157,6 @@ def test_spec_json_round_trip_and_voila_config() -> None:
     ],
 )
 def test_gateway_passes_on_only_the_page_its_assets_and_kernels(path: str, proxied: bool) -> None:
-    from workbench.apps.gateway import may_proxy
+    from workbench.apps.policy import may_proxy
 
     assert may_proxy(path) is proxied

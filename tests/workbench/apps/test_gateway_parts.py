@@ -1,0 +1,168 @@
+"""The gateway's pure parts: the policy decision, its pages (escaping, headers), the nonce injector,
+the sandbox's plan, the launch the hub hands over, the container a tool runs in."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from workbench.apps import pages
+from workbench.apps.handover import Launch, launch_from_json, launch_to_json
+from workbench.apps.hub import launch_for
+from workbench.apps.launch_container import ContainerVoila
+from workbench.apps.launch_local import UID_SPAN, tool_uid
+from workbench.apps.policy import decide
+from workbench.apps.sandbox import plan
+from workbench.apps.spec import AppSpec
+from workbench.settings import Settings
+
+
+def spec(access: str = "public", groups: tuple[str, ...] = (), title: str = "Tool") -> AppSpec:
+    return AppSpec(name="tool", title=title, directory=Path("/srv/x"), access=access, groups=groups)
+
+
+ALLOWED = ["swe", "debris", "neo", "operators", "admins"]
+
+
+@pytest.mark.parametrize(
+    ("access", "groups", "user", "can_redirect", "outcome"),
+    [
+        ("public", (), None, False, "allow"),
+        ("logged-in", (), None, True, "login"),
+        ("logged-in", (), None, False, "refuse"),  # a websocket or a POST cannot be sent to log in
+        ("logged-in", (), {"name": "a", "groups": ["swe"]}, True, "allow"),
+        ("logged-in", (), {"name": "a", "groups": []}, True, "refuse"),  # in none of the workbench's groups
+        ("logged-in", (), {"name": "a", "groups": ["partners"]}, True, "refuse"),
+        ("groups", ("debris",), {"name": "a", "groups": ["debris"]}, True, "allow"),
+        ("groups", ("debris",), {"name": "a", "groups": ["admins"]}, True, "refuse"),
+        ("groups", ("debris",), None, True, "login"),
+    ],
+)
+def test_policy(
+    access: str, groups: tuple[str, ...], user: dict | None, can_redirect: bool, outcome: str
+) -> None:
+    assert (
+        decide(spec(access, groups), user, can_redirect=can_redirect, allowed_groups=ALLOWED).outcome
+        == outcome
+    )
+
+
+def test_pages_escape_what_they_show() -> None:
+    nonce = pages.new_nonce()
+    html = pages.render(
+        "refused.html",
+        nonce=nonce,
+        tool='<script>alert("t")</script>',
+        title="<b>",
+        user="<img src=x onerror=alert(1)>",
+        reason="<svg onload=alert(2)>",
+        home="javascript:alert(3)' x='",
+    )
+    assert "<script>alert" not in html and "<img" not in html and "<svg" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert 'href="javascript:alert(3)&#39; x=&#39;"' in html  # an attribute stays one attribute
+    assert f'<style nonce="{nonce}">' in html
+    error = pages.render(
+        "error.html", nonce=nonce, title="x", status=404, reason="Not Found", detail="<i>x</i>"
+    )
+    assert "&lt;i&gt;x&lt;/i&gt;" in error
+
+
+def test_header_sets() -> None:
+    own = pages.own_page_headers("n0")
+    assert "script-src" not in own["Content-Security-Policy"] and own["X-Frame-Options"] == "DENY"
+    voila = pages.voila_headers("n1")
+    assert "script-src 'self' 'nonce-n1'" in voila["Content-Security-Policy"]
+    for headers in (own, voila):
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors" in headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 8, 13, 1000])
+def test_nonce_injector_finds_tags_split_across_chunks(chunk: int) -> None:
+    doc = (
+        b"<html><SCRIPT>a()</SCRIPT><script src='x.js'></script><scripts>no</scripts>"
+        b"<script\ntype='module'>b()</script><p>&lt;script&gt;</p><script/>"
+    )
+    injector = pages.NonceInjector("N")
+    out = b"".join(injector.feed(doc[i : i + chunk]) for i in range(0, len(doc), chunk)) + injector.close()
+    assert out.count(b' nonce="N"') == 4
+    assert re.sub(rb' nonce="N"', b"", out) == doc
+    assert b"<scripts>" in out and b'<scripts nonce="N">' not in out
+
+
+def test_tool_uids_are_stable_distinct_and_in_range(tmp_path: Path) -> None:
+    a = tool_uid(1_900_000_000, tmp_path / "one", "geomagnetic-storms")
+    assert a == tool_uid(1_900_000_000, tmp_path / "one", "geomagnetic-storms")
+    assert a != tool_uid(1_900_000_000, tmp_path / "two", "geomagnetic-storms")
+    assert a != tool_uid(1_900_000_000, tmp_path / "one", "neo-risk-list")
+    assert 1_900_000_000 <= a < 1_900_000_000 + UID_SPAN
+
+
+def test_sandbox_plan_opens_closed_directories_on_the_way(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    (closed / "inner" / "tool").mkdir(parents=True)
+    (closed / "secret").mkdir()
+    (closed / "inner" / "tool" / "app.ipynb").write_text("{}")
+    (closed / "inner" / "tool" / "private.txt").write_text("x")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(closed, 0o700)
+    os.chmod(closed / "inner", 0o711)  # searchable, not listable: no opening needed
+    os.chmod(closed / "inner" / "tool", 0o755)
+    os.chmod(closed / "inner" / "tool" / "private.txt", 0o600)
+    uid = 1_900_000_007
+    steps = plan(uid, [closed / "inner" / "tool", closed / "inner" / "tool" / "app.ipynb"])
+    assert {p: e for p, e in steps.openings.items() if p.is_relative_to(tmp_path)} == {closed: {"inner"}}
+    assert steps.unreadable is None
+    assert (
+        plan(uid, [closed / "inner" / "tool" / "private.txt"]).unreadable
+        == closed / "inner" / "tool" / "private.txt"
+    )
+
+
+def test_launch_follows_the_spawner(tmp_path: Path) -> None:
+    s = spec()
+    local = launch_for(s, Settings.from_env({}, state_dir=tmp_path / "state"))
+    assert local.runtime == "local" and local.hidden == [str(tmp_path / "state")]
+    assert local.local_uid == tool_uid(1_900_000_000, tmp_path / "state", "tool")
+    assert launch_from_json(launch_to_json(local)) == local
+    docker = launch_for(
+        s,
+        Settings.from_env(
+            {"WORKBENCH_SPAWNER": "docker", "WORKBENCH_APPS_MEMORY": "2G"}, state_dir=tmp_path / "s"
+        ),
+    )
+    assert docker.runtime == "container" and docker.image == "s2p-workbench/lab:latest"
+    assert docker.memory_bytes == 2 << 30 and re.fullmatch(
+        r"s2p-[0-9a-f]{6}-tool-tool", docker.container_name
+    )
+    assert docker.kernel_filter is True and "WORKBENCH_APPS_KERNEL_FILTER" not in docker.environment
+    with pytest.raises(ValueError, match="runtime"):
+        Launch(runtime="vm")
+
+
+def test_tool_container_holds_only_the_tool_and_the_data(tmp_path: Path) -> None:
+    launch = Launch(
+        runtime="container",
+        image="s2p-workbench/lab:latest",
+        container_name="s2p-abc123-tool-tool",
+        data_dir="/srv/data",
+        environment={"WORKBENCH_DATA_DIR": "/srv/data", "WORKBENCH_DATA_LIVE": "1"},
+        memory_bytes=1 << 30,
+    )
+    voila = ContainerVoila(spec(), "/services/tool/", launch)
+    kwargs = voila.run_kwargs(tmp_path / "voila.json")
+    assert kwargs["user"] == "jovyan" and kwargs["cap_drop"] == ["ALL"]
+    assert kwargs["security_opt"] == ["no-new-privileges"] and kwargs["network_mode"] == "host"
+    assert kwargs["init"] is True and kwargs["pids_limit"] > 0 and kwargs["mem_limit"] == 1 << 30
+    assert {v["bind"]: v["mode"] for v in kwargs["volumes"].values()} == {
+        "/srv/tool": "ro",
+        "/etc/workbench-voila/voila.json": "ro",
+        "/data": "ro",
+    }
+    assert kwargs["environment"]["WORKBENCH_DATA_DIR"] == "/data"
+    assert not [k for k in kwargs["environment"] if "JUPYTERHUB" in k or "TOKEN" in k or "SECRET" in k]
+    assert f"--port={voila.port}" in kwargs["command"] and "--base_url=/services/tool/" in kwargs["command"]
