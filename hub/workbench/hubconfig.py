@@ -37,6 +37,7 @@ ADMIN_SCOPES = [
     "read:services",
     "access:servers",
     "tokens",
+    "shutdown",  # `workbench up` stops the hub with its servers through /hub/api/shutdown
 ]
 
 PROXY_COMMAND = PROJECT_ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -134,6 +135,11 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
     c.ConfigurableHTTPProxy.auth_token = secrets.proxy_auth_token
     c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
     c.ConfigurableHTTPProxy.should_start = True
+    # A hub that stops (a crash, a restart) leaves the labs and the proxy running: the next hub resumes
+    # them from its database, and users keep their kernels and their login. A deliberate stop asks
+    # for both through /hub/api/shutdown (workbench.supervisor).
+    c.JupyterHub.cleanup_servers = False
+    c.JupyterHub.cleanup_proxy = False
 
     # Spawns may take longer than JupyterHub's 10 s before the API answers "pending" (and 6.1.1 answers
     # a 500 to a spawn POST that outlasts it); clients poll the server state anyway.
