@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from workbench import auth, spawners
 from workbench.plugins import import_optional
+from workbench.proxy import WorkbenchProxy
 from workbench.secrets import HubSecrets, ensure_secrets
 from workbench.settings import PROJECT_ROOT, Settings
 
@@ -129,7 +130,8 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
     c.JupyterHub.cookie_secret_file = str(secrets.cookie_secret_file)
     c.CryptKeeper.keys = [secrets.crypt_key]
 
-    c.JupyterHub.proxy_class = "configurable-http-proxy"
+    # configurable-http-proxy, adopted by the next hub when the hub restarts (workbench.proxy)
+    c.JupyterHub.proxy_class = WorkbenchProxy
     c.ConfigurableHTTPProxy.command = proxy_command()
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
     c.ConfigurableHTTPProxy.auth_token = secrets.proxy_auth_token
