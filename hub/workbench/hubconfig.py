@@ -41,6 +41,9 @@ ADMIN_SCOPES = [
     "shutdown",  # `workbench up` stops the hub with its servers through /hub/api/shutdown
 ]
 
+LAB_POLL_INTERVAL_S = 10
+"""How often the hub asks each spawner whether its lab still runs [s]."""
+
 PROXY_COMMAND = PROJECT_ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 
 
@@ -148,6 +151,8 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
     c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 30, "slow_stop_timeout": 30}
     c.Spawner.start_timeout = settings.spawn_timeout
     c.Spawner.http_timeout = settings.spawn_timeout
+    # A lab that died (out of memory, container removed) is noticed within this, not JupyterHub's 30 s.
+    c.Spawner.poll_interval = LAB_POLL_INTERVAL_S
     c.Spawner.environment = lab_environment(settings)
 
     c.JupyterHub.services = [{"name": ADMIN_SERVICE, "api_token": secrets.admin_api_token}]

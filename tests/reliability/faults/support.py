@@ -70,3 +70,15 @@ def record(fault: str, **figures: Any) -> None:
     if FIGURES is not None:
         with FIGURES.open("a") as fh:
             fh.write(line + "\n")
+
+
+def lab_process(wb: Workbench, name: str) -> psutil.Process:
+    """The user's local server: the jupyterhub-singleuser running in the user's directory."""
+    home = str(wb.state_dir / "users" / name)
+    for p in wb.processes():
+        try:
+            if "jupyterhub-singleuser" in " ".join(p.cmdline()) and p.cwd() == home:
+                return p
+        except psutil.Error:
+            continue
+    raise AssertionError(f"no server process of {name}")

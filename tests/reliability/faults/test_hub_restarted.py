@@ -5,7 +5,7 @@ the labs and its proxy running when it stops (``cleanup_servers``/``cleanup_prox
 hub resumes the labs from its database. With the local spawner the labs were the old hub's children:
 they re-parent to ``workbench up`` and keep running. Users keep their kernels, their files and their
 login; the new hub can stop and start their labs as before. The jobs service of a killed hub ends with
-it, so only the new hub's copy runs.
+it, so only the new hub's copy runs. ``workbench up``'s stop leaves no process behind.
 """
 
 from __future__ import annotations
@@ -35,7 +35,13 @@ def wb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workbench]:
     need_executable("node")
     workbench = start_workbench(tmp_path_factory.mktemp("state"))
     yield workbench
+    # The stop leaves nothing behind, the labs and the proxy of the earlier hubs included.
+    everything = workbench.processes()
     assert workbench.stop() == 0, workbench.log_tail()
+    deadline = time.monotonic() + 15
+    while [p for p in everything if alive(p.pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [" ".join(p.cmdline()) for p in everything if alive(p.pid)]
 
 
 @pytest.fixture(scope="module")
