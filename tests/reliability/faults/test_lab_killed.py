@@ -18,8 +18,8 @@ import pytest
 
 from tests.e2e import containers as C
 from tests.e2e.harness import Workbench, start_workbench
-from tests.images.fixtures import need_docker
 from tests.e2e.webuser import WebUser, notebook
+from tests.images.fixtures import need_docker
 from tests.reliability.faults.support import alive, lab_process, record, wait_until
 from tests.support import need_executable
 
@@ -69,7 +69,9 @@ def docker_wb(lab_image: object, tmp_path_factory: pytest.TempPathFactory) -> It
 
     state = tmp_path_factory.mktemp("wb-docker")
     prefix = instance_prefix(SimpleNamespace(state_dir=state))
-    workbench = start_workbench(state, env={"WORKBENCH_SPAWNER": "docker", "WORKBENCH_IMAGE": lab_image.image})  # type: ignore[attr-defined]
+    workbench = start_workbench(
+        state, env={"WORKBENCH_SPAWNER": "docker", "WORKBENCH_IMAGE": lab_image.image}
+    )  # type: ignore[attr-defined]
     workbench.prefix = prefix  # type: ignore[attr-defined]
     try:
         yield workbench
@@ -97,7 +99,9 @@ def test_docker_lab_container_removed_is_noticed_and_the_user_starts_again_on_th
 
     r = user.session.get(f"{user.lab}/lab", timeout=30)
     assert r.status_code in {200, 424, 503}, r.status_code
-    noticed = wait_until(lambda: user.server() is None, NOTICE_BOUND_S, "the hub noticing the removed container")
+    noticed = wait_until(
+        lambda: user.server() is None, NOTICE_BOUND_S, "the hub noticing the removed container"
+    )
 
     user.start_lab()
     restarted = time.monotonic() - t0
