@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from workbench import auth, spawners
+from workbench.hubdb import guard_activity_writes
 from workbench.plugins import import_optional
 from workbench.proxy import WorkbenchProxy
 from workbench.secrets import HubSecrets, ensure_secrets
@@ -125,6 +126,7 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{settings.hub_api_port}"
     c.JupyterHub.log_level = settings.log_level
     c.JupyterHub.db_url = settings.db_url
+    guard_activity_writes(settings.db_url)  # a full state disk must not log everybody out (workbench.hubdb)
     c.JupyterHub.upgrade_db = True  # schema upgrades on start (SQLite is backed up first)
     c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
     # After login, land on the home page (servers, published tools) rather than spawning at once:

@@ -30,6 +30,7 @@ Stable API (other test packages build on it)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -394,11 +395,15 @@ class Workbench:
         ``workbench up`` stops what it started; whatever it leaves is killed here after ``timeout``.
         """
         if self.process.poll() is None:
+            everything = self.processes()  # the hub and the labs run in sessions of their own
             self.process.send_signal(sig)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
+                for p in everything:
+                    with contextlib.suppress(psutil.Error):
+                        p.kill()
                 self.process.wait(10)
                 raise HarnessError(
                     f"workbench up did not stop within {timeout:.0f} s\n{self.log_tail()}"
