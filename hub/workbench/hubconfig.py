@@ -13,7 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from workbench import auth, spawners
+from workbench.hubdb import guard_activity_writes
 from workbench.plugins import import_optional
+from workbench.proxy import WorkbenchProxy
 from workbench.secrets import HubSecrets, ensure_secrets
 from workbench.settings import PROJECT_ROOT, Settings
 
@@ -38,7 +40,11 @@ ADMIN_SCOPES = [
     "read:services",
     "access:servers",
     "tokens",
+    "shutdown",  # `workbench up` stops the hub with its servers through /hub/api/shutdown
 ]
+
+LAB_POLL_INTERVAL_S = 10
+"""How often the hub asks each spawner whether its lab still runs [s]."""
 
 PROXY_COMMAND = PROJECT_ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 
@@ -115,6 +121,7 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{settings.hub_api_port}"
     c.JupyterHub.log_level = settings.log_level
     c.JupyterHub.db_url = settings.db_url
+    guard_activity_writes(settings.db_url)  # a full state disk must not log everybody out (workbench.hubdb)
     c.JupyterHub.upgrade_db = True  # schema upgrades on start (SQLite is backed up first)
     c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
     # After login, land on the home page (servers, published tools) rather than spawning at once:
@@ -123,18 +130,26 @@ def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> 
     c.JupyterHub.cookie_secret_file = str(secrets.cookie_secret_file)
     c.CryptKeeper.keys = [secrets.crypt_key]
 
-    c.JupyterHub.proxy_class = "configurable-http-proxy"
+    # configurable-http-proxy, adopted by the next hub when the hub restarts (workbench.proxy)
+    c.JupyterHub.proxy_class = WorkbenchProxy
     c.ConfigurableHTTPProxy.command = proxy_command()
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
     c.ConfigurableHTTPProxy.auth_token = secrets.proxy_auth_token
     c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
     c.ConfigurableHTTPProxy.should_start = True
+    # A hub that stops (a crash, a restart) leaves the labs and the proxy running: the next hub resumes
+    # them from its database, and users keep their kernels and their login. A deliberate stop asks
+    # for both through /hub/api/shutdown (workbench.supervisor).
+    c.JupyterHub.cleanup_servers = False
+    c.JupyterHub.cleanup_proxy = False
 
     # Spawns may take longer than JupyterHub's 10 s before the API answers "pending" (and 6.1.1 answers
     # a 500 to a spawn POST that outlasts it); clients poll the server state anyway.
     c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 30, "slow_stop_timeout": 30}
     c.Spawner.start_timeout = settings.spawn_timeout
     c.Spawner.http_timeout = settings.spawn_timeout
+    # A lab that died (out of memory, container removed) is noticed within this, not JupyterHub's 30 s.
+    c.Spawner.poll_interval = LAB_POLL_INTERVAL_S
     c.Spawner.environment = lab_environment(settings)
 
     c.JupyterHub.services = [{"name": ADMIN_SERVICE, "api_token": secrets.admin_api_token}]

@@ -28,6 +28,7 @@ import psutil
 log = logging.getLogger(__name__)
 
 _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+_PR_SET_PDEATHSIG = 1
 
 
 def become_subreaper() -> bool:
@@ -37,6 +38,21 @@ def become_subreaper() -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Ask the kernel for ``sig`` when our parent dies, even by SIGKILL (Linux); return whether it worked.
+
+    For services the hub starts (the jobs service): when the hub is killed, they end with it rather
+    than run on beside the next hub's copy of themselves.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
 

@@ -38,6 +38,7 @@ The identity tests run against both IdPs with the same code: :mod:`tests.e2e.idp
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import ipaddress
 import json
@@ -488,11 +489,15 @@ class Workbench:
         ``workbench up`` stops what it started; whatever it leaves is killed here after ``timeout``.
         """
         if self.process.poll() is None:
+            everything = self.processes()  # the hub and the labs run in sessions of their own
             self.process.send_signal(sig)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
+                for p in everything:
+                    with contextlib.suppress(psutil.Error):
+                        p.kill()
                 self.process.wait(10)
                 raise HarnessError(
                     f"workbench up did not stop within {timeout:.0f} s\n{self.log_tail()}"

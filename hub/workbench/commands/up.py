@@ -9,9 +9,14 @@ anything starts), make sure the ports are free, generate the secrets, start the 
 callback as redirect URI, start the hub (which starts configurable-http-proxy and later the users'
 servers), wait until it answers, print the URL and the demo logins, then wait.
 
-On Ctrl-C or SIGTERM the hub is asked to stop (it stops the proxy and the servers), then anything of
-ours still alive is terminated (we are a child subreaper, so orphans of the hub come back to us),
-then the IdP. Exit code: 0 after a requested stop, 1 when the hub died, 2 when refused before start.
+A hub that exits unasked (a crash, or an admin's ``kill $(cat <state>/jupyterhub.pid)``) is started
+again; the labs and the proxy keep running meanwhile and the new hub resumes them
+(:mod:`workbench.supervisor`).
+
+On Ctrl-C or SIGTERM the hub is asked through its API to stop the servers and the proxy, then itself;
+anything of ours still alive is terminated (we are a child subreaper, so orphans of the hub come back
+to us), then the IdP. Exit code: 0 after a requested stop, 1 when the hub died and could not be
+restarted, 2 when refused before start.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -180,8 +184,9 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: oauthenticator takes seconds to import, and `workbench --help` needs none of it.
     from workbench.auth import ClientCredentialsError, DiscoveryError, check_client, discover
     from workbench.hubconfig import HubConfigError, check_environment, effective_client_secret, proxy_command
-    from workbench.process import ManagedProcess, become_subreaper, stop_descendants, wait_for_http
+    from workbench.process import ManagedProcess, become_subreaper, stop_descendants
     from workbench.secrets import SecretsError, ensure_secrets
+    from workbench.supervisor import HubSupervisor, OrphanReaper
 
     if args.spawner and args.spawner not in SPAWNERS:
         return _fail(
@@ -233,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
     idp: Any = None
     keycloak: Any = None
     hub: Any = None
+    reaper: Any = None
     code = 0
     try:
         issuer = settings.oidc_issuer
@@ -262,19 +268,28 @@ def run(args: argparse.Namespace) -> int:
                 "WORKBENCH_STATE_DIR": str(settings.state_dir),
             }
         )
-        hub = ManagedProcess(
-            "hub",
-            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HUB_CONFIG)],
-            env=env,
-            cwd=settings.state_dir,
-            log_file=None if log_dir is None else log_dir / "hub.log",
+        hub = HubSupervisor(
+            lambda: ManagedProcess(
+                "hub",
+                [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HUB_CONFIG)],
+                env=env,
+                cwd=settings.state_dir,
+                log_file=None if log_dir is None else log_dir / "hub.log",
+            ),
+            settings.local_url,
+            secrets.admin_api_token,
+            start_timeout=HUB_START_TIMEOUT,
+            say=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+        # Labs of a hub that exited are ours now (subreaper): reap them when they exit.
+        reaper = OrphanReaper(
+            lambda: {p.pid for p in (hub.hub, idp, keycloak) if p is not None and p.pid}
         ).start()
-        wait_for_http(f"{settings.local_url}/hub/health", timeout=HUB_START_TIMEOUT, process=hub)
+        hub.start()
         _print_banner(settings, issuer, log_dir, keycloak)
-        while hub.poll() is None:
-            time.sleep(0.5)
+        last = hub.watch()  # restarts a hub that exits unasked; returns when it may not any more
         code = 1
-        print(f"workbench: the hub exited with code {hub.poll()}", file=sys.stderr)
+        print(f"workbench: the hub exited with code {last}", file=sys.stderr)
         if log_dir is not None:
             print(_tail(log_dir / "hub.log"), file=sys.stderr)
     except (KeyboardInterrupt, _Stop):
@@ -291,7 +306,9 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if hub is not None:
-            hub.stop(timeout=30)
+            hub.shutdown()  # the hub stops the users' servers and the proxy, then itself
+        if reaper is not None:
+            reaper.stop()
         if idp is not None:
             idp.stop()
         if keycloak is not None:

@@ -29,6 +29,7 @@ from typing import Any
 
 from tornado import web
 
+from workbench.diskfull import STORAGE_FULL, is_full
 from workbench.jobs import openapi, pages
 from workbench.jobs.access import Identity
 from workbench.jobs.metrics import CONTENT_TYPE_LATEST, METRICS_SCOPE
@@ -107,6 +108,15 @@ class BaseHandler(SecurityHeaders):
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, JobError):
             self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
+            return
+        if is_full(e):  # the state disk: say so, and let the client try again later
+            log.error("%s %s: storage full (%s)", self.request.method, self.request.path, e)
+            full = JobError(
+                "the workbench's storage is full: nothing was changed; try again once an administrator "
+                "has freed space",
+                STORAGE_FULL,
+            )
+            self.send_error(STORAGE_FULL, exc_info=(JobError, full, e.__traceback__))
             return
         super()._handle_request_exception(e)
 

@@ -27,6 +27,7 @@ from workbench.jobs.factory import build_state, recover
 from workbench.jobs.retention import PERIOD_S as RETENTION_PERIOD_S
 from workbench.jobs.retention import apply_retention
 from workbench.jobs.scheduler import PERIOD_S, scheduler_tick
+from workbench.process import die_with_parent
 from workbench.settings import Settings
 
 log = logging.getLogger("workbench.jobs")
@@ -77,6 +78,9 @@ async def serve(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None, run: Callable[..., Any] = asyncio.run) -> int:
+    # A hub that is killed takes its jobs service with it: the next hub starts its own, and two
+    # services must never schedule and recover the same runs.
+    die_with_parent()
     settings = Settings.from_env()
     logging.basicConfig(
         level=settings.log_level, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s", force=True

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psutil
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Unicode, default
 
@@ -125,6 +126,15 @@ class WorkbenchLocalSpawner(LocalProcessSpawner):
     async def _signal(self, sig: int) -> bool:
         """Signal the server's whole process group (it leads one: ``start_new_session``)."""
         if sig == 0:
+            # After a hub restart the server is not our child: it may sit as a zombie of `workbench up`
+            # for a moment after it exited, and a zombie is no running server.
+            try:
+                if psutil.Process(self.pid).status() == psutil.STATUS_ZOMBIE:
+                    return False
+            except psutil.NoSuchProcess:
+                return False
+            except psutil.Error:
+                pass
             return bool(await super()._signal(sig))
         try:
             os.killpg(self.pid, sig)
