@@ -81,13 +81,12 @@ class WorkbenchProxy(ConfigurableHTTPProxy):
     async def start(self) -> None:
         pid = self._previous_pid()
         if pid is not None and self._ours(pid):
-            self.proxy_process = AdoptedProcess(pid)
             try:
                 routes = await self.get_all_routes()  # our token: it is ours indeed
             except Exception as exc:
                 self.log.warning("Proxy at pid=%s does not answer its API (%s): replacing it", pid, exc)
-                self.proxy_process = None
             else:
+                self.proxy_process = AdoptedProcess(pid)
                 self.log.info("Adopted the running proxy at pid=%s with its %d routes", pid, len(routes))
                 self._start_checking()
                 return
