@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import float32, njit, prange, uint64
 
-from s2p.debris import _numba_cache
+from s2p import _numba_cache
 from s2p.debris._screen_kernels import ACC_MAX_KMS2, _check_pair, _interp, _weights
 
 _numba_cache.drop_stale(__file__, "_screen_kernels.py")

@@ -206,18 +206,18 @@ def _sincos_small(d: float) -> tuple[float, float]:
 @njit(cache=True, inline="always")
 def _sincos(u: float) -> tuple[float, float]:
     """sin and cos of any angle [rad] without libm: reduction to |r| <= pi/4 by quadrant (two-part
-    pi/2), then the polynomials above; < 2e-16 absolute error for |u| < 1e5."""
+    pi/2), then the polynomials above; < 2e-16 absolute error for |u| < 1e5. The quadrant is applied
+    by selects, not branches (a branch per quadrant was mispredicted half the time in the MOID loops)."""
     qf = np.floor(u / HALF_PI + 0.5)
     r = (u - qf * HALF_PI_HI) - qf * HALF_PI_LO
     sr, cr = _sincos_small(r)
-    quad = int(qf) & 3
-    if quad == 0:
-        return sr, cr
-    if quad == 1:
-        return cr, -sr
-    if quad == 2:
-        return -sr, -cr
-    return -cr, sr
+    quad = qf - 4.0 * np.floor(0.25 * qf)  # 0..3, as a float
+    odd = (quad == 1.0) | (quad == 3.0)
+    s = cr if odd else sr
+    c = sr if odd else cr
+    s = -s if quad >= 2.0 else s
+    c = -c if (quad == 1.0) | (quad == 2.0) else c
+    return s, c
 
 
 @njit(cache=True, parallel=True)
