@@ -30,7 +30,7 @@ from fractions import Fraction
 import numpy as np
 from numba import njit
 
-from s2p.debris import _numba_cache
+from s2p import _numba_cache
 from s2p.debris._sgp4_init import (
     C_ARGPDOT,
     C_ARGPO,

@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit
 
-from s2p.debris import _numba_cache
+from s2p import _numba_cache
 from s2p.debris._sgp4_fast import BLOCK, FAST_MAX_ECC, KEPLER_STEPS, VKMPERSEC, sincos, sincos_small
 from s2p.debris._sgp4_init import (
     C_ARGPDOT,
