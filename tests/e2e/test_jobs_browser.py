@@ -269,3 +269,22 @@ def test_an_operator_runs_a_job_from_the_browser(
     page.wait_for_selector("#jobs-empty")
     guard.check()
 
+
+def test_a_user_in_no_group_is_refused_and_shown_the_public_tools(
+    wb: Workbench, browser_page: tuple[Any, OfflineGuard], screenshots: Path
+) -> None:
+    page, guard = browser_page
+    page.goto(f"{wb.url}/hub/login")
+    page.wait_for_selector("form#kc-form-login")
+    page.fill("input[name=username]", "nogroup")
+    page.fill("input[name=password]", "dev-nogroup")
+    page.click("#kc-login")
+    page.wait_for_selector("#workbench-refusal")
+    tools = page.locator("#workbench-public-tools li[data-tool]")
+    assert tools.count() == 1 and tools.get_attribute("data-tool") == TOOL
+    assert tools.inner_text().startswith(TOOL_TITLE)
+    _shot(page, screenshots, "16-refused")
+    with page.expect_navigation():
+        tools.locator("a").click()
+    page.wait_for_selector("img.kp-plot", timeout=RENDER_MS)  # the public tool opens for them
+    guard.check()
