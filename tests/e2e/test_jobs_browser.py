@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Workbench, start_workbench
-from tests.e2e.jobs_support import WB_START_S
+from tests.e2e.harness import WORKBENCH, Workbench, start_workbench
+from tests.e2e.jobs_support import WB_START_S, User
 from tests.e2e.offline import OfflineGuard, offline_args
 from tests.e2e.test_browser_login import CHROMIUM, CHROMIUM_ARGS
 from tests.support import ROOT, need, need_executable, reachable_dir
@@ -288,3 +289,42 @@ def test_a_user_in_no_group_is_refused_and_shown_the_public_tools(
         tools.locator("a").click()
     page.wait_for_selector("img.kp-plot", timeout=RENDER_MS)  # the public tool opens for them
     guard.check()
+
+
+def _workbench(wb: Workbench, home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**wb.env, "HOME": str(home)}
+    env.pop("WORKBENCH_TOKEN", None)
+    argv = [str(WORKBENCH), *args]
+    return subprocess.run(argv, env=env, input=stdin, capture_output=True, text=True, timeout=300)
+
+
+def test_workbench_login_credits_the_commands_runs_to_the_person(wb: Workbench, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    # Without a login, the automation token acts, and the command says whose it is.
+    r = _workbench(wb, home, "jobs", "list")
+    assert r.returncode == 0 and "acting as service:workbench-admin" in r.stderr, r.stderr
+    # A token that is not the hub's, and a service's token, are refused; nothing is kept.
+    r = _workbench(wb, home, "login", "--url", wb.url, "--token-stdin", stdin="not-a-token\n")
+    assert r.returncode == 1 and "does not accept this token" in r.stderr, r.stderr
+    r = _workbench(wb, home, "login", "--url", wb.url, "--token-stdin", stdin=wb.admin_token + "\n")
+    assert r.returncode == 1 and "not a person's" in r.stderr, r.stderr
+    kept = home / ".config" / "s2p-workbench" / "login.json"
+    assert not kept.exists()
+    # The operator's own token (logged in through the IdP, a token as the hub's Token page makes it).
+    operator = User(wb, "operator")
+    r = _workbench(wb, home, "login", "--url", wb.url, "--token-stdin", stdin=operator.token + "\n")
+    assert r.returncode == 0 and "as operator" in r.stdout, r.stderr
+    assert kept.stat().st_mode & 0o777 == 0o600 and kept.parent.stat().st_mode & 0o777 == 0o700
+    r = _workbench(
+        wb, home, "jobs", "create", "cli-tiny", "--segment", "swe", "--notebook", "test/tiny.ipynb"
+    )
+    assert r.returncode == 0, r.stderr + r.stdout
+    r = _workbench(wb, home, "jobs", "--json", "run", "cli-tiny")
+    assert r.returncode == 0 and "workbench-admin" not in r.stderr, r.stderr
+    run = json.loads(r.stdout)
+    assert run["requested_by"] == "operator" and run["trigger"] == "cli", run
+    r = _workbench(wb, home, "logout")
+    assert r.returncode == 0 and not kept.exists()
+    r = _workbench(wb, home, "jobs", "delete", "cli-tiny")
+    assert r.returncode == 0 and "acting as service:workbench-admin" in r.stderr, r.stderr
