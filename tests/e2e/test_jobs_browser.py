@@ -260,6 +260,11 @@ def test_an_operator_runs_a_job_from_the_browser(
     assert page.title() == f"{TOOL_TITLE} · S2P Workbench", page.title()
     sheets = page.eval_on_selector_all("link[rel=stylesheet]", "links => links.map(l => l.href)")
     assert any("/hub/static/components/@fortawesome/" in h for h in sheets), sheets
+    labels = page.eval_on_selector_all(
+        ".widget-label",
+        "ls => ls.filter(l => l.innerText.trim()).map(l => [l.innerText, l.scrollWidth <= l.clientWidth])",
+    )
+    assert labels and all(fits for _, fits in labels), labels  # no label cut ("Lowest le…")
     _shot(page, screenshots, "15-tool")
 
     # Delete it from its page.
