@@ -3,7 +3,8 @@
 Each command group lives in the module that owns the work (one room, one job) and registers itself
 here through a ``register(subparsers)`` function. ``main`` only wires them together.
 
-Commands: ``up`` (hub + dev IdP), ``images build``, ``jobs …``, ``data fetch``, ``settings``.
+Commands: ``up`` (hub + dev IdP), ``login``/``logout``, ``images build``, ``jobs …``, ``data fetch``,
+``settings``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from workbench.plugins import import_optional
 COMMAND_MODULES: tuple[str, ...] = (
     "workbench.commands.up",
     "workbench.commands.settings",
+    "workbench.commands.login",
     "workbench.images.commands",
     "workbench.data.commands",
     "workbench.jobs.commands",

@@ -8,7 +8,8 @@ link leading to the state's secrets):
 - a run that tries to read the secrets, the databases and another user's home, and prints its
   environment, gets none of them;
 - data-path parameters (``s2p.DataPath``) leading out of the data folder are refused with a 400;
-- a browser session (the hub cookie) may read but never write;
+- a browser session (the hub cookie) may read, and write only from the service's own pages (their
+  page token, the hub's XSRF token, same origin);
 - every page carries a Content-Security-Policy, ``nosniff`` and a frame policy; a report shows a
   parameter such as ``<img src=x onerror=alert(1)>`` as text in Chromium, and no script of a report
   runs even when the notebook itself displays that parameter as HTML.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -209,13 +211,39 @@ def test_a_browser_session_reads_but_never_writes(wb: Workbench, users: dict[str
     assert op.call("GET", "jobs/tiny-x/runs").json()["runs"] == []
     assert op.call("GET", "jobs/tiny-x").status_code == 200
     assert op.call("POST", "jobs/tiny-x/runs", {}).status_code == 201  # with the token header: fine
+    # The service's own page writes with the page token it carries, for its user, from its origin only.
+    html = browser.get(f"{wb.url}/services/jobs/jobs/tiny-x", timeout=60).text
+    match = re.search(r'data-page-token="([^"]+)"', html)
+    assert match, html[:2000]
+    token = match.group(1)
+    same = {"X-XSRFToken": xsrf, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
+    url = f"{wb.url}/services/jobs/api/v1/jobs/tiny-x/runs"
+    for headers in (
+        {**same, "X-Jobs-Page-Token": token[:-1] + ("0" if token[-1] != "0" else "1")},  # forged
+        {**same, "X-Jobs-Page-Token": token, "Sec-Fetch-Site": "cross-site"},
+        {"X-Jobs-Page-Token": token, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"},  # no XSRF
+    ):
+        r = browser.post(url, json={}, headers=headers, timeout=60)
+        assert r.status_code == 403, (headers, r.text)
+    r = browser.post(url, json={}, headers={**same, "X-Jobs-Page-Token": token}, timeout=60)
+    assert r.status_code == 201, r.text
+    assert r.json()["requested_by"] == "operator"  # credited to the person, not to a service
 
 
-def _check_headers(r: requests.Response, *, report: bool = False) -> None:
+def _check_headers(r: requests.Response, *, report: bool = False, page: bool = False) -> None:
     csp = r.headers.get("Content-Security-Policy", "")
     assert r.headers.get("X-Content-Type-Options") == "nosniff", r.url
-    assert r.headers.get("X-Frame-Options") == "DENY" and "frame-ancestors 'none'" in csp, r.url
-    assert "default-src 'none'" in csp and "script-src" not in csp, (r.url, csp)
+    if report:  # framed by the workbench's own run page only, and sandboxed
+        assert r.headers.get("X-Frame-Options") == "SAMEORIGIN" and "frame-ancestors 'self'" in csp, r.url
+    else:
+        assert r.headers.get("X-Frame-Options") == "DENY" and "frame-ancestors 'none'" in csp, r.url
+    assert "default-src 'none'" in csp, (r.url, csp)
+    if page:  # the jobs pages: their one nonce'd script, nothing inline or from elsewhere
+        script = next(d for d in csp.split(";") if d.strip().startswith("script-src")).split()
+        assert len(script) == 2 and script[1].startswith("'nonce-"), (r.url, csp)
+        assert f'<script nonce="{script[1][7:-1]}">' in r.text, r.url
+    else:
+        assert "script-src" not in csp, (r.url, csp)
     assert csp.startswith("sandbox;") == report, (r.url, csp)
 
 
@@ -227,7 +255,9 @@ def test_every_page_carries_the_security_headers(wb: Workbench, users: dict[str,
     browser = op.login.session
     page = browser.get(base, timeout=60)
     assert page.status_code == 200 and "tiny-h" in page.text
-    _check_headers(page)
+    _check_headers(page, page=True)
+    _check_headers(browser.get(f"{base}jobs/tiny-h", timeout=60), page=True)
+    _check_headers(browser.get(f"{base}runs/{run['id']}", timeout=60), page=True)
     _check_headers(browser.get(f"{base}api/v1/runs/{run['id']}/report", timeout=60), report=True)
     for path in (
         "jobs",

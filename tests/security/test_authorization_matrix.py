@@ -71,6 +71,7 @@ via method route                                            anonymous swe   debr
 api GET    /services/jobs/api/v1/jobs                       login     list- list+  list- list+    list+ list-   403     list+
 api POST   /services/jobs/api/v1/jobs                       403       403   403    403   201      201   403     403     201
 api GET    /services/jobs/api/v1/jobs/{name}                login     403   200    403   200      200   403     403     200
+api PATCH  /services/jobs/api/v1/jobs/{name}                403       403   403    403   200      200   403     403     200
 api DELETE /services/jobs/api/v1/jobs/{name}                403       403   403    403   204      204   403     403     204
 api GET    /services/jobs/api/v1/jobs/{name}/runs           login     403   200    403   200      200   403     403     200
 api POST   /services/jobs/api/v1/jobs/{name}/runs           403       403   201    403   201      201   403     403     201
@@ -83,6 +84,8 @@ api GET    /services/jobs/api/v1/runs/{id}/log              login     403   200 
 api GET    /services/jobs/api/v1/runs/{id}/scraps           login     403   200    403   200      200   403     403     200
 api GET    /services/jobs/api/v1/openapi.json               200       200   200    200   200      200   200     200     200
 web GET    /services/jobs/                                  login     200   200    200   200      200   403     403     200
+web GET    /services/jobs/jobs/{name}                       login     403   200    403   200      200   403     403     200
+web GET    /services/jobs/runs/{id}                         login     403   200    403   200      200   403     403     200
 # --- probe-widgets: public ------------------------------------------------------------------------------------------------
 web GET    /services/probe-widgets/                         page      page  page   page  page     page  page    page    page
 web GET    /services/probe-widgets/voila/render/app.ipynb   200       200   200    200   200      200   200     200     200
@@ -194,7 +197,11 @@ def test_every_route_of_the_jobs_service_is_in_the_matrix() -> None:
 
     served = set()
     for _pattern, handler, _kwargs, path in routes("/services/jobs/"):
-        route = f"{JOBS}{path}" if path is not None else "/services/jobs/"
+        if path is not None:
+            route = f"{JOBS}{path}"
+        else:  # a page (or the metrics, counted with the list page)
+            route = _pattern.replace("([a-z0-9-]+)", "{name}").replace("([0-9]+)", "{id}")
+            route = route if "{" in route else "/services/jobs/"
         served |= {(method, route) for method in _methods(handler)}
     in_table = {(r.method, r.route) for r in ROWS if r.route.startswith("/services/jobs/")}
     assert served - in_table == set(), "routes of workbench.jobs.api.routes() missing from MATRIX"
@@ -325,6 +332,7 @@ PREPARE: dict[tuple[str, str], Callable[[World], tuple[dict[str, Any], Any]]] = 
         {},
         {"name": f"matrix-new-{next(w.counter)}", "segment": "debris", "notebook": JOB_NOTEBOOK},
     ),
+    ("PATCH", f"{JOBS}/jobs/{{name}}"): lambda w: ({"name": _fresh_job(w)}, {"description": "matrix"}),
     ("DELETE", f"{JOBS}/jobs/{{name}}"): lambda w: ({"name": _fresh_job(w)}, None),
     ("POST", f"{JOBS}/jobs/{{name}}/runs"): lambda w: ({}, {"parameters": {"label": "matrix"}}),
     ("POST", f"{JOBS}/runs/{{id}}/cancel"): lambda w: ({}, {}),

@@ -145,12 +145,22 @@ class GatekeeperMixin(HubOAuthenticated):
         """Finish the request with one of the gateway's own pages."""
         self.set_status(http_status)  # type: ignore[attr-defined]
         self.set_header("Content-Type", "text/html; charset=UTF-8")  # type: ignore[attr-defined]
-        self.finish(pages.render(template, nonce=self.nonce, title=context.get("tool", ""), **context))  # type: ignore[attr-defined]
+        visitor = getattr(self, "_current_user", None)
+        context.setdefault("user", visitor.get("name") if isinstance(visitor, dict) else None)
+        context.setdefault("hub_prefix", getattr(self.hub_auth, "hub_prefix", None) or "/hub/")
+        context.setdefault("title", context.get("tool", ""))
+        self.finish(pages.render(template, nonce=self.nonce, **context))  # type: ignore[attr-defined]
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         reason = httputil.responses.get(status_code, "Error")
         exc = kwargs.get("exc_info", (None, None, None))[1]
         detail = getattr(exc, "log_message", None) or ""
         self.render_page(
-            status_code, "error.html", status=status_code, reason=reason, detail=detail, tool=reason
+            status_code,
+            "error.html",
+            status=status_code,
+            reason=reason,
+            detail=detail,
+            tool=reason,
+            title=f"{status_code} {reason}",
         )

@@ -126,7 +126,11 @@ class HttpProxyHandler(GatekeeperMixin, web.RequestHandler):
         if lower == "set-cookie" and value.strip().startswith("username-"):
             return  # Voila's login cookie for the gateway's token: no use to a browser
         if lower == "content-type" and value.strip().lower().startswith("text/html"):
-            self._injector = pages.NonceInjector(self.nonce)
+            self._injector = pages.NonceInjector(
+                self.nonce,
+                hub_prefix=getattr(self.hub_auth, "hub_prefix", None) or "/hub/",
+                title=self.spec.title,
+            )
         self.add_header(name.strip(), value.strip())
 
     def _on_chunk(self, chunk: bytes) -> None:

@@ -2,7 +2,8 @@
 security headers of every response, its own and Voila's.
 
 The gateway's pages are Jinja2 templates (``templates/``) rendered with autoescape on, so a tool's
-title, a user's name or an error's reason is text, never markup. Every response carries a
+title, a user's name or an error's reason is text, never markup. They extend the workbench's shared
+layout (:mod:`workbench.look`): the hub's navigation and one style sheet, in a nonce'd ``<style>``. Every response carries a
 Content-Security-Policy, ``X-Content-Type-Options: nosniff``, a frame policy and a referrer policy:
 
 - the gateway's pages: nothing but their own nonce'd style (no script at all), no framing;
@@ -14,30 +15,29 @@ Content-Security-Policy, ``X-Content-Type-Options: nosniff``, a frame policy and
 
 from __future__ import annotations
 
+import html
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from workbench.look import BRAND, environment, new_nonce
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = environment(TEMPLATES)
 
 
-def new_nonce() -> str:
-    """A fresh CSP nonce (one per response)."""
-    return secrets.token_urlsafe(18)
+__all__ = ["new_nonce", "own_page_headers", "render", "voila_headers"]
 
 
 def render(name: str, *, nonce: str, **context: Any) -> str:
-    """The template ``templates/<name>`` rendered with ``context`` (every value escaped)."""
+    """The template ``templates/<name>`` rendered with ``context`` (every value escaped).
+
+    ``context`` gives the layout ``title``, ``hub_prefix`` (default ``/hub/``) and ``user`` (the
+    signed-in visitor's name, or None).
+    """
+    context.setdefault("hub_prefix", "/hub/")
+    context.setdefault("user", None)
     return _env.get_template(name).render(nonce=nonce, **context)
 
 
@@ -102,31 +102,67 @@ REPLACED_HEADERS = frozenset(
 
 
 _SCRIPT_TAG = re.compile(rb"<script(?=[\s>/])", re.IGNORECASE)
-_HOLD = len(b"<script ")
+_HOLD = 512
+"""Bytes at the end of a chunk that may hold an unfinished tag (from its last ``<``) and wait for the next."""
+_TITLE = re.compile(rb"<title>[^<]*</title>", re.IGNORECASE)
+FONT_AWESOME = "static/components/@fortawesome/fontawesome-free/css/"
+"""Font Awesome's style sheets as the hub serves them (under its prefix, from JupyterHub's own files)."""
+_FONT_AWESOME_CDN = re.compile(
+    rb"https://cdn\.jsdelivr\.net/npm/(?:@fortawesome/fontawesome-free@[^/\"']*/css/|font-awesome@[^/\"']*/css/font-awesome\.min\.css)"
+)
+
+
+def _tag_start(data: bytes, start: int) -> int:
+    """Where to hold ``data`` back from: the last opening tag in ``data[start:]`` (it may be unfinished,
+    or be a ``<title>`` whose text is not all there), else the last ``<``; -1: nothing to hold."""
+    cut = len(data)
+    while (cut := data.rfind(b"<", start, cut)) != -1:
+        if data[cut + 1 : cut + 2].isalpha():
+            return cut
+    return data.rfind(b"<", start)
 
 
 class NonceInjector:
-    """Adds ``nonce="…"`` to every ``<script`` tag of an HTML document that arrives in chunks.
+    """Rewrites an HTML document of a tool that arrives in chunks, for the workbench's site:
 
-    A tag split across two chunks is found: the last few bytes of a chunk that could start a tag are
-    held back until the next chunk (or :meth:`close`).
+    - adds ``nonce="…"`` to every ``<script`` tag;
+    - points Voila's Font Awesome style sheets from a public CDN to the hub's own copy
+      (``<hub prefix>`` + :data:`FONT_AWESOME`), so that no page needs another site;
+    - gives the page ``title`` (the tool's title and the workbench's name) in place of Voila's
+      (the notebook's file name), when one is given.
+
+    A tag split across two chunks is found: the end of a chunk from the last ``<`` that may start an
+    unfinished tag is held back until the next chunk (or :meth:`close`).
     """
 
-    def __init__(self, nonce: str) -> None:
+    def __init__(self, nonce: str, *, hub_prefix: str = "/hub/", title: str | None = None) -> None:
         self._attr = f' nonce="{nonce}"'.encode()
         self._held = b""
+        self._font_awesome = (hub_prefix + FONT_AWESOME).encode()
+        self._title = f"<title>{html.escape(title)} · {BRAND}</title>".encode() if title is not None else None
+
+    def _rewrite(self, ready: bytes) -> bytes:
+        ready = _SCRIPT_TAG.sub(lambda m: m.group(0) + self._attr, ready)
+        ready = _FONT_AWESOME_CDN.sub(
+            lambda m: self._font_awesome + (b"all.min.css" if m.group(0).endswith(b".css") else b""), ready
+        )
+        if self._title is not None:
+            ready, n = _TITLE.subn(self._title, ready, count=1)
+            if n:
+                self._title = None
+        return ready
 
     def feed(self, chunk: bytes) -> bytes:
-        """The part of the document so far that can be sent, with nonces added."""
+        """The part of the document so far that can be sent, rewritten."""
         data = self._held + chunk
-        cut = data.rfind(b"<", max(0, len(data) - _HOLD))
+        cut = _tag_start(data, max(0, len(data) - _HOLD))
         if cut == -1:
             self._held, ready = b"", data
         else:
             self._held, ready = data[cut:], data[:cut]
-        return _SCRIPT_TAG.sub(lambda m: m.group(0) + self._attr, ready)
+        return self._rewrite(ready)
 
     def close(self) -> bytes:
         """The rest of the document."""
         rest, self._held = self._held, b""
-        return _SCRIPT_TAG.sub(lambda m: m.group(0) + self._attr, rest)
+        return self._rewrite(rest)

@@ -5,17 +5,20 @@ browser, the hub login (OAuth) cookie of this service. The caller's groups are r
 the service's own token and decide access (:mod:`workbench.jobs.access`). Handlers are thin: they
 validate the request and call :class:`workbench.jobs.state.JobsState`.
 
-Browsers only read. A request authenticated by the cookie alone may not write (POST, DELETE): a page
-of another site can make a browser send the cookie, never a token header, so writes need the
-token (``403`` otherwise). The hub's own XSRF check also refuses cookie writes without its XSRF token
-before the handler runs; this rule holds even with that token.
+A request authenticated by the cookie alone may not write (POST, PATCH, DELETE): a page of another
+site can make a browser send the cookie, never a header, so writes need the token header, or the
+page token that the service's own pages carry (:mod:`workbench.jobs.pages`) in
+``X-Jobs-Page-Token`` (``403`` otherwise). The hub's own XSRF check also refuses cookie writes
+without its XSRF token before the handler runs; this rule holds even with that token.
 
 Every answer carries ``X-Content-Type-Options: nosniff``, a frame policy (``frame-ancestors 'none'``,
 ``X-Frame-Options: DENY``) and a Content-Security-Policy: :data:`PAGE_CSP` (no script, style, image
-or form at all) on the pages and JSON, and :data:`REPORT_CSP` on run reports, which are nbconvert's HTML
+or form at all) on JSON and errors, :func:`workbench.jobs.pages.page_csp` on the pages (only their own
+nonce'd script and style, fetches to the service's origin), and :data:`REPORT_CSP` on run reports, which are nbconvert's HTML
 of a notebook whose outputs the service does not control: ``sandbox`` puts the report in an opaque
 origin where no script runs (nbconvert's own included) and nothing of the hub's origin is reachable;
-inline styles and ``data:`` images, which the report needs to look right, are allowed.
+inline styles and ``data:`` images, which the report needs to look right, are allowed; only the
+workbench's own pages may frame it (a run's page shows it in a sandboxed frame).
 """
 
 from __future__ import annotations
@@ -44,23 +47,25 @@ CANCEL_WAIT_S = 30.0
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 PAGE_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-"""Content-Security-Policy of the service's pages and JSON: nothing may load or run."""
+"""Content-Security-Policy of the service's JSON and errors: nothing may load or run."""
 REPORT_CSP = (
     "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 )
-"""Content-Security-Policy of run reports: sandboxed (no script runs, opaque origin), styles inline."""
+"""Content-Security-Policy of run reports: sandboxed (no script runs, opaque origin), styles inline; only
+the workbench's own pages (a run's page) may frame it."""
 
 
 class SecurityHeaders(web.RequestHandler):
     """The headers every answer of the service carries (errors and redirects too)."""
 
     csp = PAGE_CSP
+    frame_options = "DENY"
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Security-Policy", self.csp)
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("X-Frame-Options", self.frame_options)
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Cache-Control", "no-store")
 
@@ -90,11 +95,16 @@ class BaseHandler(SecurityHeaders):
             raise JobError("authentication required: send 'Authorization: token <hub API token>'", 403)
         self.scopes = frozenset(model.get("scopes") or ())
         if self.request.method in WRITES and not getattr(self, "_token_authenticated", False):
-            raise JobError(
-                "a browser session (the hub login cookie) may only read: send changes with "
-                "'Authorization: token <hub API token>'",
-                403,
-            )
+            subject = f"{model.get('kind', 'user')}:{model.get('name')}"
+            site = self.request.headers.get("Sec-Fetch-Site", "same-origin")
+            token = self.request.headers.get(pages.PAGE_TOKEN_HEADER)
+            if site != "same-origin" or not pages.page_token_valid(token, subject):
+                raise JobError(
+                    "a browser session (the hub login cookie) may only read: send changes with "
+                    "'Authorization: token <hub API token>', or from the jobs pages (reload the page "
+                    "if it was open before the service restarted: its page token is no longer valid)",
+                    403,
+                )
         self.who = await self.state.identity(model)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -183,17 +193,20 @@ class JobsHandler(BaseHandler):
         self.send({**job.to_json(), "notebook_parameters": params}, 201)
 
 
+def job_with_parameters(state: JobsState, job: Any) -> dict[str, Any]:
+    """A job's JSON with ``notebook_parameters``: the notebook's declared parameters (type, default, help)."""
+    path = state.notebooks_dir / job.notebook
+    try:
+        declared = read_parameters(path, job.notebook) if path.is_file() else {}
+    except JobError:  # the notebook was broken after the job was made: show the job anyway
+        declared = {}
+    params = {p.name: {"type": p.type_name, "default": p.default, "help": p.help} for p in declared.values()}
+    return {**job.to_json(), "notebook_parameters": params}
+
+
 class JobHandler(BaseHandler):
     def _with_parameters(self, job: Any) -> dict[str, Any]:
-        path = self.state.notebooks_dir / job.notebook
-        try:
-            declared = read_parameters(path, job.notebook) if path.is_file() else {}
-        except JobError:  # the notebook was broken after the job was made: show the job anyway
-            declared = {}
-        params = {
-            p.name: {"type": p.type_name, "default": p.default, "help": p.help} for p in declared.values()
-        }
-        return {**job.to_json(), "notebook_parameters": params}
+        return job_with_parameters(self.state, job)
 
     def get(self, name: str) -> None:
         self.send(self._with_parameters(self.job_or_404(name, "see this job")))
@@ -270,7 +283,7 @@ class RunFileHandler(BaseHandler):
     def initialize(self, state: JobsState, kind: str = "log") -> None:  # type: ignore[override]
         self.state, self.kind = state, kind
         if kind == "report":
-            self.csp = REPORT_CSP
+            self.csp, self.frame_options = REPORT_CSP, "SAMEORIGIN"
             self.set_default_headers()
 
     def get(self, run_id: str) -> None:
@@ -339,30 +352,10 @@ class OpenAPIHandler(BaseHandler):
         self.send(openapi.spec())
 
 
-class IndexHandler(BaseHandler):
-    """A plain page for browsers: the caller's jobs and their latest runs, with links to the reports."""
-
-    def get(self) -> None:
-        rows = []
-        for job in self.state.store.jobs():
-            if not self.state.policy.sees(self.who, job.segment):
-                continue
-            for run in self.state.store.runs(job.name, limit=5):
-                rows.append(
-                    {
-                        "job": job.name,
-                        "segment": job.segment,
-                        "run": run.id,
-                        "status": run.status,
-                        "created": f"{run.created_at:%Y-%m-%d %H:%M}",
-                    }
-                )
-        self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.finish(pages.render("index.html", who=self.who.label, rows=rows))
-
-
 def routes(prefix: str) -> list[tuple[str, type[BaseHandler], dict[str, Any], str | None]]:
     """(URL pattern, handler, kwargs, OpenAPI path or None) of everything the service serves."""
+    from workbench.jobs import web  # the pages' handlers build on BaseHandler
+
     api = f"{prefix}api/v1"
     table: list[tuple[str, type[BaseHandler], dict[str, Any], str | None]] = [
         (f"{api}/jobs", JobsHandler, {}, "/jobs"),
@@ -373,7 +366,9 @@ def routes(prefix: str) -> list[tuple[str, type[BaseHandler], dict[str, Any], st
         (f"{api}/runs/([0-9]+)/cancel", CancelHandler, {}, "/runs/{id}/cancel"),
         (f"{api}/openapi.json", OpenAPIHandler, {}, "/openapi.json"),
         (f"{prefix}metrics", MetricsHandler, {}, None),
-        (f"{prefix}", IndexHandler, {}, None),
+        (f"{prefix}", web.JobsPage, {"prefix": prefix}, None),
+        (f"{prefix}jobs/([a-z0-9-]+)", web.JobPage, {"prefix": prefix}, None),
+        (f"{prefix}runs/([0-9]+)", web.RunPage, {"prefix": prefix}, None),
     ]
     for kind in ("notebook", "report", "log", "scraps"):
         table.append((f"{api}/runs/([0-9]+)/{kind}", RunFileHandler, {"kind": kind}, f"/runs/{{id}}/{kind}"))

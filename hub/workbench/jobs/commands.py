@@ -1,8 +1,11 @@
 """``workbench jobs …``: the jobs service from the command line, through its REST API.
 
 The service is found at ``<WORKBENCH_PUBLIC_URL's local address>/services/jobs/api/v1`` (``--url``
-overrides). The token is ``--token``, else ``$WORKBENCH_TOKEN``, else the workbench-admin token in
-``<WORKBENCH_STATE_DIR>/secrets/admin_api_token`` (operators on the hub's machine).
+overrides; after ``workbench login``, the hub it logged in to). The token is ``--token``, else
+``$WORKBENCH_TOKEN``, else the user's own token kept by ``workbench login`` (so runs are credited to the
+person), else the workbench-admin service token in ``<WORKBENCH_STATE_DIR>/secrets/admin_api_token`` —
+for automation on the hub's machine: what it does is credited to ``service:workbench-admin``, and the
+command says so.
 """
 
 from __future__ import annotations
@@ -28,7 +31,11 @@ def register(subparsers: Any) -> None:
         description="Talk to the jobs service of a running workbench (see docs/jobs.md).",
     )
     p.add_argument("--url", help=f"API root (default: the hub's local URL + {API_PATH})")
-    p.add_argument("--token", help="hub API token (default: $WORKBENCH_TOKEN, else the admin token file)")
+    p.add_argument(
+        "--token",
+        help="hub API token (default: $WORKBENCH_TOKEN, else your `workbench login`, else the admin "
+        "service token file: automation only)",
+    )
     p.add_argument("--json", action="store_true", help="print the API's JSON instead of text")
     sub = p.add_subparsers(dest="jobs_command", metavar="ACTION")
 
@@ -188,19 +195,29 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 def client_for(args: argparse.Namespace) -> JobsClient:
     """The client for ``args`` (URL and token as the module docstring says)."""
+    from workbench.commands.login import stored_login
     from workbench.settings import Settings
 
     settings = Settings.from_env()
     url = args.url or settings.local_url.rstrip("/") + API_PATH
     token = args.token or os.environ.get("WORKBENCH_TOKEN", "")
+    login = None if token else stored_login()
+    if login is not None:
+        token = login["token"]
+        url = args.url or login["url"] + API_PATH
     if not token:
         path = Path(settings.state_dir) / "secrets" / "admin_api_token"
         try:
             token = path.read_text().strip()
         except OSError:
             raise ClientError(
-                f"no token: pass --token, set WORKBENCH_TOKEN, or run where {path} exists"
+                f"no token: run `workbench login`, pass --token, set WORKBENCH_TOKEN, or run where {path} exists"
             ) from None
+        print(
+            "note: acting as service:workbench-admin (the automation token): what you do is credited to "
+            "it; run `workbench login` to act as yourself",
+            file=sys.stderr,
+        )
     return JobsClient(url, token)
 
 

@@ -61,10 +61,14 @@ def test_pages_escape_what_they_show() -> None:
         reason="<svg onload=alert(2)>",
         home="javascript:alert(3)' x='",
     )
-    assert "<script>alert" not in html and "<img" not in html and "<svg" not in html
+    assert "<script>alert" not in html and "<img src=x" not in html and "<svg" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert 'href="javascript:alert(3)&#39; x=&#39;"' in html  # an attribute stays one attribute
     assert f'<style nonce="{nonce}">' in html
+    # the workbench's one look: the hub's navigation with the visitor's name, a meaningful title
+    assert '<a class="wb-navlink" id="workbench-logout" href="/hub/logout">' in html
+    assert '<span class="wb-user" id="workbench-user">&lt;img src=x onerror=alert(1)&gt;</span>' in html
+    assert "<title>&lt;b&gt; · S2P Workbench</title>" in html
     error = pages.render(
         "error.html", nonce=nonce, title="x", status=404, reason="Not Found", detail="<i>x</i>"
     )
@@ -92,6 +96,24 @@ def test_nonce_injector_finds_tags_split_across_chunks(chunk: int) -> None:
     assert out.count(b' nonce="N"') == 4
     assert re.sub(rb' nonce="N"', b"", out) == doc
     assert b"<scripts>" in out and b'<scripts nonce="N">' not in out
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 9, 50, 100, 10_000])
+def test_a_tool_page_gets_its_title_and_the_hubs_font_awesome(chunk: int) -> None:
+    doc = (
+        b"<html><head><title>app</title>\n"
+        b'  <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/all.min.css" />\n'
+        b'  <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/v4-shims.min.css" />\n'
+        b'  <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/font-awesome@4.5.0/css/font-awesome.min.css" />\n'
+        b"</head><body><p>the <title>app</title> stays in the body</p></body></html>"
+    )
+    injector = pages.NonceInjector("N", hub_prefix="/hub/", title="Lowest <risk> & more")
+    out = b"".join(injector.feed(doc[i : i + chunk]) for i in range(0, len(doc), chunk)) + injector.close()
+    assert b"cdn.jsdelivr.net" not in out and b"https://" not in out
+    fa = b"/hub/static/components/@fortawesome/fontawesome-free/css/"
+    assert out.count(fa + b"all.min.css") == 2 and out.count(fa + b"v4-shims.min.css") == 1
+    assert out.startswith(b"<html><head><title>Lowest &lt;risk&gt; &amp; more \xc2\xb7 S2P Workbench</title>")
+    assert out.endswith(b"<p>the <title>app</title> stays in the body</p></body></html>")
 
 
 def test_tool_uids_are_stable_distinct_and_in_range(tmp_path: Path) -> None:
