@@ -3,7 +3,7 @@
 Each command group lives in the module that owns the work (one room, one job) and registers itself
 here through a ``register(subparsers)`` function. ``main`` only wires them together.
 
-Commands: ``up`` (hub + dev IdP), ``images build``, ``jobs …``, ``data fetch``, ``settings``.
+Commands: ``up`` (hub + dev IdP), ``images build``, ``jobs …``, ``data fetch``, ``settings``, ``stack deploy|rm``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workbench.data.commands",
     "workbench.jobs.commands",
     "workbench.keycloak.commands",
+    "workbench.commands.stack",
 )
 
 
