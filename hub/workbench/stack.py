@@ -33,6 +33,7 @@ from pathlib import Path
 from workbench.settings import PROJECT_ROOT
 
 STACK_FILE = PROJECT_ROOT / "deploy" / "swarm" / "stack.yaml"
+ENVIRONMENTS_DIR = PROJECT_ROOT / "deploy" / "environments"
 HUB_STATE_IN_CONTAINER = "/srv/state"
 """The hub's ``WORKBENCH_STATE_DIR`` inside its container: names its labs' services and volumes."""
 
@@ -150,7 +151,7 @@ def docker_gid(socket: Path = Path("/var/run/docker.sock")) -> int:
 def stack_environment(folder: Path, ports: Ports, data_dir: Path, env: str) -> dict[str, str]:
     """The variables ``deploy/swarm/stack.yaml`` reads (``docker stack deploy`` substitutes them)."""
     return {
-        "WORKBENCH_ENV": env,
+        "WORKBENCH_STACK_ENV_FILE": str(ENVIRONMENTS_DIR / f"{env}.env"),
         "WORKBENCH_STACK_SECRETS": str(folder / "secrets"),
         "WORKBENCH_STACK_DATA_DIR": str(data_dir.resolve()),
         "WORKBENCH_STACK_DOCKER_GID": str(docker_gid()),
@@ -188,7 +189,8 @@ def deploy(
     ports
         The loopback ports of the stack.
     env
-        ``WORKBENCH_ENV`` of the hub (``ope`` by default).
+        The environment whose settings the hub takes (``deploy/environments/<env>.env``; ``ope`` by
+        default).
     wait
         When > 0, wait up to this many seconds [s] until the hub answers over HTTPS.
     """

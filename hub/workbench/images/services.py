@@ -6,13 +6,13 @@ Each lives in ``images/<name>/`` and is built on the same locally made Debian ba
 Dockerfile and only what it needs:
 
 - ``hub``: the hub's extra pins and their wheelhouse (resolved on the host for the image's
-  interpreter, as for the lab), the pinned ``nodejs`` package (``apt-get download`` on the host), the
+  interpreter, as for the lab), the host's Node.js 20 binary (:data:`NODE_MAJOR`), the
   project-local ``node_modules`` (configurable-http-proxy) and the project's sources.
 - ``keycloak``: the Keycloak distribution zip of :mod:`workbench.keycloak.distribution` (fetched with
   Maven into its cache outside the repository when missing), the realm file.
 - ``postgres``, ``front``: their Dockerfile and scripts only.
 
-The Debian packages (JRE, PostgreSQL, nginx, nodejs' dependencies) come from the machine's Debian
+The Debian packages (JRE, PostgreSQL, nginx, Node's C++ runtime) come from the machine's Debian
 mirror: those builds run with ``--network host`` (the apt step is the only one that reaches out) and pin
 every package version, so a rebuild with nothing changed is served from the cache in seconds.
 """
@@ -35,9 +35,10 @@ IMAGE_NAMES = ("lab", "hub", "keycloak", "postgres", "front")
 
 SERVICE_IMAGES = IMAGE_NAMES[1:]
 
-NODEJS_VERSION = "20.20.2-1nodesource1+repack1"
-"""The Node.js package of the hub image: the release configurable-http-proxy 5 (Node >= 20) runs on,
-downloaded on the host with ``apt-get download`` (Debian bookworm itself ships Node 18)."""
+NODE_MAJOR = 20
+"""Node.js release line of the hub image: configurable-http-proxy 5 needs Node >= 20 and Debian bookworm
+ships 18, so the image takes the host's ``node`` binary (the one ``make install`` runs the proxy with;
+its exact version is the image's ``org.s2p.workbench.node`` label)."""
 
 DEBIAN_SECURITY_FALLBACK = "http://deb.debian.org/debian-security"
 
@@ -55,9 +56,7 @@ def _copy_image_dir(root: Path, name: str, staging: Path) -> None:
     shutil.copytree(root / "images" / name, staging, ignore=shutil.ignore_patterns("README.md"))
 
 
-def _stage_hub(
-    root: Path, staging: Path, cache: Path, wheelhouse_dir: Path, node_modules: Path, log: Log
-) -> None:
+def _stage_hub(root: Path, staging: Path, wheelhouse_dir: Path, node_modules: Path, log: Log) -> str:
     interp = build.probe_interpreter(build.LOCAL_BASE)
     house, _ = build.ensure_wheelhouse(
         root / "images" / "hub" / "requirements.txt", interp, cache=wheelhouse_dir, log=log, name="hub"
@@ -65,21 +64,17 @@ def _stage_hub(
     (staging / "wheelhouse").mkdir()
     for whl in sorted(house.glob("*.whl")):
         build._link_or_copy(whl, staging / "wheelhouse" / whl.name)
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    wanted = f"nodejs_{NODEJS_VERSION}_amd64.deb".replace(":", "%3a")
-    if not (debs / wanted).exists():
-        log(f"nodejs {NODEJS_VERSION}: apt-get download")
-        proc = subprocess.run(
-            ["apt-get", "download", f"nodejs={NODEJS_VERSION}"], cwd=debs, capture_output=True, text=True
+    node = shutil.which("node")
+    version = ""
+    if node:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    if node is None or not version.startswith(f"v{NODE_MAJOR}."):
+        raise BuildError(
+            f"the hub image takes this host's Node.js {NODE_MAJOR} (configurable-http-proxy 5 needs it); "
+            f"found {node or 'no node'} {version}: install Node.js {NODE_MAJOR} as for `make install`"
         )
-        if proc.returncode != 0:
-            raise BuildError(
-                f"apt-get download nodejs={NODEJS_VERSION} failed (the host's apt sources must offer "
-                f"Node.js 20, as for `make install`): {proc.stderr.strip()[-1000:]}"
-            )
-    (staging / "debs").mkdir()
-    build._link_or_copy(debs / wanted, staging / "debs" / wanted)
+    (staging / "node").mkdir()
+    shutil.copy2(node, staging / "node" / "node")
     if not (node_modules / "configurable-http-proxy").is_dir():
         raise BuildError(f"{node_modules} has no configurable-http-proxy: run `make install` first")
     shutil.copytree(node_modules, staging / "node_modules", symlinks=True)
@@ -93,6 +88,7 @@ def _stage_hub(
             shutil.copy2(path, src / item)
     (src / "deploy" / "keycloak").mkdir(parents=True)
     shutil.copy2(root / "deploy" / "keycloak" / "realm-s2p.json", src / "deploy" / "keycloak")
+    return version
 
 
 def _stage_keycloak(root: Path, staging: Path, keycloak_cache: Path | None, log: Log) -> str:
@@ -170,10 +166,9 @@ def build_service_image(
         if not build.image_exists(lab_image):
             raise BuildError(f"the hub image is built on {lab_image}, which is missing: build `lab` first")
         args["LAB_IMAGE"] = lab_image
-        _stage_hub(
+        args["NODE_VERSION"] = _stage_hub(
             root,
             staging,
-            cache,
             wheelhouse_dir or root / ".wheelhouse",
             node_modules or root / "node_modules",
             log,
