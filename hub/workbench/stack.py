@@ -139,7 +139,7 @@ def make_secrets(folder: Path, ports: Ports) -> None:
             _write_secret(folder / name, secrets.token_urlsafe(32))
     password = (folder / "postgres_password").read_text().strip()
     for name, db in (("hub_db_url", "jupyterhub"), ("jobs_db_url", "jobs")):
-        _write_secret(folder / name, f"postgresql://{db}:{password}@127.0.0.1:{ports.postgres}/{db}")
+        _write_secret(folder / name, f"postgresql+psycopg2://{db}:{password}@127.0.0.1:{ports.postgres}/{db}")
     make_tls(folder)
 
 
