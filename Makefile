@@ -35,7 +35,7 @@ $(VENV)/.numba-warm: $(VENV)/.installed $(shell find libs/s2p -name '*.py' 2>/de
 install: $(VENV)/.installed node_modules/.installed $(VENV)/.numba-warm ## create .venv and node_modules, compile the s2p kernels (what `up` and `test` need)
 
 up: install ## start the workbench: dev IdP + hub on http://127.0.0.1:8000 (SPAWNER=local|docker|swarm)
-	@if [ "$(SPAWNER)" = docker ] || [ "$(SPAWNER)" = swarm ]; then $(VENV)/bin/workbench images build --if-missing; fi
+	@if [ "$(SPAWNER)" = docker ] || [ "$(SPAWNER)" = swarm ]; then $(VENV)/bin/workbench images build lab --if-missing; fi
 	$(VENV)/bin/workbench up --spawner $(SPAWNER)
 
 lint: install ## ruff (lint + format check) and mypy on the packages

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.fixtures import clean_clone, lab_image  # noqa: F401  (session-wide: image, docker, swarm tests)
+from tests.images.fixtures import (  # noqa: F401  (session-wide: image, docker, swarm tests)
+    clean_clone,
+    lab_image,
+    stack_images,
+)
 from tests.support import DATA, ROOT
 
 # The numba cache `make install` filled (python -m s2p.warmup): the tests, and the hubs, labs and jobs they

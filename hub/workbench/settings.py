@@ -196,6 +196,11 @@ def setting(
     secret: bool = False,
 ) -> Any:
     """Declare one field of :class:`Settings` (a dataclass field carrying its :class:`Spec`)."""
+    if secret:
+        help += (
+            f" Or {env}_FILE: a file holding the value (e.g. a Swarm secret in /run/secrets), read when "
+            f"{env} is unset."
+        )
     spec = Spec(env, " ".join(help.split()), default, derive, parse, choices, secret)
     return dataclasses.field(metadata={"spec": spec})
 
@@ -696,6 +701,8 @@ class Settings:
                 values[name] = overrides[name]
                 continue
             raw = env.get(spec.env, "")
+            if spec.secret and raw.strip() == "" and env.get(f"{spec.env}_FILE", "").strip():
+                raw = _read_secret_file(f"{spec.env}_FILE", env[f"{spec.env}_FILE"].strip())
             if raw.strip() == "":
                 values[name] = spec.derive(values) if spec.derive is not None else spec.default
                 continue
@@ -882,6 +889,14 @@ class Settings:
         os.chmod(self.state_dir, 0o700)
         for d in (self.logs_dir, self.users_dir):
             d.mkdir(exist_ok=True)
+
+
+def _read_secret_file(variable: str, path: str) -> str:
+    """The content of a secret's ``*_FILE`` (e.g. a Swarm secret in ``/run/secrets``), stripped."""
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{variable}={path!r} cannot be read: {exc.strerror or exc}.") from None
 
 
 def _show_tuple(value: tuple[Any, ...]) -> str:

@@ -58,3 +58,25 @@ def lab_image(clean_clone: Path) -> build.BuildResult:
 def build_dirs(clone: Path) -> dict:
     """Build arguments for a clone: its sources, the checkout's caches (wheelhouse, s2p wheels)."""
     return {"root": clone, "cache_dir": ROOT / ".cache" / "images", "wheelhouse_dir": ROOT / ".wheelhouse"}
+
+
+@pytest.fixture(scope="session")
+def stack_images(lab_image: build.BuildResult, clean_clone: Path) -> dict[str, build.BuildResult]:
+    """The production stack's images (hub, keycloak, postgres, front), built once per session.
+
+    From the clean clone like the lab image; the downloads (wheelhouse, the nodejs package, the
+    Keycloak zip, fetched with Maven when missing) are cached outside the clone.
+    """
+    from workbench.images import services
+
+    need_executable("apt-get")
+    lines: list[str] = []
+    return {
+        name: services.build_service_image(name, log=lines.append, **service_build_dirs(clean_clone))
+        for name in services.SERVICE_IMAGES
+    }
+
+
+def service_build_dirs(clone: Path) -> dict:
+    """:func:`build_dirs` plus the checkout's node_modules (a clone has none)."""
+    return {**build_dirs(clone), "node_modules": ROOT / "node_modules"}

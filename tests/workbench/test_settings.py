@@ -234,3 +234,26 @@ def test_docs_settings_reference_is_current() -> None:
     assert markdown_reference() in doc, (
         "docs/settings.md is stale: regenerate with `workbench settings --markdown`"
     )
+
+
+def test_secrets_are_read_from_their_file_settings(tmp_path: Path) -> None:
+    """`WORKBENCH_<SECRET>_FILE` (a Swarm secret) gives the value when the variable itself is unset."""
+    secret = tmp_path / "oidc_client_secret"
+    secret.write_text("a-generated-secret-of-32-characters\n")
+    db = tmp_path / "db_url"
+    db.write_text("postgresql://hub:pw@127.0.0.1:5432/jupyterhub")
+    env = {
+        "WORKBENCH_AUTH": "keycloak",
+        "WORKBENCH_OIDC_ISSUER": "https://sso.example.org/realms/s2p",
+        "WORKBENCH_OIDC_CLIENT_SECRET_FILE": str(secret),
+        "WORKBENCH_DB_URL_FILE": str(db),
+    }
+    s = Settings.from_env(env)
+    assert s.oidc_client_secret == "a-generated-secret-of-32-characters"
+    assert s.db_url == "postgresql://hub:pw@127.0.0.1:5432/jupyterhub"
+    # the variable wins over its file; a missing file is a clear error naming the variable
+    assert Settings.from_env({**env, "WORKBENCH_OIDC_CLIENT_SECRET": "x" * 20}).oidc_client_secret == "x" * 20
+    with pytest.raises(SettingsError, match="WORKBENCH_DB_URL_FILE"):
+        Settings.from_env({**env, "WORKBENCH_DB_URL_FILE": str(tmp_path / "missing")})
+    # a setting that is not a secret has no _FILE form
+    assert Settings.from_env({**env, "WORKBENCH_HUB_PORT_FILE": str(secret)}).hub_port != 0

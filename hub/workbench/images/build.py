@@ -255,16 +255,16 @@ def normalise(name: str) -> str:
 
 
 def ensure_wheelhouse(
-    requirements: Path, interp: Interpreter, *, cache: Path, log: Log = print
+    requirements: Path, interp: Interpreter, *, cache: Path, log: Log = print, name: str = "lab"
 ) -> tuple[Path, bool]:
-    """Download the pinned requirements for the image's interpreter into ``cache/lab-<key>``.
+    """Download the pinned requirements for the image's interpreter into ``cache/<name>-<key>``.
 
     The key hashes the requirements and the target interpreter, so an unchanged set is reused
     without asking any index. Returns the directory and whether anything was downloaded.
     """
     pins = read_pins(requirements)
     key = hashlib.sha256(requirements.read_bytes() + repr(interp).encode()).hexdigest()[:12]
-    house = cache / f"lab-{key}"
+    house = cache / f"{name}-{key}"
     stamp = house / ".complete"
     if stamp.exists():
         log(f"wheelhouse {house.name}: complete, reused ({len(pins)} pins)")
@@ -287,7 +287,7 @@ def ensure_wheelhouse(
         str(requirements),
     )
     stamp.write_text(json.dumps({"interpreter": repr(interp), "pins": len(pins)}))
-    for stale in cache.glob("lab-*"):
+    for stale in cache.glob(f"{name}-*"):
         if stale != house and stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
     log(f"wheelhouse {house.name}: {len(pins)} distributions in {time.monotonic() - t0:.0f} s")

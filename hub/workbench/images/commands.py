@@ -1,15 +1,19 @@
-"""``workbench images …``: build the lab image, compile its pinned requirements."""
+"""``workbench images …``: build the lab and stack images, compile the lab's pinned requirements."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from workbench.images import build
+from workbench.images import build, services
 
 BUILD_DESCRIPTION = """\
-Build the lab image that the docker and swarm spawners run (JupyterLab, the hub's single-user
-server, Voila, papermill, dask and the s2p library, numba cache warmed, user jovyan).
+Build the workbench's images: all of them, or the one named. `lab` is what the docker and swarm
+spawners run (JupyterLab, the hub's single-user server, Voila, papermill, dask and the s2p library,
+numba cache warmed, user jovyan); `hub` (on top of `lab`), `keycloak`, `postgres` and `front` (nginx,
+TLS) make the production stack (deploy/swarm/stack.yaml, `workbench stack deploy`).
+
+The lab image:
 
 Steps, each cached so a rebuild with nothing changed takes seconds:
   1. the base: --base-image when given, else a local Debian image made with debootstrap and
@@ -33,17 +37,25 @@ def _default_image() -> str:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``images build`` and ``images compile`` to the ``workbench`` CLI."""
-    images = subparsers.add_parser("images", help="build the lab container image")
+    images = subparsers.add_parser("images", help="build the lab and production stack container images")
     sub = images.add_subparsers(dest="images_command", metavar="ACTION")
 
     p = sub.add_parser(
         "build",
-        help="build the lab image (local Debian base, host-resolved wheelhouse; cached)",
+        help="build the images (local Debian base, host-resolved wheelhouse; cached)",
         description=BUILD_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--image", default=None, help=f"tag to build (default: WORKBENCH_IMAGE or {build.DEFAULT_IMAGE})"
+        "name",
+        nargs="?",
+        choices=services.IMAGE_NAMES,
+        help="the one image to build (default: all, the lab first)",
+    )
+    p.add_argument(
+        "--image",
+        default=None,
+        help=f"tag of the lab image (default: WORKBENCH_IMAGE or {build.DEFAULT_IMAGE})",
     )
     p.add_argument(
         "--base-image",
@@ -63,14 +75,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    image = args.image or _default_image()
-    if args.if_missing and build.image_exists(image):
-        print(f"{image}: present")
-        return 0
+    names = (args.name,) if args.name else services.IMAGE_NAMES
+    extra = ["--no-cache"] if args.no_cache else []
+    lab = args.image or _default_image()
     try:
-        build.build_lab_image(
-            image, base_image=args.base_image, extra_args=["--no-cache"] if args.no_cache else []
-        )
+        for name in names:
+            image = lab if name == "lab" else services.tag(name)
+            if args.if_missing and build.image_exists(image):
+                print(f"{image}: present")
+                continue
+            if name == "lab":
+                build.build_lab_image(image, base_image=args.base_image, extra_args=extra)
+            else:
+                services.build_service_image(name, extra_args=tuple(extra), lab_image=lab)
     except build.BuildError as exc:
         print(f"workbench images build: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,91 @@
+"""``workbench stack deploy|rm``: the production stack (``deploy/swarm/stack.yaml``) on this swarm.
+
+See :mod:`workbench.stack` and ``docs/operations.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.settings import ENVIRONMENTS, Settings, SettingsError
+
+
+def register(subparsers: Any) -> None:
+    from workbench.stack import Ports
+
+    p = subparsers.add_parser(
+        "stack",
+        help="deploy or remove the production stack (Keycloak, PostgreSQL, hub, TLS front) on the swarm",
+        description="Deploy deploy/swarm/stack.yaml with `docker stack deploy` (images from "
+        "`workbench images build`), or remove it.",
+    )
+    sub = p.add_subparsers(dest="stack_command", metavar="ACTION")
+    d = sub.add_parser(
+        "deploy",
+        help="generate the stack's CA, certificate and secrets, then docker stack deploy",
+        description="Generate (once) the stack's CA, the TLS front's certificate and the secrets in "
+        "--dir/secrets (0600), then `docker stack deploy`. The hub is at https://127.0.0.1:<hub port>; "
+        "clients trust --dir/secrets/ca.crt.",
+    )
+    d.add_argument("--name", default="s2p", help="stack name (default: s2p)")
+    d.add_argument("--dir", type=Path, help="folder of the generated files (default: <state>/stack/<name>)")
+    d.add_argument("--data-dir", type=Path, help="host folder of the data (default: WORKBENCH_DATA_DIR)")
+    d.add_argument(
+        "--env", default="ope", choices=ENVIRONMENTS, help="WORKBENCH_ENV of the hub (default: ope)"
+    )
+    d.add_argument(
+        "--wait", type=float, default=600.0, help="seconds to wait for the hub over HTTPS (0: no wait)"
+    )
+    for field in dataclasses.fields(Ports):
+        flag = field.name.replace("_", "-")
+        d.add_argument(f"--{flag}-port", type=int, default=field.default, help=f"(default: {field.default})")
+    d.set_defaults(handler=_deploy)
+    r = sub.add_parser("rm", help="docker stack rm, then wait until nothing of it is left")
+    r.add_argument("--name", default="s2p", help="stack name (default: s2p)")
+    r.add_argument("--volumes", action="store_true", help="also remove its volumes and the users' volumes")
+    r.set_defaults(handler=_rm)
+    p.set_defaults(handler=lambda args: p.print_help() or 2)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from workbench.stack import Ports, StackError, deploy
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"workbench: {exc}", file=sys.stderr)
+        return 2
+    ports = Ports(**{f.name: getattr(args, f"{f.name}_port") for f in dataclasses.fields(Ports)})
+    folder = args.dir or settings.state_dir / "stack" / args.name
+    try:
+        d = deploy(
+            args.name,
+            folder,
+            data_dir=args.data_dir or settings.data_dir,
+            ports=ports,
+            env=args.env,
+            wait=args.wait,
+        )
+    except StackError as exc:
+        print(f"workbench stack deploy: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"hub:      {d.url}\nKeycloak: {d.sso_url}/admin/ (user admin, password in {folder}/secrets/keycloak_admin_password)"
+    )
+    print(f"CA:       {d.ca_file}")
+    return 0
+
+
+def _rm(args: argparse.Namespace) -> int:
+    from workbench.stack import StackError, remove
+
+    try:
+        remove(args.name, volumes=args.volumes)
+    except StackError as exc:
+        print(f"workbench stack rm: {exc}", file=sys.stderr)
+        return 1
+    return 0
