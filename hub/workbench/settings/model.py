@@ -1,279 +1,54 @@
-"""Every setting of the workbench, in one place, read from ``WORKBENCH_*`` environment variables.
-
-The table below *is* the documentation: each field names its variable, its default and its help text,
-and ``workbench settings`` prints them (``--markdown`` renders ``docs/settings.md``). Business code takes a
-:class:`Settings` object and never reads ``os.environ`` itself.
-
-To add a setting, add one field to :class:`Settings` with :func:`setting`::
-
-    jobs_workers: int = setting("WORKBENCH_JOBS_WORKERS", default=2, parse=parse_int,
-                                help="Notebook runs executed at the same time.")
-
-Defaults that depend on other settings (``WORKBENCH_DB_URL`` lives in the state directory) are
-computed by ``derive=`` from the values parsed before them, in table order.
-"""
+"""The table of every ``WORKBENCH_*`` setting: :class:`Settings`, read with :meth:`Settings.from_env`."""
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-"""The checkout the ``workbench`` package was installed from (editable install)."""
-
-ENVIRONMENTS = ("dev", "ire", "pre-ope", "ope")
-AUTH_MODES = ("dev-idp", "keycloak", "keycloak-local")
-LOCAL_IDPS = ("dev-idp", "keycloak-local")
-"""Auth modes in which `workbench up` starts the IdP itself on WORKBENCH_IDP_PORT."""
-SPAWNERS = ("local", "docker", "swarm")
-JOB_EXECUTORS = ("local", "container", "dask", "swarm")
-"""Where a job's run may execute (:mod:`workbench.jobs.executors`); a job names one, or takes the default."""
-JOB_NETWORKS = ("none", "host")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-SEGMENT_GROUPS = ("swe", "debris", "neo", "operators", "admins")
-
-# Client secrets that are known from development set-ups and must never reach production.
-DEV_SECRETS = frozenset(
-    {"", "workbench", "secret", "changeme", "change-me", "dev", "password", "${WORKBENCH_OIDC_CLIENT_SECRET}"}
+from workbench.settings.base import (
+    AUTH_MODES,
+    ENVIRONMENTS,
+    JOB_EXECUTORS,
+    JOB_NETWORKS,
+    LOG_LEVELS,
+    PROJECT_ROOT,
+    SEGMENT_GROUPS,
+    SPAWNERS,
+    SettingsError,
+    Spec,
+    mask_value,
+    parse_bool,
+    parse_docker_size,
+    parse_float,
+    parse_groups,
+    parse_int,
+    parse_ip,
+    parse_pairs,
+    parse_path,
+    parse_port,
+    parse_size,
+    parse_url,
+    read_secret_file,
+    setting,
+    show_tuple,
 )
-
-
-class SettingsError(ValueError):
-    """A setting has an invalid value, or the combination of settings is refused.
-
-    The message names the variable, the value found and what is allowed.
-    """
-
-
-# --------------------------------------------------------------------------------------------------
-# parsers: each takes the raw string and returns the typed value or raises ValueError with the reason
-
-
-def parse_str(raw: str) -> str:
-    return raw.strip()
-
-
-def parse_int(raw: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise ValueError("expected an integer") from None
-
-
-def parse_port(raw: str) -> int:
-    port = parse_int(raw)
-    if not 0 < port < 65536:
-        raise ValueError("expected a TCP port between 1 and 65535")
-    return port
-
-
-def parse_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError("expected one of: true, false, 1, 0, yes, no")
-
-
-def parse_path(raw: str) -> Path:
-    if not raw.strip():
-        raise ValueError("expected a path")
-    return Path(raw.strip()).expanduser().resolve()
-
-
-def parse_groups(raw: str) -> tuple[str, ...]:
-    """Comma- or space-separated group names; a leading '/' (Keycloak's group path) is dropped."""
-    names = [g.strip().lstrip("/") for g in raw.replace(",", " ").split()]
-    return tuple(dict.fromkeys(n for n in names if n))
-
-
-def parse_float(raw: str) -> float:
-    try:
-        return float(raw.strip())
-    except ValueError:
-        raise ValueError("expected a number") from None
-
-
-def parse_pairs(raw: str) -> tuple[tuple[str, str], ...]:
-    """Space-separated ``KEY=VALUE`` items (a value may hold ``=`` but no space)."""
-    out = []
-    for item in raw.split():
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise ValueError(f"{item!r} is not KEY=VALUE")
-        out.append((key, value))
-    return tuple(out)
-
-
-def parse_url(raw: str) -> str:
-    value = raw.strip().rstrip("/")
-    if not value:
-        return ""
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("expected an http:// or https:// URL")
-    return value
-
-
-def parse_size(raw: str) -> int:
-    """Bytes of a Docker-style size: ``512m``, ``4g``, ``1.5G``, ``1073741824``."""
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-    text = raw.strip().lower().removesuffix("b").removesuffix("i")
-    try:
-        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
-    except ValueError:
-        raise ValueError("expected a size such as 512m, 4g or a number of bytes") from None
-    if value < 1 << 20:
-        raise ValueError("expected at least 1m")
-    return int(value)
-
-
-def parse_docker_size(raw: str) -> str:
-    """A Docker-style size or 0 (no limit) (``512M``, ``4G``, ``1.5g``, bytes), checked and kept as written."""
-    value = raw.strip()
-    text = value.lower().removesuffix("b").removesuffix("i")
-    number = text[:-1] if text and text[-1] in "kmgt" else text
-    try:
-        ok = float(number) >= 0
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError("expected a size such as 512M, 4G or a number of bytes")
-    return value
-
-
-def parse_ip(raw: str) -> str:
-    value = raw.strip()
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError("expected an IP address such as 127.0.0.1 or 0.0.0.0") from None
-    return value
-
-
-# --------------------------------------------------------------------------------------------------
-# the declarative table
-
-
-@dataclass(frozen=True)
-class Spec:
-    """How one setting is read: variable, default, parser, allowed values, help text."""
-
-    env: str
-    help: str
-    default: Any = None
-    derive: Callable[[Mapping[str, Any]], Any] | None = None
-    parse: Callable[[str], Any] = parse_str
-    choices: tuple[str, ...] | None = None
-    secret: bool = False
-
-    def describe_default(self) -> str:
-        if self.derive is not None:
-            return (self.derive.__doc__ or "computed").strip()
-        if isinstance(self.default, tuple):
-            return _show_tuple(self.default)
-        if self.default == "":
-            return "(empty)"
-        return str(self.default)
-
-
-def setting(
-    env: str,
-    *,
-    help: str,
-    default: Any = None,
-    derive: Callable[[Mapping[str, Any]], Any] | None = None,
-    parse: Callable[[str], Any] = parse_str,
-    choices: tuple[str, ...] | None = None,
-    secret: bool = False,
-) -> Any:
-    """Declare one field of :class:`Settings` (a dataclass field carrying its :class:`Spec`)."""
-    if secret:
-        help += (
-            f" Or {env}_FILE: a file holding the value (e.g. a Swarm secret in /run/secrets), read when "
-            f"{env} is unset."
-        )
-    spec = Spec(env, " ".join(help.split()), default, derive, parse, choices, secret)
-    return dataclasses.field(metadata={"spec": spec})
-
-
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _realm_name(realm_file: Path) -> str:
-    try:
-        return str(json.loads(realm_file.read_text())["realm"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return "s2p"
-
-
-def _default_issuer(v: Mapping[str, Any]) -> str:
-    """dev-idp, keycloak-local: http://127.0.0.1:<WORKBENCH_IDP_PORT>/realms/<realm of WORKBENCH_REALM_FILE>; keycloak: required"""
-    if v["auth"] in LOCAL_IDPS:
-        return f"http://127.0.0.1:{v['idp_port']}/realms/{_realm_name(v['realm_file'])}"
-    return ""
-
-
-def _default_keycloak_cache(v: Mapping[str, Any]) -> Path:
-    """$XDG_CACHE_HOME/s2p-workbench/keycloak, else ~/.cache/s2p-workbench/keycloak"""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser().resolve() / "s2p-workbench" / "keycloak"
-
-
-def _java_on_path(v: Mapping[str, Any]) -> None:
-    """(empty: the java on PATH)"""
-    return None
-
-
-def _default_public_url(v: Mapping[str, Any]) -> str:
-    """http://<WORKBENCH_HUB_IP>:<WORKBENCH_HUB_PORT> (127.0.0.1 when bound to all addresses)"""
-    host = v["hub_ip"]
-    if host in {"0.0.0.0", "::"}:
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{v['hub_port']}"
-
-
-def _default_jobs_executor(v: Mapping[str, Any]) -> str:
-    """container with WORKBENCH_SPAWNER=docker or swarm, else local"""
-    return "container" if v["spawner"] in {"docker", "swarm"} else "local"
-
-
-def _default_jobs_network(v: Mapping[str, Any]) -> str:
-    """host with WORKBENCH_DATA_LIVE, else none"""
-    return "host" if v["data_live"] else "none"
-
-
-def _default_jobs_memory(v: Mapping[str, Any]) -> int:
-    """4g"""
-    return 4 << 30
-
-
-def _default_db_url(v: Mapping[str, Any]) -> str:
-    """sqlite:///<WORKBENCH_STATE_DIR>/jupyterhub.sqlite"""
-    return f"sqlite:///{v['state_dir'] / 'jupyterhub.sqlite'}"
-
-
-def _default_jobs_db_url(v: Mapping[str, Any]) -> str:
-    """sqlite:///<WORKBENCH_STATE_DIR>/jobs/jobs.sqlite"""
-    return f"sqlite:///{v['state_dir'] / 'jobs' / 'jobs.sqlite'}"
+from workbench.settings.checks import production_problems, validate
+from workbench.settings.defaults import (
+    default_db_url,
+    default_issuer,
+    default_jobs_db_url,
+    default_jobs_executor,
+    default_jobs_memory,
+    default_jobs_network,
+    default_keycloak_cache,
+    default_public_url,
+    java_on_path,
+)
 
 
 @dataclass(frozen=True)
@@ -369,7 +144,7 @@ class Settings:
     )
     db_url: str = setting(
         "WORKBENCH_DB_URL",
-        derive=_default_db_url,
+        derive=default_db_url,
         secret=True,
         help="SQLAlchemy URL of the hub database (SQLite embedded default; "
         "postgresql://user:password@host/db in operations). Upgraded automatically on start.",
@@ -398,7 +173,7 @@ class Settings:
     )
     oidc_issuer: str = setting(
         "WORKBENCH_OIDC_ISSUER",
-        derive=_default_issuer,
+        derive=default_issuer,
         parse=parse_url,
         help="OpenID Connect issuer URL, e.g. https://sso.example.org/realms/s2p; the endpoints are "
         "discovered from <issuer>/.well-known/openid-configuration when the hub starts.",
@@ -442,14 +217,14 @@ class Settings:
     # -- the real Keycloak run locally (keycloak-local, tests, `workbench keycloak`) -----------------
     keycloak_cache: Path = setting(
         "WORKBENCH_KEYCLOAK_CACHE",
-        derive=_default_keycloak_cache,
+        derive=default_keycloak_cache,
         parse=parse_path,
         help="Folder outside the repository where `workbench keycloak fetch` keeps the Keycloak "
         "distribution downloaded with Maven, augmented once, and its template database.",
     )
     keycloak_java_home: Path | None = setting(
         "WORKBENCH_KEYCLOAK_JAVA_HOME",
-        derive=_java_on_path,
+        derive=java_on_path,
         parse=parse_path,
         help="JDK (17 or later) that builds and runs the local Keycloak, e.g. "
         "/usr/lib/jvm/temurin-25-jdk-amd64; empty: the `java` on PATH.",
@@ -480,7 +255,7 @@ class Settings:
     )
     public_url: str = setting(
         "WORKBENCH_PUBLIC_URL",
-        derive=_default_public_url,
+        derive=default_public_url,
         parse=parse_url,
         help="URL users reach the workbench at (https://… in operations); the OIDC callback is "
         "<public url>/hub/oauth_callback.",
@@ -550,7 +325,7 @@ class Settings:
     )
     jobs_db_url: str = setting(
         "WORKBENCH_JOBS_DB_URL",
-        derive=_default_jobs_db_url,
+        derive=default_jobs_db_url,
         secret=True,
         help="SQLAlchemy URL of the jobs service's store of jobs, runs and notifications (SQLite embedded "
         "default; postgresql://user:password@host/db in operations). Upgraded automatically on start.",
@@ -626,7 +401,7 @@ class Settings:
     )
     jobs_executor: str = setting(
         "WORKBENCH_JOBS_EXECUTOR",
-        derive=_default_jobs_executor,
+        derive=default_jobs_executor,
         choices=JOB_EXECUTORS,
         help="Where a job's runs execute unless the job names its own `executor`: `container` (each run "
         "in a container of the lab image as jovyan, no credentials, read-only data; the production shape) "
@@ -658,14 +433,14 @@ class Settings:
     )
     jobs_network: str = setting(
         "WORKBENCH_JOBS_NETWORK",
-        derive=_default_jobs_network,
+        derive=default_jobs_network,
         choices=JOB_NETWORKS,
         help="Network of container runs: `none` (only the container's own loopback, which papermill and "
         "the kernel use) or `host` (needed for live data; the run then reaches the host's loopback services).",
     )
     jobs_memory: int = setting(
         "WORKBENCH_JOBS_MEMORY",
-        derive=_default_jobs_memory,
+        derive=default_jobs_memory,
         parse=parse_size,
         help="Memory limit of a container run (e.g. 4g); the kernel beyond it is killed and the run "
         "fails as `lost`.",
@@ -702,7 +477,7 @@ class Settings:
                 continue
             raw = env.get(spec.env, "")
             if spec.secret and raw.strip() == "" and env.get(f"{spec.env}_FILE", "").strip():
-                raw = _read_secret_file(f"{spec.env}_FILE", env[f"{spec.env}_FILE"].strip())
+                raw = read_secret_file(f"{spec.env}_FILE", env[f"{spec.env}_FILE"].strip())
             if raw.strip() == "":
                 values[name] = spec.derive(values) if spec.derive is not None else spec.default
                 continue
@@ -725,112 +500,12 @@ class Settings:
 
     def validate(self) -> None:
         """Check combinations that no single parser can see; raise :class:`SettingsError`."""
-        if self.auth == "keycloak" and not self.oidc_issuer:
-            raise SettingsError(
-                "WORKBENCH_AUTH=keycloak needs WORKBENCH_OIDC_ISSUER (e.g. https://sso.example.org/realms/s2p)."
-            )
-        if self.auth == "keycloak" and not self.oidc_client_secret:
-            raise SettingsError(
-                "WORKBENCH_AUTH=keycloak needs WORKBENCH_OIDC_CLIENT_SECRET "
-                "(the secret of the client in your Keycloak realm)."
-            )
-        unknown_admin = set(self.admin_groups) - set(self.allowed_groups)
-        if unknown_admin:
-            raise SettingsError(
-                f"WORKBENCH_ADMIN_GROUPS has {', '.join(sorted(unknown_admin))}, which is not in "
-                f"WORKBENCH_ALLOWED_GROUPS={','.join(self.allowed_groups)}."
-            )
-        if self.auth_refresh_age < 0 or self.spawn_timeout <= 0:
-            raise SettingsError(
-                "WORKBENCH_AUTH_REFRESH_AGE must be >= 0 and WORKBENCH_SPAWN_TIMEOUT > 0 (seconds)."
-            )
-        ports = {
-            "WORKBENCH_HUB_PORT": self.hub_port,
-            "WORKBENCH_HUB_API_PORT": self.hub_api_port,
-            "WORKBENCH_PROXY_API_PORT": self.proxy_api_port,
-        }
-        if self.auth in LOCAL_IDPS:
-            ports["WORKBENCH_IDP_PORT"] = self.idp_port
-        self._validate_jobs()
-        clashes = [a for a in ports if list(ports.values()).count(ports[a]) > 1]
-        if clashes:
-            raise SettingsError(f"{' and '.join(clashes)} use the same port {ports[clashes[0]]}.")
-
-    def _validate_jobs(self) -> None:
-        from workbench.jobs.policies import EVENTS
-
-        if self.jobs_keep_runs < 0 or self.jobs_keep_days < 0:
-            raise SettingsError(
-                "WORKBENCH_JOBS_KEEP_RUNS and WORKBENCH_JOBS_KEEP_DAYS must be >= 0 (0: no limit)."
-            )
-        wrong = sorted(set(self.jobs_notify_on) - set(EVENTS))
-        if wrong:
-            raise SettingsError(
-                f"WORKBENCH_JOBS_NOTIFY_ON has {', '.join(wrong)}: allowed are {', '.join(EVENTS)}."
-            )
-        keys = ("swe", "debris", "neo", "*")
-        for env, pairs in (
-            ("WORKBENCH_JOBS_NOTIFY_WEBHOOKS", self.jobs_notify_webhooks),
-            ("WORKBENCH_JOBS_NOTIFY_EMAILS", self.jobs_notify_emails),
-        ):
-            for key, _ in pairs:
-                if key not in keys:
-                    raise SettingsError(f"{env}: {key!r} is not a segment: use {', '.join(keys)}.")
+        validate(self)
 
     def production_problems(self, dev_client_secret: str | None = None) -> list[str]:
-        """What ``WORKBENCH_ENV=ope`` refuses in this configuration (empty when acceptable).
-
-        Parameters
-        ----------
-        dev_client_secret
-            The client secret generated for the dev IdP in the state directory, if any: reusing it in
-            operations means the hub is wired to a development realm.
-        """
-        problems = []
-        if self.auth in LOCAL_IDPS:
-            problems.append(
-                f"WORKBENCH_AUTH={self.auth}: the IdP started by `workbench up` (demo users, dev passwords) is "
-                "for development; set WORKBENCH_AUTH=keycloak and WORKBENCH_OIDC_ISSUER to the programme's "
-                "Keycloak realm."
-            )
-        public = urlsplit(self.public_url)
-        if public.scheme == "http" and not _is_loopback(public.hostname):
-            problems.append(
-                f"WORKBENCH_PUBLIC_URL={self.public_url}: plain HTTP on a public address; serve the "
-                "workbench over https:// (TLS terminated in front of the proxy)."
-            )
-        if public.scheme == "http" and not _is_loopback(self.hub_ip):
-            problems.append(
-                f"WORKBENCH_HUB_IP={self.hub_ip} with plain HTTP: bind 127.0.0.1 behind a TLS proxy, "
-                "or set WORKBENCH_PUBLIC_URL to the https:// address users reach."
-            )
-        issuer = urlsplit(self.oidc_issuer)
-        if issuer.scheme == "http" and not _is_loopback(issuer.hostname):
-            problems.append(
-                f"WORKBENCH_OIDC_ISSUER={self.oidc_issuer}: tokens over plain HTTP; use https://."
-            )
-        if self.spawner == "local":
-            problems.append(
-                "WORKBENCH_SPAWNER=local: every lab (and tool) would run as the hub's own OS user, with the hub "
-                "database and secrets in reach; set WORKBENCH_SPAWNER=docker or swarm."
-            )
-        if not self.apps_kernel_filter:
-            problems.append(
-                "WORKBENCH_APPS_KERNEL_FILTER=false: visitors of published tools could send any kernel "
-                "message through the gateway; it is a switch for tests, leave it unset."
-            )
-        if _contains(self.data_dir, self.state_dir):
-            problems.append(
-                f"WORKBENCH_DATA_DIR={self.data_dir} contains WORKBENCH_STATE_DIR={self.state_dir}: every lab, "
-                "tool and job run mounts the data, so it would read the hub's database and secrets."
-            )
-        secret = self.oidc_client_secret
-        if secret in DEV_SECRETS or len(secret) < 16 or (dev_client_secret and secret == dev_client_secret):
-            problems.append(
-                "WORKBENCH_OIDC_CLIENT_SECRET is empty, short (< 16 characters) or a development default; "
-                "use the client secret Keycloak generated for this deployment."
-            )
-        return problems
+        """What ``WORKBENCH_ENV=ope`` refuses in this configuration (empty when acceptable); see
+        :func:`workbench.settings.checks.production_problems`."""
+        return production_problems(self, dev_client_secret)
 
     def display_rows(self) -> list[tuple[str, str, str, str]]:
         """(variable, value, default, help) for every setting, secrets masked."""
@@ -838,9 +513,9 @@ class Settings:
         for name, spec in self.specs().items():
             value = getattr(self, name)
             if spec.secret:
-                shown = _mask(name, value)
+                shown = mask_value(name, value)
             elif isinstance(value, tuple):
-                shown = _show_tuple(value)
+                shown = show_tuple(value)
             else:
                 shown = str(value)
             help_text = spec.help
@@ -889,37 +564,3 @@ class Settings:
         os.chmod(self.state_dir, 0o700)
         for d in (self.logs_dir, self.users_dir):
             d.mkdir(exist_ok=True)
-
-
-def _read_secret_file(variable: str, path: str) -> str:
-    """The content of a secret's ``*_FILE`` (e.g. a Swarm secret in ``/run/secrets``), stripped."""
-    try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise SettingsError(f"{variable}={path!r} cannot be read: {exc.strerror or exc}.") from None
-
-
-def _show_tuple(value: tuple[Any, ...]) -> str:
-    """Groups as ``a,b``; pairs as ``k=v k2=v2``."""
-    if value and isinstance(value[0], tuple):
-        return " ".join(f"{k}={v}" for k, v in value)
-    return ",".join(value)
-
-
-def _contains(outer: Path, inner: Path) -> bool:
-    """Whether ``inner`` is ``outer`` or lies inside it (both resolved)."""
-    outer, inner = Path(outer).resolve(), Path(inner).resolve()
-    return inner == outer or outer in inner.parents
-
-
-def _mask(name: str, value: Any) -> str:
-    text = str(value)
-    if not text:
-        return "(empty)"
-    if name in {"db_url", "jobs_db_url"}:
-        # Only the password of a database URL is secret; the rest helps the reader.
-        parts = urlsplit(text)
-        if parts.password:
-            return text.replace(f":{parts.password}@", ":****@")
-        return text
-    return "****"
