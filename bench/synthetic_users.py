@@ -150,9 +150,22 @@ class Level:
         watcher = threading.Thread(target=self._watch_load, args=(stop,), daemon=True)
         watcher.start()
         with ThreadPoolExecutor(len(users)) as pool:
-            for i, (name, password, segment) in enumerate(users):
-                pool.submit(self._user, i, name, password, segment, t0)
+            futures = {
+                pool.submit(self._user, i, name, password, segment, t0): name
+                for i, (name, password, segment) in enumerate(users)
+            }
         stop.set()
+        for future, name in futures.items():
+            exc = future.exception()
+            if exc is not None:  # a user that died outside a step is a failure too, never lost silently
+                self.timings.failures.append(
+                    {
+                        "user": name,
+                        "step": "(outside a step)",
+                        "cause": f"{type(exc).__name__}: {exc}"[:500],
+                        "at_s": round(time.monotonic() - t0, 1),
+                    }
+                )
         self.wall = time.monotonic() - t0
         return self.wall
 
