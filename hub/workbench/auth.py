@@ -192,7 +192,9 @@ class AccessRefused(web.HTTPError):
 
 
 IDP_PROBE_TIMEOUT_S = 5.0
-"""How long a login waits for the IdP's metadata before saying it is unreachable [s]."""
+"""How long a login waits for the IdP's metadata before going on without it [s]."""
+IDP_PROBE_CACHE_S = 10.0
+"""After an answer of the IdP, logins within this time skip the probe [s]."""
 
 
 class IdPUnavailable(web.HTTPError):
@@ -224,6 +226,13 @@ def unreachable_reason(exc: BaseException) -> str | None:
     if isinstance(exc, OSError):  # refused, reset, name not found, stream closed
         return exc.strerror or type(exc).__name__
     return None
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A request that got no answer in time (as opposed to one refused)."""
+    if isinstance(exc, TimeoutError):
+        return True
+    return isinstance(exc, HTTPClientError) and exc.code == 599 and "time" in str(exc).lower()
 
 
 class WorkbenchLoginHandler(OAuthLoginHandler):
@@ -314,13 +323,34 @@ class WorkbenchAuthenticator(GenericOAuthenticator):
             self.log.warning("The IdP %s does not answer while %s: %s", self.issuer, label, reason)
             raise IdPUnavailable(self.issuer, reason) from None
 
+    _idp_seen_at: float = float("-inf")
+
     async def probe_idp(self) -> None:
-        """Raise :class:`IdPUnavailable` unless the issuer's metadata answers within a few seconds."""
-        if not self.issuer:
+        """Raise :class:`IdPUnavailable` if the issuer is down: its metadata refused, or a 5xx.
+
+        A slow IdP (no answer within :data:`IDP_PROBE_TIMEOUT_S`, as under a burst of logins) is not
+        down: the browser is sent there anyway. An answer is trusted for :data:`IDP_PROBE_CACHE_S`, so
+        a burst of logins costs the IdP one probe, not one each.
+        """
+        if not self.issuer or time.monotonic() - self._idp_seen_at < IDP_PROBE_CACHE_S:
             return
         url = f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
         request = HTTPRequest(url, connect_timeout=IDP_PROBE_TIMEOUT_S, request_timeout=IDP_PROBE_TIMEOUT_S)
-        await self.fetch(request, label="checking that the IdP answers before a login", parse_json=False)
+        try:
+            await self.http_client.fetch(request)
+        except (HTTPClientError, OSError, TimeoutError) as exc:
+            if _is_timeout(exc):  # simple client: HTTPTimeoutError; curl: 599 "Operation timed out"
+                self.log.warning(
+                    "The IdP %s is slow (no metadata within %g s): login goes on",
+                    self.issuer,
+                    IDP_PROBE_TIMEOUT_S,
+                )
+                return
+            reason = unreachable_reason(exc)
+            if reason is not None:
+                self.log.warning("The IdP %s does not answer before a login: %s", self.issuer, reason)
+                raise IdPUnavailable(self.issuer, reason) from None
+        self._idp_seen_at = time.monotonic()
 
     async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
         """The token endpoint's answer; a refused client is one clear line in the log and the page."""

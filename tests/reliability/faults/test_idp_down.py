@@ -43,6 +43,9 @@ REFRESH_AGE_S = 2
 RECOVERY_BOUND_S = 60.0
 """A new login works within this [s] of the IdP's restart."""
 
+STOP_BOUND_S = 180.0
+"""``workbench up`` stops within this [s] (60 s was not enough at a load average of 40)."""
+
 SECRET = "idp-down-fault-client-secret-" + "x" * 8
 
 
@@ -70,7 +73,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workbench,
         try:
             yield workbench, idp
         finally:
-            assert workbench.stop() == 0, workbench.log_tail()
+            assert workbench.stop(timeout=STOP_BOUND_S) == 0, workbench.log_tail()
     finally:
         idp.stop()
 
