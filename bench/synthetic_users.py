@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -233,10 +234,16 @@ def own_workbench(levels: list[int], args: argparse.Namespace) -> list[dict[str,
         env = {"WORKBENCH_SPAWNER": args.spawner, "WORKBENCH_REALM_FILE": str(realm)}
         env.update(dict(kv.split("=", 1) for kv in args.setting))
         wb = start_workbench(state / "state", env=env, realm_file=realm)
+        reports: list[dict[str, Any]] = []
         try:
-            return run_levels(wb.url, levels, args)
+            reports = run_levels(wb.url, levels, args)
+            return reports
         finally:
             wb.stop()
+            if not reports or any(r["failures"] for r in reports):  # the causes outlive the temporary state
+                kept = Path(tempfile.mkdtemp(prefix=f"bench-synthetic-{args.spawner}-logs-"))
+                shutil.copytree(state / "state" / "logs", kept / "logs", dirs_exist_ok=True)
+                print(f"failures: the workbench's logs are kept in {kept}/logs", flush=True)
             if args.spawner != "local":
                 from tests.e2e.containers import remove_instance_objects
                 from workbench.spawners.docker import instance_prefix
