@@ -14,6 +14,7 @@ const GRANTABLE = new Set([
 ]);
 
 let persistFile; // set by persistTo()
+let saveFailed = false;
 
 function now() {
   return Date.now();
@@ -49,8 +50,15 @@ function save() {
   const t = now();
   const live = [...entries].filter(([, e]) => !e.expiresAt || e.expiresAt > t);
   const tmp = `${persistFile}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ entries: live, index: [...index] }), { mode: 0o600 });
-  renameSync(tmp, persistFile);
+  try {
+    writeFileSync(tmp, JSON.stringify({ entries: live, index: [...index] }), { mode: 0o600 });
+    renameSync(tmp, persistFile);
+    saveFailed = false;
+  } catch (err) {
+    // A full or read-only state disk: keep serving from memory (logins go on), say so once.
+    if (!saveFailed) process.stdout.write(`cannot save sessions to ${persistFile} (${err.code || err}): kept in memory\n`);
+    saveFailed = true;
+  }
 }
 
 /** Keep the store in `file`: load what an earlier process stored there, save after each change. */
