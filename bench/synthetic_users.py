@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -150,9 +151,22 @@ class Level:
         watcher = threading.Thread(target=self._watch_load, args=(stop,), daemon=True)
         watcher.start()
         with ThreadPoolExecutor(len(users)) as pool:
-            for i, (name, password, segment) in enumerate(users):
-                pool.submit(self._user, i, name, password, segment, t0)
+            futures = {
+                pool.submit(self._user, i, name, password, segment, t0): name
+                for i, (name, password, segment) in enumerate(users)
+            }
         stop.set()
+        for future, name in futures.items():
+            exc = future.exception()
+            if exc is not None:  # a user that died outside a step is a failure too, never lost silently
+                self.timings.failures.append(
+                    {
+                        "user": name,
+                        "step": "(outside a step)",
+                        "cause": f"{type(exc).__name__}: {exc}"[:500],
+                        "at_s": round(time.monotonic() - t0, 1),
+                    }
+                )
         self.wall = time.monotonic() - t0
         return self.wall
 
@@ -220,10 +234,16 @@ def own_workbench(levels: list[int], args: argparse.Namespace) -> list[dict[str,
         env = {"WORKBENCH_SPAWNER": args.spawner, "WORKBENCH_REALM_FILE": str(realm)}
         env.update(dict(kv.split("=", 1) for kv in args.setting))
         wb = start_workbench(state / "state", env=env, realm_file=realm)
+        reports: list[dict[str, Any]] = []
         try:
-            return run_levels(wb.url, levels, args)
+            reports = run_levels(wb.url, levels, args)
+            return reports
         finally:
             wb.stop()
+            if not reports or any(r["failures"] for r in reports):  # the causes outlive the temporary state
+                kept = Path(tempfile.mkdtemp(prefix=f"bench-synthetic-{args.spawner}-logs-"))
+                shutil.copytree(state / "state" / "logs", kept / "logs", dirs_exist_ok=True)
+                print(f"failures: the workbench's logs are kept in {kept}/logs", flush=True)
             if args.spawner != "local":
                 from tests.e2e.containers import remove_instance_objects
                 from workbench.spawners.docker import instance_prefix

@@ -16,7 +16,11 @@ policy:
 - logging out of the hub also ends the IdP's single sign-on session (RP-initiated logout at the
   issuer's ``end_session_endpoint`` with ``id_token_hint``), so the next visit asks for the password;
 - a client id/secret the issuer refuses is found at start (:func:`check_client`) and, should it change
-  later, reported at login as one line naming the setting, never as a traceback.
+  later, reported at login as one line naming the setting, never as a traceback;
+- an IdP that does not answer (down, restarting, answering 5xx) costs no one their session: the
+  periodic and pre-spawn refreshes keep the tokens and groups the user has until it answers again,
+  and a new login gets a page saying the sign-in service is unreachable (``templates/503.html``,
+  :class:`IdPUnavailable`) rather than the browser's connection error or a traceback.
 """
 
 from __future__ import annotations
@@ -31,9 +35,9 @@ from typing import Any
 import jwt
 import requests
 from oauthenticator.generic import GenericOAuthenticator
-from oauthenticator.oauth2 import OAuthLogoutHandler
+from oauthenticator.oauth2 import OAuthLoginHandler, OAuthLogoutHandler
 from tornado import web
-from tornado.httpclient import HTTPClientError
+from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.httputil import url_concat
 from traitlets import Unicode
 
@@ -187,6 +191,58 @@ class AccessRefused(web.HTTPError):
         )
 
 
+IDP_PROBE_TIMEOUT_S = 5.0
+"""How long a login waits for the IdP's metadata before going on without it [s]."""
+IDP_PROBE_CACHE_S = 10.0
+"""After an answer of the IdP, logins within this time skip the probe [s]."""
+
+
+class IdPUnavailable(web.HTTPError):
+    """503: the IdP does not answer (connection refused, timeout, 5xx); rendered by 503.html."""
+
+    def __init__(self, issuer: str, reason: str) -> None:
+        super().__init__(503, "the sign-in service %s does not answer (%s)", issuer, reason)
+        self.workbench_idp_down = True
+        self.issuer = issuer
+        self.reason = reason
+        self.summary = f"the sign-in service {issuer} does not answer ({reason})"
+        # Shown by the stock error page if our template is not on the template path.
+        self.jupyterhub_html_message = (
+            "The sign-in service is not reachable right now, so nobody can sign in. Users already "
+            "signed in keep working. Please try again in a few minutes."
+        )
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why a request to the IdP got no usable answer, or None if the IdP answered (even with 4xx)."""
+    if isinstance(exc, HTTPClientError):
+        if exc.code == 599 or exc.response is None:
+            return f"no answer: {exc.message or exc}"
+        if exc.code >= 500:
+            return f"HTTP {exc.code}"
+        return None
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, OSError):  # refused, reset, name not found, stream closed
+        return exc.strerror or type(exc).__name__
+    return None
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A request that got no answer in time (as opposed to one refused)."""
+    if isinstance(exc, TimeoutError):
+        return True
+    return isinstance(exc, HTTPClientError) and exc.code == 599 and "time" in str(exc).lower()
+
+
+class WorkbenchLoginHandler(OAuthLoginHandler):
+    """Send the browser to the IdP only if the IdP answers; else say so (503 page)."""
+
+    async def get(self) -> None:
+        await self.authenticator.probe_idp()
+        super().get()
+
+
 def groups_from_auth_state(auth_state: dict[str, Any]) -> list[str]:
     """The IdP groups of a user: the ``groups`` claim of userinfo (else of the ID token), '/' stripped.
 
@@ -254,6 +310,47 @@ class WorkbenchAuthenticator(GenericOAuthenticator):
         "", config=True, help="Where the IdP returns the browser after logout (the hub's /hub/logout)."
     )
     logout_handler = WorkbenchLogoutHandler
+    login_handler = WorkbenchLoginHandler
+
+    async def fetch(self, req: Any, label: str = "fetching", parse_json: bool = True, **kwargs: Any) -> Any:
+        """Every request to the IdP; no answer (refused, timeout, 5xx) raises :class:`IdPUnavailable`."""
+        try:
+            return await super().fetch(req, label=label, parse_json=parse_json, **kwargs)
+        except (HTTPClientError, OSError, TimeoutError) as exc:
+            reason = unreachable_reason(exc)
+            if reason is None:
+                raise
+            self.log.warning("The IdP %s does not answer while %s: %s", self.issuer, label, reason)
+            raise IdPUnavailable(self.issuer, reason) from None
+
+    _idp_seen_at: float = float("-inf")
+
+    async def probe_idp(self) -> None:
+        """Raise :class:`IdPUnavailable` if the issuer is down: its metadata refused, or a 5xx.
+
+        A slow IdP (no answer within :data:`IDP_PROBE_TIMEOUT_S`, as under a burst of logins) is not
+        down: the browser is sent there anyway. An answer is trusted for :data:`IDP_PROBE_CACHE_S`, so
+        a burst of logins costs the IdP one probe, not one each.
+        """
+        if not self.issuer or time.monotonic() - self._idp_seen_at < IDP_PROBE_CACHE_S:
+            return
+        url = f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
+        request = HTTPRequest(url, connect_timeout=IDP_PROBE_TIMEOUT_S, request_timeout=IDP_PROBE_TIMEOUT_S)
+        try:
+            await self.http_client.fetch(request)
+        except (HTTPClientError, OSError, TimeoutError) as exc:
+            if _is_timeout(exc):  # simple client: HTTPTimeoutError; curl: 599 "Operation timed out"
+                self.log.warning(
+                    "The IdP %s is slow (no metadata within %g s): login goes on",
+                    self.issuer,
+                    IDP_PROBE_TIMEOUT_S,
+                )
+                return
+            reason = unreachable_reason(exc)
+            if reason is not None:
+                self.log.warning("The IdP %s does not answer before a login: %s", self.issuer, reason)
+                raise IdPUnavailable(self.issuer, reason) from None
+        self._idp_seen_at = time.monotonic()
 
     async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
         """The token endpoint's answer; a refused client is one clear line in the log and the page."""
@@ -299,12 +396,20 @@ class WorkbenchAuthenticator(GenericOAuthenticator):
             token_info = await self.get_token_info(
                 handler, self.build_refresh_token_request_params(refresh_token)
             )
+        except IdPUnavailable as exc:
+            # The IdP is down, not refusing: the user keeps what the last answer granted, and the
+            # refresh is tried again after auth_refresh_age. Nobody loses a session to an outage.
+            self.log.warning("Keeping %s signed in with their current groups: %s", user.name, exc.summary)
+            return True
         except Exception as exc:  # the IdP said no (expired session, disabled user): log in again
             self.log.info("Refresh token of %s refused (%s): login required", user.name, exc)
             return False
         token_info.setdefault("refresh_token", refresh_token)
         try:
             auth_model = await self._token_to_auth_model(token_info)
+        except IdPUnavailable as exc:
+            self.log.warning("Keeping %s signed in with their current groups: %s", user.name, exc.summary)
+            return True
         except Exception as exc:
             self.log.warning("Fresh token of %s did not work (%s): login required", user.name, exc)
             return False

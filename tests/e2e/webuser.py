@@ -111,13 +111,19 @@ class WebUser:
         form = s.get(f"{self.url}/hub/spawn/{name}", timeout=HTTP_TIMEOUT_S)
         if form.status_code >= 400:
             raise WebUserError(f"spawn page: {describe(form)}")
-        xsrf = re.search(r'name="_xsrf"\s+value="([^"]+)"', form.text)
-        if "/user/" not in form.url and xsrf:  # a spawn form is shown
+        # The form's _xsrf field, or (JupyterHub 6's spawn page has none) the page's jhdata.xsrf_token,
+        # which the page's script sends with the form.
+        xsrf = re.search(r'name="_xsrf"\s+value="([^"]+)"', form.text) or re.search(
+            r'xsrf_token:\s*"([^"]+)"', form.text
+        )
+        if "/user/" not in form.url and xsrf and 'id="spawn_form"' in form.text:  # a spawn form is shown
             data = {"_xsrf": xsrf.group(1)}
             first = re.search(r'name="profile" value="([^"]+)"', form.text)
             if first:
                 data["profile"] = first.group(1)
-            r = s.post(f"{self.url}/hub/spawn/{name}", data=data, timeout=HTTP_TIMEOUT_S)
+            # A browser submitting the form: the hub's XSRF check accepts a same-origin navigation.
+            navigate = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": "same-origin"}
+            r = s.post(f"{self.url}/hub/spawn/{name}", data=data, headers=navigate, timeout=HTTP_TIMEOUT_S)
             if r.status_code >= 400:
                 raise WebUserError(f"spawn: {describe(r)}")
         self.wait_lab(bound)

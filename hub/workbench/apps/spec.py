@@ -204,6 +204,10 @@ def load_app(directory: Path, *, known_groups: Iterable[str] = SEGMENT_GROUPS) -
         raise AppSpecError(directory / NOTEBOOK_FILE, "missing (the notebook Voila renders)")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise AppSpecError(path, f"not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except RecursionError:
+        raise AppSpecError(path, "not valid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""

@@ -2,8 +2,8 @@
 // Dev identity provider of the S2P Workbench: a Keycloak-shaped OpenID Connect provider built on
 // the certified `oidc-provider` package. It serves one realm of a Keycloak realm export under
 // Keycloak's URL layout (/realms/<realm>/...) with Keycloak's claims, so the hub talks to it
-// exactly as it talks to a production Keycloak. Development only: in-memory sessions, plain HTTP,
-// loopback addresses only.
+// exactly as it talks to a production Keycloak. Development only: sessions in memory (and in the
+// state dir, if given), plain HTTP, loopback addresses only.
 //
 //   node server.js REALM_FILE [--port N] [--host 127.0.0.1] [--realm NAME]
 //        [--redirect-uris JSON] [--post-logout-uris JSON] [--state-dir DIR] [--node-modules DIR] [--parent-pid PID]
@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { makeHandlers, send } from './handlers.js';
 import { createProvider } from './provider.js';
 import { RealmFile } from './realm.js';
-import { sweep } from './store.js';
+import { persistTo, sweep } from './store.js';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
@@ -113,6 +113,10 @@ async function main() {
   const realmName = realm().name;
   const prefix = `/realms/${encodeURIComponent(realmName)}`;
   const keys = loadKeys(args.stateDir);
+  if (args.stateDir) {
+    const kept = persistTo(join(args.stateDir, 'devidp-sessions.json'));
+    if (kept) log(`kept ${kept} stored sessions, grants and tokens from ${args.stateDir}`);
+  }
 
   const server = http.createServer();
   await new Promise((ok, ko) => {

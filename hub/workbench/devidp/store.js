@@ -1,7 +1,10 @@
-// In-memory storage adapter for oidc-provider. Sessions, grants and tokens live in this process
-// (a dev IdP restart logs everyone out, like a Keycloak without persistent sessions). Clients are
-// not stored: they are looked up in the current realm data, so a client edited in the realm file
-// is picked up without a restart.
+// Storage adapter for oidc-provider. Sessions, grants and tokens live in this process and, when the
+// server has a state dir, in `devidp-sessions.json` there (mode 0600, rewritten after each change):
+// a restarted or crashed dev IdP keeps its users' single sign-on sessions and refresh tokens, as
+// Keycloak keeps them in its database. Clients are not stored: they are looked up in the current
+// realm data, so a client edited in the realm file is picked up without a restart.
+
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 const entries = new Map(); // `${model}:${id}` -> { payload, expiresAt }
 const index = new Map(); // secondary keys (session uid, grant id, user code) -> primary key(s)
@@ -9,6 +12,9 @@ const index = new Map(); // secondary keys (session uid, grant id, user code) ->
 const GRANTABLE = new Set([
   'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest',
 ]);
+
+let persistFile; // set by persistTo()
+let saveFailed = false;
 
 function now() {
   return Date.now();
@@ -38,6 +44,39 @@ export function sweep() {
   }
 }
 
+/** Write every live entry to the state file (atomically: a crash leaves the old or the new one). */
+function save() {
+  if (!persistFile) return;
+  const t = now();
+  const live = [...entries].filter(([, e]) => !e.expiresAt || e.expiresAt > t);
+  const tmp = `${persistFile}.tmp`;
+  try {
+    writeFileSync(tmp, JSON.stringify({ entries: live, index: [...index] }), { mode: 0o600 });
+    renameSync(tmp, persistFile);
+    saveFailed = false;
+  } catch (err) {
+    // A full or read-only state disk: keep serving from memory (logins go on), say so once.
+    if (!saveFailed) process.stdout.write(`cannot save sessions to ${persistFile} (${err.code || err}): kept in memory\n`);
+    saveFailed = true;
+  }
+}
+
+/** Keep the store in `file`: load what an earlier process stored there, save after each change. */
+export function persistTo(file) {
+  persistFile = file;
+  if (!existsSync(file)) return 0;
+  let data;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return 0; // unreadable (never written fully thanks to the rename): start empty
+  }
+  for (const [key, e] of data.entries || []) entries.set(key, e);
+  for (const [key, v] of data.index || []) index.set(key, v);
+  sweep();
+  return entries.size;
+}
+
 /** Build the adapter class bound to a function returning the current realm data. */
 export function makeAdapter(currentRealm) {
   return class DevAdapter {
@@ -58,6 +97,7 @@ export function makeAdapter(currentRealm) {
         const gk = `grant:${payload.grantId}`;
         index.set(gk, [...(index.get(gk) || []), key]);
       }
+      save();
     }
 
     async find(id) {
@@ -81,16 +121,19 @@ export function makeAdapter(currentRealm) {
     async consume(id) {
       const payload = live(this.key(id));
       if (payload) payload.consumed = Math.floor(now() / 1000);
+      save();
     }
 
     async destroy(id) {
       entries.delete(this.key(id));
+      save();
     }
 
     async revokeByGrantId(grantId) {
       const gk = `grant:${grantId}`;
       for (const key of index.get(gk) || []) entries.delete(key);
       index.delete(gk);
+      save();
     }
   };
 }

@@ -45,6 +45,8 @@ log = logging.getLogger("workbench.jobs")
 
 CANCEL_WAIT_S = 30.0
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_RUN_ID = 2**63 - 1
+"""The largest run id the store can hold (a signed 64-bit integer in SQLite and PostgreSQL)."""
 
 PAGE_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 """Content-Security-Policy of the service's JSON and errors: nothing may load or run."""
@@ -159,6 +161,8 @@ class BaseHandler(SecurityHeaders):
         return job
 
     def run_or_404(self, run_id: str, what: str, *, attempts: bool = False) -> Any:
+        if int(run_id) > MAX_RUN_ID:  # the route accepts any digits; the store's ids are 64-bit
+            raise JobError(f"no run {run_id}", 404)
         run = self.state.store.run(int(run_id), attempts=attempts)
         if run is None:
             raise JobError(f"no run {run_id}", 404)
@@ -352,6 +356,17 @@ class OpenAPIHandler(BaseHandler):
         self.send(openapi.spec())
 
 
+class NotFoundHandler(BaseHandler):
+    """Any path the service does not serve (a job name with characters no route accepts…): JSON 404."""
+
+    public = True
+
+    async def prepare(self) -> None:
+        raise JobError(
+            f"no such path {self.request.path!r}: the API is described at api/v1/openapi.json", 404
+        )
+
+
 def routes(prefix: str) -> list[tuple[str, type[BaseHandler], dict[str, Any], str | None]]:
     """(URL pattern, handler, kwargs, OpenAPI path or None) of everything the service serves."""
     from workbench.jobs import web  # the pages' handlers build on BaseHandler
@@ -385,4 +400,10 @@ def make_app(state: JobsState, prefix: str) -> web.Application:
         handlers.append((pattern, authed, {"state": state, **kwargs}))
     callback = type("Callback", (SecurityHeaders, HubOAuthCallbackHandler), {"hub_auth": state.hub_auth})
     handlers.append((f"{prefix}oauth_callback", callback))
-    return web.Application(handlers, cookie_secret=os.urandom(32), xsrf_cookies=False)
+    return web.Application(
+        handlers,
+        cookie_secret=os.urandom(32),
+        xsrf_cookies=False,
+        default_handler_class=NotFoundHandler,
+        default_handler_args={"state": state},
+    )
