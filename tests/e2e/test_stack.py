@@ -29,10 +29,6 @@ DEPLOY_BOUND_S = 1200.0
 """From ``docker stack deploy`` to the hub answering over HTTPS [s] (Keycloak's first start included)."""
 
 pytestmark = [
-    # Every step was run by hand against this stack file (deploy, HTTPS login through the stack's
-    # Keycloak, a lab as a Swarm service, rm leaving nothing), but this test as a whole has not yet
-    # passed once: enable it after a first green run (issue 13).
-    pytest.mark.skip(reason="not yet run green as a whole; enable after its first passing run (issue 13)"),
     pytest.mark.swarm,
     pytest.mark.docker,
     pytest.mark.slow,
