@@ -121,15 +121,15 @@ web GET    /services/probe-members/api/contents/app.yaml    login     404   404 
 api GET    /services/probe-members/voila/render/app.ipynb   login     200   200    200   200      200   403     login   403
 api POST   /services/probe-members/api/kernels              403       404   404    404   404      404   403     403     403
 # --- probe-debris: groups debris ------------------------------------------------------------------------------------------
-web GET    /services/probe-debris/                          login     403   page   403   page     403   403     login   403
-web GET    /services/probe-debris/voila/render/app.ipynb    login     403   200    403   200      403   403     login   403
-ws  GET    /services/probe-debris/api/kernels/{kernel}/channels 403   403   open   403   open     403   403     403     403
-web GET    /services/probe-debris/api/kernels/{kernel}      login     403   200    403   200      403   403     login   403
-web GET    /services/probe-debris/voila/static/voila.js     login     403   200    403   200      403   403     login   403
-web GET    /services/probe-debris/voila/tree                login     403   404    403   404      403   403     login   403
-web GET    /services/probe-debris/api/contents/app.yaml     login     403   404    403   404      403   403     login   403
-api GET    /services/probe-debris/voila/render/app.ipynb    login     403   200    403   200      403   403     login   403
-api POST   /services/probe-debris/api/kernels               403       403   404    403   404      403   403     403     403
+web GET    /services/probe-debris/                          login     403   page   403   page     page  403     login   403
+web GET    /services/probe-debris/voila/render/app.ipynb    login     403   200    403   200      200   403     login   403
+ws  GET    /services/probe-debris/api/kernels/{kernel}/channels 403   403   open   403   open     open  403     403     403
+web GET    /services/probe-debris/api/kernels/{kernel}      login     403   200    403   200      200   403     login   403
+web GET    /services/probe-debris/voila/static/voila.js     login     403   200    403   200      200   403     login   403
+web GET    /services/probe-debris/voila/tree                login     403   404    403   404      404   403     login   403
+web GET    /services/probe-debris/api/contents/app.yaml     login     403   404    403   404      404   403     login   403
+api GET    /services/probe-debris/voila/render/app.ipynb    login     403   200    403   200      200   403     login   403
+api POST   /services/probe-debris/api/kernels               403       403   404    403   404      404   403     403     403
 """
 
 HOME = """
@@ -139,7 +139,7 @@ swe       probe-busy probe-eval probe-members probe-widgets
 debris    probe-busy probe-debris probe-eval probe-members probe-widgets
 neo       probe-busy probe-eval probe-members probe-widgets
 operator  probe-busy probe-debris probe-eval probe-members probe-widgets
-admin     probe-busy probe-eval probe-members probe-widgets
+admin     probe-busy probe-debris probe-eval probe-members probe-widgets
 nogroup   403
 revoked   login
 service   login

@@ -34,6 +34,8 @@ class ToolState:
         The hub's home page (``<base url>hub/home``), linked from the refusal page.
     allowed_groups
         The workbench's groups (a user in none of them may open no tool but the public ones).
+    admin_groups
+        The workbench's admin groups, whose members may open every tool.
     """
 
     def __init__(
@@ -44,11 +46,13 @@ class ToolState:
         kernel_filter: bool,
         hub_home: str,
         allowed_groups: list[str] | None = None,
+        admin_groups: list[str] | None = None,
     ) -> None:
         self.spec = spec
         self.voila = voila
         self.kernel_filter = kernel_filter
         self.allowed_groups = allowed_groups
+        self.admin_groups = admin_groups or []
         self.hub_home = hub_home
         self.ready = asyncio.Event()
         self.failed: str | None = None
@@ -120,7 +124,11 @@ class GatekeeperMixin(HubOAuthenticated):
         self.current_user = user
         can_redirect = not self.is_websocket and self.request.method in {"GET", "HEAD"}  # type: ignore[attr-defined]
         decision = decide(
-            self.spec, user, can_redirect=can_redirect, allowed_groups=self.state.allowed_groups
+            self.spec,
+            user,
+            can_redirect=can_redirect,
+            allowed_groups=self.state.allowed_groups,
+            admin_groups=self.state.admin_groups,
         )
         if decision.allowed:
             return True

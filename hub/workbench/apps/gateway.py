@@ -110,6 +110,7 @@ async def serve(spec: AppSpec, launch: Launch, environ: Mapping[str, str]) -> in
         kernel_filter=launch.kernel_filter,
         hub_home=hub_home,
         allowed_groups=launch.allowed_groups,
+        admin_groups=launch.admin_groups,
     )
     app = make_app(state, prefix)
     server = app.listen(bind.port or 0, address=bind.hostname or "127.0.0.1", xheaders=True)

@@ -36,6 +36,9 @@ class Launch:
         Whether the gateway passes only widget messages to the kernels (``WORKBENCH_APPS_KERNEL_FILTER``).
     allowed_groups
         The groups whose members may use the workbench (``WORKBENCH_ALLOWED_GROUPS``); ``None``: any.
+    admin_groups
+        The workbench's admin groups (``WORKBENCH_ADMIN_GROUPS``): their members may open every tool,
+        as they may act on every segment's jobs (one rule, :func:`workbench.apps.policy.decide`).
     local_uid
         ``local``: the uid (and gid) the tool's Voila and kernels run as when the hub runs as root.
     hidden
@@ -54,6 +57,7 @@ class Launch:
     data_dir: str = ""
     kernel_filter: bool = True
     allowed_groups: list[str] | None = None
+    admin_groups: list[str] = field(default_factory=list)
     local_uid: int | None = None
     hidden: list[str] = field(default_factory=list)
     image: str = ""

@@ -9,8 +9,9 @@ For every valid folder of ``voila-apps/`` (``WORKBENCH_APPS_DIR``):
   (:func:`launch_for`) follows the spawner: a container of the lab image with the Docker and Swarm
   spawners, a local process (under a uid of its own when the hub runs as root) with the local one;
 - the scope ``access:services!service=<name>`` for whom the policy lets in: every user for
-  ``public`` and ``logged-in`` tools, the members of the listed groups for ``groups`` tools (a role
-  ``app-<name>``). The hub refuses the others at its OAuth step; the gateway checks again;
+  ``public`` and ``logged-in`` tools, the members of the listed groups and of the admin groups
+  (``WORKBENCH_ADMIN_GROUPS``, who reach every segment's tools as they do its jobs) for ``groups``
+  tools (a role ``app-<name>``). The hub refuses the others at its OAuth step; the gateway checks again;
 - the OAuth tokens of the service may read the user's groups (``read:users:groups!user``).
 
 A broken ``app.yaml`` does not stop the hub: the tool is left out and the hub log says which file and
@@ -52,6 +53,7 @@ def launch_for(spec: AppSpec, settings: Settings) -> Launch:
         "data_dir": str(settings.data_dir),
         "kernel_filter": settings.apps_kernel_filter,
         "allowed_groups": list(settings.allowed_groups),
+        "admin_groups": list(settings.admin_groups),
     }
     if settings.spawner in {"docker", "swarm"}:
         from workbench.spawners.docker import instance_prefix
@@ -96,11 +98,15 @@ def service_for(spec: AppSpec, environment: dict[str, str], port: int, launch: L
     }
 
 
-def tools_for(apps: list[AppSpec]) -> Callable[[Any], list[dict[str, str]]]:
-    """The home page's template variable: the tools a hub user may open (title, description, URL)."""
+def tools_for(
+    apps: list[AppSpec], admin_groups: tuple[str, ...] = ()
+) -> Callable[[Any], list[dict[str, str]]]:
+    """The home page's template variable: the tools a hub user may open (title, description, URL);
+    members of ``admin_groups`` may open every tool."""
 
     def visible(user: Any) -> list[dict[str, str]]:
-        groups = None if user is None else [g.name for g in user.groups]
+        groups = None if user is None else {g.name for g in user.groups}
+        admin = groups is not None and bool(groups & set(admin_groups))
         return [
             {
                 "name": a.name,
@@ -111,7 +117,7 @@ def tools_for(apps: list[AppSpec]) -> Callable[[Any], list[dict[str, str]]]:
                 "url": a.url_path,
             }
             for a in apps
-            if a.may_open(groups)
+            if admin or a.may_open(groups)
         ]
 
     return visible
@@ -153,7 +159,8 @@ def configure_hub(c: Any, settings: Settings, secrets: HubSecrets) -> list[AppSp
                     "name": f"app-{spec.name}",
                     "description": f"Open the published tool {spec.title}",
                     "scopes": [scope],
-                    "groups": list(spec.groups),
+                    # One rule for tools and jobs: the admin groups reach every segment's.
+                    "groups": sorted({*spec.groups, *settings.admin_groups}),
                 }
             )
         else:
@@ -163,5 +170,5 @@ def configure_hub(c: Any, settings: Settings, secrets: HubSecrets) -> list[AppSp
     c.JupyterHub.load_roles = roles
     if everyone:
         _add_user_scopes(c, everyone)
-    c.JupyterHub.template_vars.update({"workbench_tools": tools_for(apps)})
+    c.JupyterHub.template_vars.update({"workbench_tools": tools_for(apps, settings.admin_groups)})
     return apps

@@ -65,6 +65,7 @@ def decide(
     *,
     can_redirect: bool,
     allowed_groups: Collection[str] | None = None,
+    admin_groups: Collection[str] = (),
 ) -> Decision:
     """Apply ``spec``'s policy to a visitor.
 
@@ -82,6 +83,9 @@ def decide(
         The groups whose members may use the workbench (``WORKBENCH_ALLOWED_GROUPS``). A hub user in
         none of them (whose groups were taken away after they got a token: the hub refuses their
         login, not their tokens) may not open ``logged-in`` tools either.
+    admin_groups
+        The workbench's admin groups (``WORKBENCH_ADMIN_GROUPS``): their members may open every tool,
+        as the jobs service lets them act on every segment's jobs.
     """
     if spec.access == "public":
         return ALLOW
@@ -90,6 +94,8 @@ def decide(
     groups = set(user.get("groups") or [])
     if allowed_groups is not None and not groups & set(allowed_groups):
         return Decision("refuse", "your account is in none of the workbench's groups")
+    if groups & set(admin_groups):
+        return ALLOW
     if not spec.may_open(groups):
         return Decision("refuse", f"this tool is open to {spec.describe_access()}")
     return ALLOW

@@ -25,6 +25,7 @@ def spec(access: str = "public", groups: tuple[str, ...] = (), title: str = "Too
 
 
 ALLOWED = ["swe", "debris", "neo", "operators", "admins"]
+ADMINS = ["admins"]
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,10 @@ ALLOWED = ["swe", "debris", "neo", "operators", "admins"]
         ("logged-in", (), {"name": "a", "groups": []}, True, "refuse"),  # in none of the workbench's groups
         ("logged-in", (), {"name": "a", "groups": ["partners"]}, True, "refuse"),
         ("groups", ("debris",), {"name": "a", "groups": ["debris"]}, True, "allow"),
-        ("groups", ("debris",), {"name": "a", "groups": ["admins"]}, True, "refuse"),
+        # one rule for tools and jobs: the admin groups reach every segment's
+        ("groups", ("debris",), {"name": "a", "groups": ["admins"]}, True, "allow"),
+        ("groups", ("debris",), {"name": "a", "groups": ["neo"]}, True, "refuse"),
+        ("groups", ("debris",), {"name": "a", "groups": ["operators"]}, True, "refuse"),
         ("groups", ("debris",), None, True, "login"),
     ],
 )
@@ -45,7 +49,9 @@ def test_policy(
     access: str, groups: tuple[str, ...], user: dict | None, can_redirect: bool, outcome: str
 ) -> None:
     assert (
-        decide(spec(access, groups), user, can_redirect=can_redirect, allowed_groups=ALLOWED).outcome
+        decide(
+            spec(access, groups), user, can_redirect=can_redirect, allowed_groups=ALLOWED, admin_groups=ADMINS
+        ).outcome
         == outcome
     )
 

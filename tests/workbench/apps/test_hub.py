@@ -81,17 +81,18 @@ def test_access_scopes_follow_the_policy(tmp_path: Path, apps_dir: Path, lazy: b
     assert roles["other"] == {"name": "other", "scopes": ["read:hub"]}
     viewer = roles["app-conjunction-viewer"]
     assert viewer["scopes"] == ["access:services!service=conjunction-viewer"]
-    assert viewer["groups"] == ["debris", "operators"]
+    assert viewer["groups"] == ["admins", "debris", "operators"]  # admins reach every segment's tools
 
 
 def test_home_page_lists_only_what_the_user_may_open(tmp_path: Path, apps_dir: Path) -> None:
     c, _ = _configure(tmp_path, apps_dir)
     tools = _value(c.JupyterHub.template_vars, {})["workbench_tools"]  # type: ignore[index]
     db = orm.new_session_factory("sqlite://")()
-    debris, swe = orm.Group(name="debris"), orm.Group(name="swe")
+    debris, swe, admins = orm.Group(name="debris"), orm.Group(name="swe"), orm.Group(name="admins")
     analyst = orm.User(name="debris-analyst", groups=[debris])
     scientist = orm.User(name="swe-scientist", groups=[swe])
-    db.add_all([debris, swe, analyst, scientist])
+    admin = orm.User(name="admin", groups=[admins])
+    db.add_all([debris, swe, admins, analyst, scientist, admin])
     db.commit()
     assert [t["name"] for t in tools(analyst)] == [
         "conjunction-viewer",
@@ -99,6 +100,7 @@ def test_home_page_lists_only_what_the_user_may_open(tmp_path: Path, apps_dir: P
         "neo-risk-list",
     ]
     assert [t["name"] for t in tools(scientist)] == ["geomagnetic-storms", "neo-risk-list"]
+    assert [t["name"] for t in tools(admin)] == [t["name"] for t in tools(analyst)]  # every tool
     assert [t["name"] for t in tools(None)] == ["geomagnetic-storms"]
     first = tools(scientist)[0]
     assert first["title"] == "Geomagnetic storms" and first["url"] == "/services/geomagnetic-storms/"
