@@ -142,14 +142,18 @@ def _worst_pc() -> float:
     return max(debris.collision_probability(debris.read_cdm(f)) for f in files)
 
 
-def _top_palermo() -> tuple[str, float]:
+def _top_palermo() -> tuple[str, float, float, list[str]]:
+    """ESA's top entry (designation, published and recomputed Palermo) and the entries whose recomputed
+    value differs from ESA's by more than 0.5, which the tool must explain."""
     from s2p import neo
 
     risk = neo.read_neocc_risk_list(
         DATA / "planetary_defence" / "risk_lists" / "esa_risk_list_2026-02-03.txt"
     )
-    top = neo.risk_table(risk).sort_values("ps", ascending=False).iloc[0]
-    return str(top.designation), float(top.ps)
+    table = neo.risk_table(risk)
+    top = table.sort_values("ps_published", ascending=False).iloc[0]
+    far = table[(table.ps - table.ps_published).abs() > 0.5].designation
+    return str(top.designation), float(top.ps_published), float(top.ps), [str(d) for d in far]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -232,14 +236,18 @@ def test_admins_open_every_tool_as_they_act_on_every_job(wb: Workbench) -> None:
 
 
 def test_logged_in_tool_is_for_every_hub_user_only(wb: Workbench) -> None:
-    designation, ps = _top_palermo()
+    designation, published, recomputed, far = _top_palermo()
     login = wb.login("neo-analyst", "dev-neo-analyst")
     assert login.ok
     r = _get(login.session, _tool(wb, "neo-risk-list"))
     assert r.status_code == 200, r.text[:500]
     shown = outputs(r.text)
+    # The published value first, the recomputed one beside it, and every large difference explained.
     assert f"<strong id='top-object'>{designation}</strong>" in shown
-    assert f"<strong id='top-ps'>{ps:.2f}</strong>" in shown
+    assert f"<strong id='top-ps'>{published:.2f}</strong> (ESA)" in shown
+    assert f"<strong id='top-ps-s2p'>{recomputed:.2f}</strong>" in shown
+    assert far and all(f"<li data-object='{d}'>" in shown for d in far)
+    assert f"differs from ESA's by more than 0.5 ({len(far)} of" in shown
     anonymous = _get(None, _tool(wb, "neo-risk-list"), allow_redirects=False)
     assert anonymous.status_code == 302 and "/hub/api/oauth2/authorize" in anonymous.headers["Location"]
     # A user in no group is refused by the hub itself, so never reaches the tool.
