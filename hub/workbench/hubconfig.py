@@ -23,6 +23,7 @@ from workbench.settings import PROJECT_ROOT, Settings
 HUB_EXTENSIONS: tuple[str, ...] = (
     "workbench.jobs.hub",
     "workbench.apps.hub",
+    "workbench.culler",
 )
 
 ADMIN_SERVICE = "workbench-admin"

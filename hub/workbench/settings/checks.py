@@ -30,6 +30,10 @@ def validate(settings: Settings) -> None:
             f"WORKBENCH_ADMIN_GROUPS has {', '.join(sorted(unknown_admin))}, which is not in "
             f"WORKBENCH_ALLOWED_GROUPS={','.join(settings.allowed_groups)}."
         )
+    if settings.cull_idle_timeout < 0 or settings.cull_every < 0:
+        raise SettingsError(
+            "WORKBENCH_CULL_IDLE_TIMEOUT and WORKBENCH_CULL_EVERY must be >= 0 (seconds; 0: off/auto)."
+        )
     if settings.auth_refresh_age < 0 or settings.spawn_timeout <= 0:
         raise SettingsError(
             "WORKBENCH_AUTH_REFRESH_AGE must be >= 0 and WORKBENCH_SPAWN_TIMEOUT > 0 (seconds)."

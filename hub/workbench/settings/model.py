@@ -277,6 +277,20 @@ class Settings:
         parse=parse_int,
         help="Seconds a user's server may take to start before the spawn is declared failed.",
     )
+    cull_idle_timeout: int = setting(
+        "WORKBENCH_CULL_IDLE_TIMEOUT",
+        default=3600,
+        parse=parse_int,
+        help="Seconds without activity (browser, kernels, terminals) after which a user's lab is stopped by "
+        "the idle culler (the hub service `idle-culler`, jupyterhub-idle-culler); their home stays. 0: never.",
+    )
+    cull_every: int = setting(
+        "WORKBENCH_CULL_EVERY",
+        default=0,
+        parse=parse_int,
+        help="Seconds between two looks of the idle culler; 0: a tenth of WORKBENCH_CULL_IDLE_TIMEOUT "
+        "(at least 5, at most 300).",
+    )
     jobs_port: int = setting(
         "WORKBENCH_JOBS_PORT",
         default=0,
