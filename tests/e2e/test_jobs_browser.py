@@ -296,6 +296,41 @@ def test_a_user_in_no_group_is_refused_and_shown_the_public_tools(
     guard.check()
 
 
+def test_a_scientist_opens_jupyterlab_and_nothing_leaves_the_machine(
+    wb: Workbench, browser_page: tuple[Any, OfflineGuard], screenshots: Path
+) -> None:
+    """JupyterLab loads all its pages, extensions, fonts and a kernel from the workbench alone."""
+    page, guard = browser_page
+    page.goto(f"{wb.url}/hub/login")
+    page.wait_for_selector("form#kc-form-login")
+    page.fill("input[name=username]", "swe-scientist")
+    page.fill("input[name=password]", "dev-swe-scientist")
+    page.click("#kc-login")
+    page.wait_for_url("**/hub/home")
+    page.goto(f"{wb.url}/hub/spawn", timeout=RENDER_MS)
+    if page.locator("form#spawn_form").count():  # a choice of profiles: the first one
+        with page.expect_navigation(timeout=RENDER_MS):
+            page.click("form#spawn_form [type=submit]")
+    page.wait_for_selector(".jp-LauncherCard", timeout=RENDER_MS)
+    assert "/user/swe-scientist/lab" in page.url, page.url
+    _shot(page, screenshots, "17-jupyterlab")
+    # A notebook with a kernel: its page, the kernel's websocket, the editor's assets.
+    page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
+    page.wait_for_selector(".jp-NotebookPanel", timeout=PAGE_MS)
+    page.wait_for_function(  # the notebook's kernel has started and answers, through the proxy
+        """async () => {
+            const r = await fetch('/user/swe-scientist/api/kernels');
+            const kernels = r.ok ? await r.json() : [];
+            return kernels.some(k => k.execution_state === 'idle');
+        }""",
+        timeout=RENDER_MS,
+        polling=1000,
+    )
+    _shot(page, screenshots, "18-jupyterlab-notebook")
+    assert guard.requests > 20  # the lab's own assets went through the guard
+    guard.check()
+
+
 def _workbench(wb: Workbench, home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**wb.env, "HOME": str(home)}
     env.pop("WORKBENCH_TOKEN", None)

@@ -7,3 +7,7 @@ except ImportError:  # a lab without the workbench package keeps Jupyter's defau
 else:
     c.ServerApp.contents_manager_class = WorkbenchContentsManager  # type: ignore[name-defined]  # noqa: F821
     c.NotebookNotary.store_factory = resilient_store  # type: ignore[name-defined]  # noqa: F821
+
+# Offline sites: the extension manager lists what is installed and never asks PyPI for more (labs are
+# managed by the image; users install packages with pip in their home, not lab extensions).
+c.LabApp.extension_manager = "readonly"  # type: ignore[name-defined]  # noqa: F821
