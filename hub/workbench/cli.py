@@ -4,7 +4,7 @@ Each command group lives in the module that owns the work (one room, one job) an
 here through a ``register(subparsers)`` function. ``main`` only wires them together.
 
 Commands: ``up`` (hub + dev IdP), ``login``/``logout``, ``images build``, ``jobs …``, ``data fetch``,
-``settings``, ``stack deploy|rm``, ``backup``/``restore``.
+``settings``, ``stack deploy|rm``, ``backup``/``restore``, ``monitoring config``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workbench.keycloak.commands",
     "workbench.commands.stack",
     "workbench.commands.backup",
+    "workbench.commands.monitoring",
 )
 
 

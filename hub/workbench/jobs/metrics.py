@@ -47,6 +47,15 @@ class _StoreCollector(Collector):
             queued += n if status == "queued" else 0
             running += n if status == "running" else 0
         yield runs
+        failing = GaugeMetricFamily(
+            f"{PREFIX}_last_run_failed",
+            "1 when a job's latest ended run failed or timed out, 0 when it succeeded or was cancelled "
+            "(what the alert ProductionRunFailed watches)",
+            labels=["job"],
+        )
+        for job, status in counts["last_final"]:
+            failing.add_metric([job], 1 if status in {"failed", "timed_out"} else 0)
+        yield failing
         yield GaugeMetricFamily(f"{PREFIX}_queue_length", "Runs waiting for a worker", value=queued)
         yield GaugeMetricFamily(f"{PREFIX}_running", "Runs executing now", value=running)
         retried = GaugeMetricFamily(

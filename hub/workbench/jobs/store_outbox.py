@@ -120,7 +120,8 @@ class OutboxQueries:
     # -- figures for the metrics -------------------------------------------------------------------
 
     def counts(self) -> dict[str, Any]:
-        """Runs by (job, status), retried attempts by job, notifications by (channel, status)."""
+        """Runs by (job, status), each job's latest ended run's status, retried attempts by job, notifications
+        by (channel, status)."""
         with self.session() as s:
             runs = s.execute(
                 select(RunRow.job, RunRow.status, func.count()).group_by(RunRow.job, RunRow.status)
@@ -144,7 +145,15 @@ class OutboxQueries:
                     NotificationRow.channel
                 )
             )
+            # Each job's latest run that ended (what an operator's alert on failing jobs looks at).
+            latest = (
+                select(func.max(RunRow.id))
+                .where(RunRow.status.in_(("succeeded", "failed", "timed_out", "cancelled")))
+                .group_by(RunRow.job)
+            )
+            last = s.execute(select(RunRow.job, RunRow.status).where(RunRow.id.in_(latest.scalar_subquery())))
             return {
+                "last_final": [(str(j), str(st)) for j, st in last],
                 "runs": [(str(j), str(st), int(n)) for j, st, n in runs],
                 "retries": [(str(j), int(n)) for j, n in retried],
                 "notifications": [(str(c), str(st), int(n)) for c, st, n in notes],

@@ -69,4 +69,9 @@ def test_metrics_count_runs_queue_durations_retries_and_notification_failures(
         got[("workbench_jobs_notifications", (("channel", "webhook"), ("status", "pending")))] == 1
     )  # failure only, by default
     assert got[("workbench_jobs_notification_failures_total", (("channel", "webhook"),))] == 1
+    # the job's latest ended run failed (the queued and running ones have not ended)
+    assert got[("workbench_jobs_last_run_failed", job_l)] == 1
+    store.update_run(running.id, status="running")
+    store.finish_run(running.id, "succeeded")
+    assert _samples(metrics)[("workbench_jobs_last_run_failed", job_l)] == 0
     store.close()

@@ -1,0 +1,114 @@
+"""Prometheus for the workbench: the scrape configuration and the alert rules, made from the settings.
+
+``workbench monitoring config DIR`` writes ``DIR/prometheus.yml`` and ``DIR/rules.yml``; run Debian's
+``prometheus --config.file=DIR/prometheus.yml`` beside the workbench (docs/operations.md, *Metrics*).
+
+Targets (each with the ``prometheus`` hub service's token, ``<state>/secrets/prometheus_api_token``,
+read from its file by Prometheus, never copied into the configuration):
+
+- ``hub``: JupyterHub's ``/hub/metrics`` (spawns, their durations and failures, users, the proxy);
+- ``jobs``: the jobs service's ``/services/jobs/metrics`` (runs by status, queue, durations, retries,
+  notification failures, each job's last ended run), the production job's name as ``workbench_job``.
+
+Alert rules (:data:`RULES`): the hub down, spawn failures, a production job whose latest run failed,
+the jobs service down, a notification given up, and runs waiting in the queue for too long.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from workbench.settings import Settings
+
+TOKEN_FILE = "prometheus_api_token"
+
+RULES: list[dict[str, object]] = [
+    {
+        "alert": "HubDown",
+        "expr": 'up{job="hub"} == 0',
+        "for": "1m",
+        "labels": {"severity": "critical"},
+        "annotations": {
+            "summary": "JupyterHub does not answer /hub/metrics: nobody can log in or start a lab"
+        },
+    },
+    {
+        "alert": "JobsServiceDown",
+        "expr": 'up{job="jobs"} == 0',
+        "for": "2m",
+        "labels": {"severity": "critical"},
+        "annotations": {"summary": "The jobs service does not answer: no production run starts"},
+    },
+    {
+        "alert": "SpawnFailures",
+        "expr": 'sum(increase(jupyterhub_server_spawn_duration_seconds_count{status="failure"}[10m])) > 0',
+        "labels": {"severity": "warning"},
+        "annotations": {"summary": "Labs failed to start in the last 10 minutes (see the hub log)"},
+    },
+    {
+        "alert": "ProductionRunFailed",
+        "expr": "workbench_jobs_last_run_failed == 1",
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": "The latest run of job {{ $labels.workbench_job }} failed or timed out",
+            "description": "See /services/jobs/jobs/{{ $labels.workbench_job }}; a successful run ends the alert.",
+        },
+    },
+    {
+        "alert": "NotificationsGivenUp",
+        "expr": 'sum by (channel) (workbench_jobs_notifications{status="failed"}) > 0',
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": "Notifications by {{ $labels.channel }} were given up after their retries"
+        },
+    },
+    {
+        "alert": "RunsWaiting",
+        "expr": "workbench_jobs_queue_length > 0 and workbench_jobs_running == 0",
+        "for": "15m",
+        "labels": {"severity": "warning"},
+        "annotations": {"summary": "Runs have waited 15 minutes with none running: are the executors up?"},
+    },
+]
+
+
+def scrape_config(settings: Settings, *, interval_s: int = 30) -> dict[str, object]:
+    """The content of ``prometheus.yml`` for this workbench (targets on its local URL)."""
+    local = urlsplit(settings.local_url)
+    prefix = local.path.rstrip("/")
+    credentials = str(settings.state_dir / "secrets" / TOKEN_FILE)
+
+    def job(name: str, path: str) -> dict[str, object]:
+        return {
+            "job_name": name,
+            "scheme": local.scheme,
+            "metrics_path": f"{prefix}{path}",
+            "authorization": {"type": "Bearer", "credentials_file": credentials},
+            "static_configs": [{"targets": [local.netloc]}],
+        }
+
+    jobs = job("jobs", "/services/jobs/metrics")
+    # The service labels its series by production job ("job"), which Prometheus' own target label
+    # "job" pushes aside to "exported_job": name it workbench_job instead.
+    jobs["metric_relabel_configs"] = [
+        {"source_labels": ["exported_job"], "regex": "(.+)", "target_label": "workbench_job"},
+        {"regex": "exported_job", "action": "labeldrop"},
+    ]
+    return {
+        "global": {"scrape_interval": f"{interval_s}s", "evaluation_interval": f"{interval_s}s"},
+        "rule_files": ["rules.yml"],
+        "scrape_configs": [job("hub", "/hub/metrics"), jobs],
+    }
+
+
+def write_config(settings: Settings, folder: Path, *, interval_s: int = 30) -> tuple[Path, Path]:
+    """Write ``prometheus.yml`` and ``rules.yml`` into ``folder``; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "prometheus.yml"
+    rules = folder / "rules.yml"
+    config.write_text(yaml.safe_dump(scrape_config(settings, interval_s=interval_s), sort_keys=False))
+    rules.write_text(yaml.safe_dump({"groups": [{"name": "workbench", "rules": RULES}]}, sort_keys=False))
+    return config, rules
