@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.harness import Workbench, login_via_idp, start_workbench  # noqa: E402
+from tests.e2e.harness import SHIPPED_TOOLS, Workbench, login_via_idp, start_workbench  # noqa: E402
 
 USERS = [
     ("swe-scientist", "dev-swe-scientist"),
@@ -66,7 +66,7 @@ def _xsrf(html: str) -> str:
 
 
 def measure(spawner: str, rounds: int, image: str | None, users: list[tuple[str, str]]) -> list[float]:
-    env = {"WORKBENCH_SPAWNER": spawner}
+    env = {"WORKBENCH_SPAWNER": spawner, "WORKBENCH_APPS_DIR": str(SHIPPED_TOOLS)}  # as deployed: tools run
     if image:
         env["WORKBENCH_IMAGE"] = image
     samples: list[float] = []

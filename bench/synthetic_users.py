@@ -226,12 +226,16 @@ def run_levels(url: str, levels: list[int], args: argparse.Namespace) -> list[di
 
 def own_workbench(levels: list[int], args: argparse.Namespace) -> list[dict[str, Any]]:
     """Start a workbench with the synthetic realm, run the levels, stop it."""
-    from tests.e2e.harness import start_workbench
+    from tests.e2e.harness import SHIPPED_TOOLS, start_workbench
 
     with tempfile.TemporaryDirectory(prefix=f"bench-synthetic-{args.spawner}-") as tmp:
         state = Path(tmp)
         realm = write_realm(state / "realm.json", max(levels))
-        env = {"WORKBENCH_SPAWNER": args.spawner, "WORKBENCH_REALM_FILE": str(realm)}
+        env = {
+            "WORKBENCH_SPAWNER": args.spawner,
+            "WORKBENCH_REALM_FILE": str(realm),
+            "WORKBENCH_APPS_DIR": str(SHIPPED_TOOLS),  # the scientists open a published tool
+        }
         env.update(dict(kv.split("=", 1) for kv in args.setting))
         wb = start_workbench(state / "state", env=env, realm_file=realm)
         reports: list[dict[str, Any]] = []

@@ -34,6 +34,9 @@ Stable API (other test packages build on it)::
     ``Secure`` cookies there, which browsers accept on loopback and plain ``requests`` would drop).
 
 The identity tests run against both IdPs with the same code: :mod:`tests.e2e.idps`.
+
+A test workbench publishes no tools unless its settings name ``WORKBENCH_APPS_DIR`` (each tool starts a
+Voila and pre-heats a kernel): pass ``{"WORKBENCH_APPS_DIR": str(SHIPPED_TOOLS)}`` for the shipped ones.
 """
 
 from __future__ import annotations
@@ -511,6 +514,10 @@ class Workbench:
         self.stop()
 
 
+SHIPPED_TOOLS = ROOT / "voila-apps"
+"""The published tools the project ships: ``{"WORKBENCH_APPS_DIR": str(SHIPPED_TOOLS)}`` starts them."""
+
+
 def workbench_env(state_dir: Path, ports: Ports, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a test workbench: ours minus any WORKBENCH_*, then the test's settings."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
@@ -518,6 +525,12 @@ def workbench_env(state_dir: Path, ports: Ports, env: Mapping[str, str] | None =
     full["WORKBENCH_STATE_DIR"] = str(state_dir)
     full.setdefault("WORKBENCH_LOG_LEVEL", "INFO")
     full.update(env or {})
+    if "WORKBENCH_APPS_DIR" not in full:
+        # Lean by default: no published tools (each would start a Voila and pre-heat a kernel that runs its
+        # notebook). Tests of the tools pass WORKBENCH_APPS_DIR (e.g. SHIPPED_TOOLS).
+        empty = Path(state_dir) / "no-tools"
+        empty.mkdir(parents=True, exist_ok=True)
+        full["WORKBENCH_APPS_DIR"] = str(empty)
     return full
 
 

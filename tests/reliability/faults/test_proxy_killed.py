@@ -17,7 +17,7 @@ import pytest
 import requests
 import websocket
 
-from tests.e2e.harness import Workbench, start_workbench
+from tests.e2e.harness import SHIPPED_TOOLS, Workbench, start_workbench
 from tests.e2e.webuser import WebUser, notebook
 from tests.reliability.faults.support import alive, record, recorded_pid, wait_until
 from tests.support import need_executable
@@ -31,7 +31,7 @@ RECOVERY_BOUND_S = 60.0
 @pytest.fixture(scope="module")
 def wb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workbench]:
     need_executable("node")
-    workbench = start_workbench(tmp_path_factory.mktemp("state"))
+    workbench = start_workbench(tmp_path_factory.mktemp("state"), {"WORKBENCH_APPS_DIR": str(SHIPPED_TOOLS)})
     yield workbench
     assert workbench.stop() == 0, workbench.log_tail()
 
