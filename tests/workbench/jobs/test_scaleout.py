@@ -206,7 +206,15 @@ def test_swarm_runs_and_a_killed_container_is_retried(
 
     ok, victim = asyncio.run(main())
     assert ok.status == "succeeded", ok.error
-    assert ok.environment == lab_image.image_id and (ok.provenance or {})["executor"] == "swarm"
+    # the image the tag named when the run started (another test may have rebuilt the lab image since
+    # the session's fixture recorded its id: a new `created` label makes a new id)
+    current = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", lab_image.image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert ok.environment == current and (ok.provenance or {})["executor"] == "swarm"
     assert json.loads((runner.run_dir(ok.id) / "scraps.json").read_text())["label"] == "on swarm"
     assert "Ending Cell 5" in (runner.run_dir(ok.id) / "run.log").read_text()
     assert [(a.number, a.status, a.failure) for a in victim.attempt_list] == [
