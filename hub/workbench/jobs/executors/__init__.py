@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from workbench.jobs.executors.base import (
     RETRYABLE,
@@ -89,25 +90,18 @@ def build(settings: Settings) -> dict[str, Executor]:
         data_environment=data_environment,
         env=settings.env,
     )
+    # The container and swarm executors run the same lab image, hardened the same way.
+    in_image: dict[str, Any] = {
+        "data_dir": settings.data_dir,
+        "work_dir": settings.state_dir / "jobs" / "work",
+        "state_dir": settings.state_dir,
+        "data_environment": data_environment,
+        "network": settings.jobs_network,
+        "memory": settings.jobs_memory,
+    }
     return {
         "local": local,
         "dask": DaskExecutor(settings.dask_address, workers=settings.dask_workers, local=local),
-        "swarm": SwarmExecutor(
-            settings.image,
-            data_dir=settings.data_dir,
-            work_dir=settings.state_dir / "jobs" / "work",
-            state_dir=settings.state_dir,
-            data_environment=data_environment,
-            network=settings.jobs_network,
-            memory=settings.jobs_memory,
-        ),
-        "container": ContainerExecutor(
-            settings.image,
-            data_dir=settings.data_dir,
-            work_dir=settings.state_dir / "jobs" / "work",
-            state_dir=settings.state_dir,
-            data_environment=data_environment,
-            network=settings.jobs_network,
-            memory=settings.jobs_memory,
-        ),
+        "swarm": SwarmExecutor(settings.image, **in_image),
+        "container": ContainerExecutor(settings.image, **in_image),
     }

@@ -125,29 +125,14 @@ class ContainerExecutor(Executor):
     def provenance(self) -> dict[str, Any]:
         return {"executor": self.name, "image": self.image, "network": self.network, "user": "1000:1000"}
 
-    def _labels(self, run_id: int) -> dict[str, str]:
-        return {LABEL: LABEL_VALUE, f"{LABEL}.instance": self.prefix, f"{LABEL}.run": str(run_id)}
-
     # -- one run ---------------------------------------------------------------------------------
 
     def _start(self, spec: RunSpec) -> Execution:
         import docker.errors
 
         client = self.client()
-        try:
-            image = client.images.get(self.image)
-        except docker.errors.ImageNotFound:
-            raise ExecutorError(
-                f"the lab image {self.image} is not on this Docker engine: run `workbench images build`"
-            ) from None
-        except docker.errors.APIError as exc:
-            raise ExecutorError(f"the Docker engine refused to describe {self.image}: {exc}") from None
-        self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        folder = Path(tempfile.mkdtemp(prefix=f"run-{spec.run_id}-", dir=self.work_dir))
-        for name in ("input.ipynb", "parameters.json"):
-            shutil.copyfile(spec.record_dir / name, folder / name)
-            shutil.chown(folder / name, *JOVYAN)
-        shutil.chown(folder, *JOVYAN)
+        image = lab_image(client, self.image)
+        folder = stage_run_folder(spec, self.work_dir, "run")
         name = f"{self.prefix}-run-{spec.run_id}"
         with contextlib.suppress(docker.errors.NotFound):  # a container a crash left under this name
             client.containers.get(name).remove(force=True)
@@ -159,7 +144,7 @@ class ContainerExecutor(Executor):
                 user="{}:{}".format(*JOVYAN),
                 working_dir=RUN_FOLDER,
                 environment=self.environment(),
-                labels=self._labels(spec.run_id),
+                labels=run_labels(self.prefix, spec.run_id),
                 network_mode=self.network,
                 volumes={
                     str(folder): {"bind": RUN_FOLDER, "mode": "rw"},
@@ -265,6 +250,37 @@ class ContainerExecutor(Executor):
             await asyncio.to_thread(remove)
         except ExecutorError as exc:
             log.warning("cannot remove the containers of interrupted runs: %s", exc.message)
+
+
+def lab_image(client: Any, tag: str) -> Any:
+    """The lab image ``tag`` on the engine of ``client``; :class:`ExecutorError` saying what to do if not."""
+    import docker.errors
+
+    try:
+        return client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        raise ExecutorError(
+            f"the lab image {tag} is not on this Docker engine: run `workbench images build`"
+        ) from None
+    except docker.errors.APIError as exc:
+        raise ExecutorError(f"the Docker engine refused to describe {tag}: {exc}") from None
+
+
+def stage_run_folder(spec: RunSpec, work_dir: Path, prefix: str) -> Path:
+    """A new folder of ``work_dir`` holding the run's notebook and parameters, owned by the image's user
+    (the run never sees the record folder)."""
+    work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}-{spec.run_id}-", dir=work_dir))
+    for name in ("input.ipynb", "parameters.json"):
+        shutil.copyfile(spec.record_dir / name, folder / name)
+        shutil.chown(folder / name, *JOVYAN)
+    shutil.chown(folder, *JOVYAN)
+    return folder
+
+
+def run_labels(prefix: str, run_id: int) -> dict[str, str]:
+    """Labels that find a run's container or service again (recovery after a crash)."""
+    return {LABEL: LABEL_VALUE, f"{LABEL}.instance": prefix, f"{LABEL}.run": str(run_id)}
 
 
 def _stream_log(container: Any, path: Path) -> None:

@@ -25,7 +25,6 @@ import contextlib
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -37,10 +36,12 @@ from workbench.jobs.executors.container import (
     DATA_FOLDER,
     JOVYAN,
     LABEL,
-    LABEL_VALUE,
     MAX_LOG_BYTES,
     PIDS_LIMIT,
     RUN_FOLDER,
+    lab_image,
+    run_labels,
+    stage_run_folder,
 )
 
 log = logging.getLogger("workbench.jobs")
@@ -128,22 +129,10 @@ class SwarmExecutor(Executor):
         from docker.types import ContainerSpec, Mount, Placement, Resources, RestartPolicy, TaskTemplate
 
         client = self.client()
-        try:
-            image = client.images.get(self.image)
-        except docker.errors.ImageNotFound:
-            raise ExecutorError(
-                f"the lab image {self.image} is not on this Docker engine: run `workbench images build`"
-            ) from None
-        except docker.errors.APIError as exc:
-            raise ExecutorError(f"the Docker engine refused to describe {self.image}: {exc}") from None
-        self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        folder = Path(tempfile.mkdtemp(prefix=f"swarm-{spec.run_id}-", dir=self.work_dir))
-        for name in ("input.ipynb", "parameters.json"):
-            shutil.copyfile(spec.record_dir / name, folder / name)
-            shutil.chown(folder / name, *JOVYAN)
-        shutil.chown(folder, *JOVYAN)
+        image = lab_image(client, self.image)
+        folder = stage_run_folder(spec, self.work_dir, "swarm")
         name = f"{self.prefix}-run-{spec.run_id}-{os.urandom(3).hex()}"
-        labels = {LABEL: LABEL_VALUE, f"{LABEL}.instance": self.prefix, f"{LABEL}.run": str(spec.run_id)}
+        labels = run_labels(self.prefix, spec.run_id)
         container = ContainerSpec(
             image.id,
             command=["python", *spec.papermill_args(RUN_FOLDER)],
