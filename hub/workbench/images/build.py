@@ -451,10 +451,15 @@ def _git_revision(root: Path) -> str:
     return proc.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def _docker_build(args: Sequence[str], context: Path, result: BuildResult, log: Log) -> None:
-    """One classic ``docker build`` with no network; counts steps and cache hits into ``result``."""
-    # --network none: the build needs nothing from outside, and proves it.
-    cmd = ["docker", "build", "--network", "none", "--pull=false", *args, str(context)]
+def docker_build(
+    args: Sequence[str], context: Path, result: BuildResult, log: Log, *, network: str = "none"
+) -> None:
+    """One classic ``docker build``; counts steps and cache hits into ``result``.
+
+    ``network`` is ``none`` for the lab image (it needs nothing from outside, and proves it) and ``host``
+    for the service images, whose apt step reaches the Debian mirror.
+    """
+    cmd = ["docker", "build", "--network", network, "--pull=false", *args, str(context)]
     env = dict(os.environ, DOCKER_BUILDKIT="0")
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
         assert proc.stdout is not None
@@ -468,7 +473,9 @@ def _docker_build(args: Sequence[str], context: Path, result: BuildResult, log: 
             log(line)
     if proc.returncode != 0:
         tail = "\n".join(result.log[-30:])
-        raise BuildError(f"docker build failed (exit {proc.returncode}); last lines:\n{tail}")
+        raise BuildError(
+            f"docker build of {context.name} failed (exit {proc.returncode}); last lines:\n{tail}"
+        )
 
 
 def build_lab_image(
@@ -530,11 +537,11 @@ def build_lab_image(
     repo, _, tag = image.rpartition(":")
     venv_tag = f"{repo if repo and '/' not in tag else image}:build-venv"
     venv_args = ["--target", "venv", "-t", venv_tag, "--build-arg", f"BASE_IMAGE={base}"]
-    _docker_build([*venv_args, *extra_args], staging, result, log)
+    docker_build([*venv_args, *extra_args], staging, result, log)
     args = ["-t", image]
     for k, v in build_args.items():
         args += ["--build-arg", f"{k}={v}"]
-    _docker_build([*args, *extra_args], staging, result, log)
+    docker_build([*args, *extra_args], staging, result, log)
     result.image_id = docker("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
     result.seconds = time.monotonic() - t0
     log(

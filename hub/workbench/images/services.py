@@ -19,8 +19,6 @@ every package version, so a rebuild with nothing changed is served from the cach
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
 import time
@@ -183,7 +181,7 @@ def build_service_image(
     for key, value in args.items():
         cmd += ["--build-arg", f"{key}={value}"]
     log(f"{image}: building ({datetime.now(UTC):%H:%M:%S} UTC)")
-    _build_with_network([*cmd, *extra_args], staging, result, log)
+    build.docker_build([*cmd, *extra_args], staging, result, log, network="host")
     result.image_id = build.docker("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
     result.seconds = time.monotonic() - t0
     log(
@@ -191,27 +189,6 @@ def build_service_image(
         f"({result.cached_steps}/{result.steps} steps cached)"
     )
     return result
-
-
-def _build_with_network(args: list[str], context: Path, result: BuildResult, log: Log) -> None:
-    """``docker build --network host``: the apt step reaches the Debian mirror (nothing else does)."""
-    cmd = ["docker", "build", "--network", "host", "--pull=false", *args, str(context)]
-    env = dict(os.environ, DOCKER_BUILDKIT="0")
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip()
-            result.log.append(line)
-            if re.match(r"Step \d+/\d+ :", line):
-                result.steps += 1
-            elif "Using cache" in line:
-                result.cached_steps += 1
-            log(line)
-    if proc.returncode != 0:
-        tail = "\n".join(result.log[-30:])
-        raise BuildError(
-            f"docker build of {context.name} failed (exit {proc.returncode}); last lines:\n{tail}"
-        )
 
 
 def build_images(
