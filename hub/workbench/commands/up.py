@@ -94,14 +94,7 @@ def _port_in_use(port: int) -> bool:
 
 def busy_ports(settings: Settings) -> list[str]:
     """The workbench's ports that something else already listens on, as 'VARIABLE=port'."""
-    ports = {
-        "WORKBENCH_HUB_PORT": settings.hub_port,
-        "WORKBENCH_HUB_API_PORT": settings.hub_api_port,
-        "WORKBENCH_PROXY_API_PORT": settings.proxy_api_port,
-    }
-    if settings.auth in LOCAL_IDPS:
-        ports["WORKBENCH_IDP_PORT"] = settings.idp_port
-    return [f"{name}={port}" for name, port in ports.items() if _port_in_use(port)]
+    return [f"{name}={port}" for name, port in settings.listen_ports().items() if _port_in_use(port)]
 
 
 def _fail(message: str) -> int:

@@ -38,13 +38,7 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             "WORKBENCH_AUTH_REFRESH_AGE must be >= 0 and WORKBENCH_SPAWN_TIMEOUT > 0 (seconds)."
         )
-    ports = {
-        "WORKBENCH_HUB_PORT": settings.hub_port,
-        "WORKBENCH_HUB_API_PORT": settings.hub_api_port,
-        "WORKBENCH_PROXY_API_PORT": settings.proxy_api_port,
-    }
-    if settings.auth in LOCAL_IDPS:
-        ports["WORKBENCH_IDP_PORT"] = settings.idp_port
+    ports = settings.listen_ports()
     _validate_jobs(settings)
     clashes = [a for a in ports if list(ports.values()).count(ports[a]) > 1]
     if clashes:

@@ -15,6 +15,7 @@ from workbench.settings.base import (
     ENVIRONMENTS,
     JOB_EXECUTORS,
     JOB_NETWORKS,
+    LOCAL_IDPS,
     LOG_LEVELS,
     PROJECT_ROOT,
     SEGMENT_GROUPS,
@@ -553,6 +554,18 @@ class Settings:
             if value:
                 env[name] = value
         return env
+
+    def listen_ports(self) -> dict[str, int]:
+        """The ports the workbench itself listens on, by variable (the IdP's only when `workbench up`
+        starts it)."""
+        ports = {
+            "WORKBENCH_HUB_PORT": self.hub_port,
+            "WORKBENCH_HUB_API_PORT": self.hub_api_port,
+            "WORKBENCH_PROXY_API_PORT": self.proxy_api_port,
+        }
+        if self.auth in LOCAL_IDPS:
+            ports["WORKBENCH_IDP_PORT"] = self.idp_port
+        return ports
 
     @property
     def local_url(self) -> str:
