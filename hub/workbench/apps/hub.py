@@ -106,7 +106,6 @@ def tools_for(
 
     def visible(user: Any) -> list[dict[str, str]]:
         groups = None if user is None else {g.name for g in user.groups}
-        admin = groups is not None and bool(groups & set(admin_groups))
         return [
             {
                 "name": a.name,
@@ -117,7 +116,7 @@ def tools_for(
                 "url": a.url_path,
             }
             for a in apps
-            if admin or a.may_open(groups)
+            if a.may_open(groups, admin_groups)
         ]
 
     return visible

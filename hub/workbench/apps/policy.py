@@ -94,8 +94,6 @@ def decide(
     groups = set(user.get("groups") or [])
     if allowed_groups is not None and not groups & set(allowed_groups):
         return Decision("refuse", "your account is in none of the workbench's groups")
-    if groups & set(admin_groups):
-        return ALLOW
-    if not spec.may_open(groups):
+    if not spec.may_open(groups, admin_groups):
         return Decision("refuse", f"this tool is open to {spec.describe_access()}")
     return ALLOW
