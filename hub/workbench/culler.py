@@ -44,13 +44,15 @@ def command(settings: Settings) -> list[str]:
 
 
 def configure_hub(c: Any, settings: Settings, secrets: HubSecrets) -> None:
-    """Add the culler service and its role to the hub configuration ``c`` (nothing when the timeout is 0)."""
+    """Add the culler service and its role to the hub configuration ``c``, whose ``services`` and
+    ``load_roles`` are lists already (nothing when the timeout is 0)."""
     if settings.cull_idle_timeout <= 0:
         return
-    services = list(c.JupyterHub.services) if isinstance(c.JupyterHub.services, list) else []
-    roles = list(c.JupyterHub.load_roles) if isinstance(c.JupyterHub.load_roles, list) else []
-    services.append({"name": SERVICE_NAME, "command": command(settings), "cwd": str(settings.state_dir)})
-    roles.append(
+    # hubconfig.configure has set both lists (as for the jobs service, workbench.jobs.hub).
+    c.JupyterHub.services.append(
+        {"name": SERVICE_NAME, "command": command(settings), "cwd": str(settings.state_dir)}
+    )
+    c.JupyterHub.load_roles.append(
         {
             "name": SERVICE_NAME,
             "description": "Stop labs idle for longer than WORKBENCH_CULL_IDLE_TIMEOUT",
@@ -58,5 +60,3 @@ def configure_hub(c: Any, settings: Settings, secrets: HubSecrets) -> None:
             "services": [SERVICE_NAME],
         }
     )
-    c.JupyterHub.services = services
-    c.JupyterHub.load_roles = roles

@@ -23,6 +23,7 @@ def test_service_and_role_stop_servers_only(tmp_path: Path) -> None:
     settings.ensure_dirs()
     c = Config()
     c.JupyterHub.services = [{"name": "other"}]
+    c.JupyterHub.load_roles = []
     configure_hub(c, settings, ensure_secrets(settings.state_dir))
     services = {s["name"]: s for s in c.JupyterHub.services}
     assert set(services) == {"other", SERVICE_NAME}
@@ -42,8 +43,9 @@ def test_service_and_role_stop_servers_only(tmp_path: Path) -> None:
 def test_timeout_zero_adds_nothing(tmp_path: Path) -> None:
     settings = _settings(tmp_path, WORKBENCH_CULL_IDLE_TIMEOUT="0")
     c = Config()
+    c.JupyterHub.services, c.JupyterHub.load_roles = [], []
     configure_hub(c, settings, ensure_secrets(tmp_path))
-    assert "services" not in c.JupyterHub and "load_roles" not in c.JupyterHub
+    assert c.JupyterHub.services == [] and c.JupyterHub.load_roles == []
 
 
 @pytest.mark.parametrize(
