@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,3 +62,13 @@ def idp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     return make_idp(
         name, tmp_path_factory, request.getfixturevalue("keycloak") if name == "keycloak" else None
     )
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests leave their screenshots, kept as test artefacts:
+    ``WORKBENCH_TEST_SCREENSHOTS``, else a pytest temporary folder."""
+    chosen = os.environ.get("WORKBENCH_TEST_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -307,13 +307,13 @@ class KernelError(AssertionError):
     """The code raised in the kernel (ename, evalue and traceback in the message)."""
 
 
-def _execute_request(code: str, session: str) -> tuple[str, dict[str, Any]]:
+def _execute_request(code: str, *, username: str, store_history: bool) -> tuple[str, dict[str, Any]]:
     msg_id = uuid.uuid4().hex
     msg = {
         "header": {
             "msg_id": msg_id,
-            "username": "harness",
-            "session": session,
+            "username": username,
+            "session": uuid.uuid4().hex,
             "msg_type": "execute_request",
             "version": "5.3",
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -324,13 +324,51 @@ def _execute_request(code: str, session: str) -> tuple[str, dict[str, Any]]:
         "content": {
             "code": code,
             "silent": False,
-            "store_history": False,
+            "store_history": store_history,
             "user_expressions": {},
             "allow_stdin": False,
             "stop_on_error": True,
         },
     }
     return msg_id, msg
+
+
+def execute_over(
+    ws: Any, code: str, deadline: float, *, username: str = "harness", store_history: bool = False
+) -> tuple[str, dict[str, Any] | None]:
+    """Run ``code`` on the kernel behind the websocket ``ws`` (websocket-client); return its stdout and
+    results in order, and the ``error`` message's content if the code raised (None otherwise).
+
+    Raises
+    ------
+    TimeoutError
+        No idle status (nor error) before ``deadline`` (``time.monotonic()``).
+    """
+    import websocket
+
+    msg_id, msg = _execute_request(code, username=username, store_history=store_history)
+    ws.send(json.dumps(msg))
+    out: list[str] = []
+    while time.monotonic() < deadline:
+        # Short socket timeouts: the server pings every 30 s, and websocket-client answers pings
+        # inside recv(), so one long timeout would never fire if the kernel died mid-cell.
+        ws.settimeout(max(0.1, min(deadline - time.monotonic(), 5.0)))
+        try:
+            reply = json.loads(ws.recv())
+        except websocket.WebSocketTimeoutException:
+            continue
+        if reply.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        kind, content = reply["msg_type"], reply["content"]
+        if kind == "stream":
+            out.append(content["text"])
+        elif kind in {"execute_result", "display_data"}:
+            out.append(content["data"].get("text/plain", "") + "\n")
+        elif kind == "error":
+            return "".join(out), content
+        elif kind == "status" and content["execution_state"] == "idle":
+            return "".join(out), None
+    raise TimeoutError("no idle status from the kernel")
 
 
 def run_in_kernel(server_url: str, token: str, code: str, *, timeout: float = KERNEL_TIMEOUT) -> str:
@@ -356,32 +394,13 @@ def run_in_kernel(server_url: str, token: str, code: str, *, timeout: float = KE
         deadline = time.monotonic() + timeout
         ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout)
         try:
-            msg_id, msg = _execute_request(code, uuid.uuid4().hex)
-            ws.send(json.dumps(msg))
-            out: list[str] = []
-            while time.monotonic() < deadline:
-                # Short socket timeouts: the server pings every 30 s, and websocket-client answers pings
-                # inside recv(), so one long timeout would never fire if the kernel died mid-cell.
-                ws.settimeout(max(0.1, min(deadline - time.monotonic(), 5.0)))
-                try:
-                    raw = ws.recv()
-                except websocket.WebSocketTimeoutException:
-                    continue
-                reply = json.loads(raw)
-                if reply.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                kind, content = reply["msg_type"], reply["content"]
-                if kind == "stream":
-                    out.append(content["text"])
-                elif kind in {"execute_result", "display_data"}:
-                    out.append(content["data"].get("text/plain", "") + "\n")
-                elif kind == "error":
-                    raise KernelError(
-                        f"{content['ename']}: {content['evalue']}\n" + "\n".join(content["traceback"])
-                    )
-                elif kind == "status" and content["execution_state"] == "idle":
-                    return "".join(out)
-            raise HarnessError(f"no idle status from kernel {kernel_id} within {timeout:.0f} s")
+            try:
+                out, error = execute_over(ws, code, deadline)
+            except TimeoutError:
+                raise HarnessError(f"no idle status from kernel {kernel_id} within {timeout:.0f} s") from None
+            if error is not None:
+                raise KernelError(f"{error['ename']}: {error['evalue']}\n" + "\n".join(error["traceback"]))
+            return out
         finally:
             ws.close()
     finally:

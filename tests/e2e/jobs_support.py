@@ -12,13 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import requests
-from nbformat.v4 import new_code_cell, new_notebook
 
 from tests.e2e.harness import Workbench
 from tests.support import ROOT
-from tests.workbench.jobs.conftest import write_tiny
+from tests.workbench.jobs.conftest import write_notebook, write_tiny
 
 RUN_BOUND_S = 180.0  # a few-second notebook may wait this long on a loaded 2-core machine
 WB_START_S = 300.0  # `workbench up` with the jobs service and three tools, on a loaded 2-core machine
@@ -73,17 +71,29 @@ print("ENVIRONMENT " + json.dumps(dict(os.environ)))
 """
 
 
+CDMS = "space_debris/cdm/nasa_cara"
+"""A folder of the shipped data that production notebooks read (a DataPath parameter)."""
+
+# What papermill's kernel sets in its own environment, whatever the run was given.
+SET_BY_THE_KERNEL = {
+    "JPY_PARENT_PID",
+    "JPY_SESSION_NAME",
+    "MPLBACKEND",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "FORCE_COLOR",
+    "PAGER",
+    "GIT_PAGER",
+    "TERM",
+    "PYDEVD_IPYTHON_COMPATIBLE_DEBUGGING",
+    "PYDEVD_DISABLE_FILE_VALIDATION",
+    "PYDEVD_USE_FRAME_EVAL",
+}
+
+
 def write_probe(path: Path) -> Path:
     """The probe notebook (parameters ``targets`` and ``connect``)."""
-    params = new_code_cell(PROBE_PARAMETERS)
-    params.metadata["tags"] = ["parameters"]
-    nb = new_notebook(
-        cells=[params, new_code_cell(PROBE_BODY)],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(path, PROBE_PARAMETERS, PROBE_BODY)
 
 
 def job_notebooks(root: Path) -> Path:
@@ -165,12 +175,4 @@ ECHO_BODY = "from IPython.display import HTML, display\ndisplay(HTML(text))\n"
 
 def write_echo(path: Path) -> Path:
     """A careless notebook: it displays its parameter ``text`` as HTML in its output."""
-    params = new_code_cell(ECHO_PARAMETERS)
-    params.metadata["tags"] = ["parameters"]
-    nb = new_notebook(
-        cells=[params, new_code_cell(ECHO_BODY)],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(path, ECHO_PARAMETERS, ECHO_BODY)

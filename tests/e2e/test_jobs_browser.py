@@ -49,14 +49,6 @@ RUN_MS = 300_000
 
 
 @pytest.fixture(scope="module")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    chosen = os.environ.get("WORKBENCH_TEST_SCREENSHOTS")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("jobs-browser") / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def wb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workbench]:
     need_executable("node")
     need(Path(CHROMIUM).exists(), f"Chromium at {CHROMIUM} (Debian package chromium)")
@@ -104,6 +96,15 @@ def _has_the_hub_navigation(page: Any, user: str) -> None:
     assert page.title().endswith("· S2P Workbench"), page.title()
 
 
+def _log_in(page: Any, wb: Workbench, user: str) -> None:
+    """Through the IdP's own form, as a person does (the demo realm's password is ``dev-<user>``)."""
+    page.goto(f"{wb.url}/hub/login")
+    page.wait_for_selector("form#kc-form-login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", f"dev-{user}")
+    page.click("#kc-login")
+
+
 def _shot(page: Any, folder: Path, name: str) -> None:
     page.screenshot(path=str(folder / f"jobs-{name}.png"), full_page=True)
 
@@ -119,11 +120,7 @@ def test_an_operator_runs_a_job_from_the_browser(
     wb: Workbench, browser_page: tuple[Any, OfflineGuard], screenshots: Path
 ) -> None:
     page, guard = browser_page
-    page.goto(f"{wb.url}/hub/login")
-    page.wait_for_selector("form#kc-form-login")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", "dev-operator")
-    page.click("#kc-login")
+    _log_in(page, wb, "operator")
     page.wait_for_url("**/hub/home")
     _shot(page, screenshots, "00-hub-home")
     assert page.locator("a[href='/hub/logout']").count() >= 1 and "operator" in page.inner_text("body")
@@ -280,11 +277,7 @@ def test_a_user_in_no_group_is_refused_and_shown_the_public_tools(
     wb: Workbench, browser_page: tuple[Any, OfflineGuard], screenshots: Path
 ) -> None:
     page, guard = browser_page
-    page.goto(f"{wb.url}/hub/login")
-    page.wait_for_selector("form#kc-form-login")
-    page.fill("input[name=username]", "nogroup")
-    page.fill("input[name=password]", "dev-nogroup")
-    page.click("#kc-login")
+    _log_in(page, wb, "nogroup")
     page.wait_for_selector("#workbench-refusal")
     tools = page.locator("#workbench-public-tools li[data-tool]")
     assert tools.count() == 1 and tools.get_attribute("data-tool") == TOOL
@@ -301,11 +294,7 @@ def test_a_scientist_opens_jupyterlab_and_nothing_leaves_the_machine(
 ) -> None:
     """JupyterLab loads all its pages, extensions, fonts and a kernel from the workbench alone."""
     page, guard = browser_page
-    page.goto(f"{wb.url}/hub/login")
-    page.wait_for_selector("form#kc-form-login")
-    page.fill("input[name=username]", "swe-scientist")
-    page.fill("input[name=password]", "dev-swe-scientist")
-    page.click("#kc-login")
+    _log_in(page, wb, "swe-scientist")
     page.wait_for_url("**/hub/home")
     page.goto(f"{wb.url}/hub/spawn", timeout=RENDER_MS)
     if page.locator("form#spawn_form").count():  # a choice of profiles: the first one

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.harness import Workbench, start_workbench
-from tests.e2e.jobs_support import WB_START_S, User, job_notebooks, secret_values
+from tests.e2e.jobs_support import CDMS, SET_BY_THE_KERNEL, WB_START_S, User, job_notebooks, secret_values
 from tests.images.fixtures import need_docker
 from tests.support import DATA, need_executable, reachable_dir
 from workbench.images.build import BuildResult
@@ -26,24 +26,9 @@ from workbench.jobs.executors.container import LABEL
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3600)]
 
-CDMS = "space_debris/cdm/nasa_cara"
 # The image's own variables, what the executor adds, and what the kernel sets for itself.
 IMAGE_ENV = {"PATH", "LANG", "SHELL", "WORKBENCH_CATALOG", "NUMBA_CACHE_DIR", "PYTHONUNBUFFERED", "HOSTNAME"}
 GIVEN = {"HOME", "WORKBENCH_DATA_DIR"}
-SET_BY_THE_KERNEL = {
-    "JPY_PARENT_PID",
-    "JPY_SESSION_NAME",
-    "MPLBACKEND",
-    "CLICOLOR",
-    "CLICOLOR_FORCE",
-    "FORCE_COLOR",
-    "PAGER",
-    "GIT_PAGER",
-    "TERM",
-    "PYDEVD_IPYTHON_COMPATIBLE_DEBUGGING",
-    "PYDEVD_DISABLE_FILE_VALIDATION",
-    "PYDEVD_USE_FRAME_EVAL",
-}
 
 
 @pytest.fixture(scope="module")

@@ -29,31 +29,25 @@ import pytest
 import requests
 
 from tests.e2e.harness import Workbench, start_workbench
-from tests.e2e.jobs_support import WB_START_S, User, job_notebooks, secret_values, service_process
+from tests.e2e.jobs_support import (
+    CDMS,
+    SET_BY_THE_KERNEL,
+    WB_START_S,
+    User,
+    job_notebooks,
+    secret_values,
+    service_process,
+)
+from tests.e2e.test_browser_login import CHROMIUM, CHROMIUM_ARGS
 from tests.support import DATA, need, need_executable, reachable_dir
 from workbench.spawners.local import seed_home
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 XSS = "<img src=x onerror=alert(1)>"
-CDMS = "space_debris/cdm/nasa_cara"
 
 # The environment of a local run: what the executor gives, plus what papermill's kernel sets itself.
 GIVEN = {"PATH", "HOME", "LANG", "PYTHONUNBUFFERED", "NUMBA_CACHE_DIR", "WORKBENCH_DATA_DIR"}
-SET_BY_THE_KERNEL = {
-    "JPY_PARENT_PID",
-    "JPY_SESSION_NAME",
-    "MPLBACKEND",
-    "CLICOLOR",
-    "CLICOLOR_FORCE",
-    "FORCE_COLOR",
-    "PAGER",
-    "GIT_PAGER",
-    "TERM",
-    "PYDEVD_IPYTHON_COMPATIBLE_DEBUGGING",
-    "PYDEVD_DISABLE_FILE_VALIDATION",
-    "PYDEVD_USE_FRAME_EVAL",
-}
 
 
 @pytest.fixture(scope="module")
@@ -273,17 +267,6 @@ def test_every_page_carries_the_security_headers(wb: Workbench, users: dict[str,
 
 # ------------------------------------------------------------------------------------------------
 # in a browser
-
-CHROMIUM = os.environ.get("WORKBENCH_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.mark.browser

@@ -5,8 +5,8 @@ One workbench for the module, serving the project's ``voila-apps/`` and ``notebo
 - **Tools in a browser** (Debian's Chromium driven by Playwright): each published tool is opened as its
   users open it (logged in through the dev IdP when its policy asks), a control is changed, and the plot
   must change (a new image from the kernel, through the gateway's websocket). Screenshots before and
-  after are written to ``WORKBENCH_TEST_SCREENSHOTS`` (default: ``screenshots/`` in the module's pytest
-  temporary directory); the kernel's drawing time of each interaction must stay under a second.
+  after are written to ``WORKBENCH_TEST_SCREENSHOTS`` (default: a pytest temporary folder, fixture
+  ``screenshots`` of ``tests/e2e/conftest.py``); the kernel's drawing time of each interaction must stay under a second.
 - **Production notebooks through the jobs API**: an operator creates a job per product notebook and a
   run with parameters, and reads back its scraps, as a client of the programme's systems would (the
   ephemeris request of the NEO system among them).
@@ -14,7 +14,6 @@ One workbench for the module, serving the project's ``voila-apps/`` and ``notebo
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
@@ -41,15 +40,6 @@ time the tool also reports is printed: on a shared machine it is that CPU time s
 processes' load."""
 RUN_BOUND_S = 600.0
 """One production run through the jobs API on a busy machine [s]."""
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the browser tests leave their screenshots (kept after the run as test artefacts)."""
-    chosen = os.environ.get("WORKBENCH_TEST_SCREENSHOTS")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("products") / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

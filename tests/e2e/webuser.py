@@ -21,7 +21,6 @@ Stable API (tests and ``bench/`` build on it)::
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import time
 import uuid
@@ -32,7 +31,7 @@ from urllib.parse import urlsplit
 import requests
 import websocket
 
-from tests.e2e.harness import login_via_idp
+from tests.e2e.harness import execute_over, login_via_idp
 
 SPAWN_BOUND_S = 300.0
 KERNEL_BOUND_S = 180.0
@@ -216,29 +215,15 @@ class WebUser:
         WebUserError
             If the kernel gave no answer within ``bound`` [s].
         """
-        msg_id = uuid.uuid4().hex
-        ws.send(json.dumps(_execute_request(msg_id, code)))
-        out: list[str] = []
-        deadline = time.monotonic() + bound
-        while time.monotonic() < deadline:
-            # Short socket timeouts: websocket-client answers the server's pings inside recv().
-            ws.settimeout(max(0.1, min(deadline - time.monotonic(), 5.0)))
-            try:
-                reply = json.loads(ws.recv())
-            except websocket.WebSocketTimeoutException:
-                continue
-            if reply.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind, content = reply["msg_type"], reply["content"]
-            if kind == "stream":
-                out.append(content["text"])
-            elif kind in {"execute_result", "display_data"}:
-                out.append(content["data"].get("text/plain", "") + "\n")
-            elif kind == "error":
-                raise KernelError(f"{content['ename']}: {content['evalue']}")
-            elif kind == "status" and content["execution_state"] == "idle":
-                return "".join(out)
-        raise WebUserError(f"no answer from the kernel within {bound:.0f} s")
+        try:
+            out, error = execute_over(
+                ws, code, time.monotonic() + bound, username="webuser", store_history=True
+            )
+        except TimeoutError:
+            raise WebUserError(f"no answer from the kernel within {bound:.0f} s") from None
+        if error is not None:
+            raise KernelError(f"{error['ename']}: {error['evalue']}")
+        return out
 
     def run(self, code: str, *, bound: float = KERNEL_BOUND_S) -> str:
         """Run ``code`` in a new kernel (REST + websocket), delete the kernel; return the output."""
@@ -263,29 +248,6 @@ class WebUser:
         if r.status_code != 200:
             raise WebUserError(f"reading {path}: {describe(r)}")
         return dict(r.json()["content"])
-
-
-def _execute_request(msg_id: str, code: str) -> dict[str, Any]:
-    return {
-        "header": {
-            "msg_id": msg_id,
-            "username": "webuser",
-            "session": uuid.uuid4().hex,
-            "msg_type": "execute_request",
-            "version": "5.3",
-        },
-        "parent_header": {},
-        "metadata": {},
-        "channel": "shell",
-        "content": {
-            "code": code,
-            "silent": False,
-            "store_history": True,
-            "user_expressions": {},
-            "allow_stdin": False,
-            "stop_on_error": True,
-        },
-    }
 
 
 def notebook(source: str, output: str = "") -> dict[str, Any]:

@@ -14,18 +14,10 @@ from traitlets.config import Config
 
 from tests.e2e.harness import WORKBENCH
 from tests.support import ROOT
+from tests.workbench.test_settings import PRODUCTION  # acceptable in operations but for what a test changes
 from workbench.hubconfig import HubConfigError, configure
 from workbench.settings import Settings
 
-# An operations configuration that is acceptable but for the setting each test changes.
-OPE = {
-    "WORKBENCH_ENV": "ope",
-    "WORKBENCH_AUTH": "keycloak",
-    "WORKBENCH_OIDC_ISSUER": "https://sso.example.org/realms/s2p",
-    "WORKBENCH_OIDC_CLIENT_SECRET": "k3y-cl0ak-generated-0123456789abcdef",
-    "WORKBENCH_PUBLIC_URL": "https://workbench.example.org",
-    "WORKBENCH_SPAWNER": "docker",
-}
 SHARED_IDENTITY = [
     ({"WORKBENCH_SPAWNER": "local"}, "WORKBENCH_SPAWNER=local"),
     ({"WORKBENCH_APPS_KERNEL_FILTER": "false"}, "WORKBENCH_APPS_KERNEL_FILTER=false"),
@@ -34,7 +26,7 @@ SHARED_IDENTITY = [
 
 def _env(state: Path, change: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
-    return {**env, **OPE, "WORKBENCH_STATE_DIR": str(state), **change}
+    return {**env, **PRODUCTION, "WORKBENCH_STATE_DIR": str(state), **change}
 
 
 @pytest.mark.parametrize(("change", "setting"), SHARED_IDENTITY, ids=["local-spawner", "kernel-filter-off"])

@@ -38,18 +38,23 @@ glue("done", True)
 """
 
 
-def write_tiny(path: Path) -> Path:
-    """The notebook every runner test executes (3 code cells after the parameters cell;
-    the sleep has a cell of its own, so the scraps before it are saved while it sleeps)."""
-    params = new_code_cell(PARAMETERS)
+def write_notebook(path: Path, parameters: str, *cells: str) -> Path:
+    """A Python notebook at ``path``: the ``parameters``-tagged cell (papermill's), then ``cells``."""
+    params = new_code_cell(parameters)
     params.metadata["tags"] = ["parameters"]
     nb = new_notebook(
-        cells=[params, new_code_cell(BODY), new_code_cell(SLEEP), new_code_cell(FAIL)],
+        cells=[params, *(new_code_cell(c) for c in cells)],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
+
+
+def write_tiny(path: Path) -> Path:
+    """The notebook every runner test executes (3 code cells after the parameters cell;
+    the sleep has a cell of its own, so the scraps before it are saved while it sleeps)."""
+    return write_notebook(path, PARAMETERS, BODY, SLEEP, FAIL)
 
 
 @pytest.fixture
