@@ -38,6 +38,7 @@ def _outputs(nb: nbformat.NotebookNode) -> str:
 @pytest.mark.slow
 def test_catalog_tour_runs_under_papermill(tmp_path):
     import papermill  # a dependency of the hub extra, which `make test` installs
+
     nb = nbformat.read(NOTEBOOK, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "the notebook needs exactly one cell tagged 'parameters'"

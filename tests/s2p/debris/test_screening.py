@@ -188,6 +188,7 @@ def test_step_does_not_change_the_encounters() -> None:
 @pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
 def test_dask_cluster_returns_the_same_rows(processes: bool) -> None:
     import distributed  # s2p's own dependency (dask[distributed])
+
     tles = _small()
     stop = START + np.timedelta64(6, "h")
     local = screen(tles, START, stop, threshold_km=THRESHOLD_KM)
