@@ -177,9 +177,15 @@ def _security_headers(r: requests.Response, *, own: bool) -> None:
 
 def test_gateway_pages_show_user_supplied_text_as_text_with_security_headers(local_wb: Workbench) -> None:
     wb = local_wb
-    # The refusal page: a hub admin is let through by the hub, refused by the tool's groups.
-    admin = wb.login("admin", "dev-admin")
-    r = admin.session.get(f"{wb.url}/services/probe-debris/", timeout=120)
+    # The refusal page: a token the hub issued before its user's groups were taken away passes the
+    # hub's check of the service (every user may reach a logged-in tool) and is refused by the gateway.
+    assert wb.api("POST", "/users/nogroup").status_code in {201, 409}
+    r = wb.api("POST", "/users/nogroup/tokens", json={"note": "refusal page", "expires_in": 600})
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    r = requests.get(
+        f"{wb.url}/services/probe-members/", headers={"Authorization": f"token {token}"}, timeout=120
+    )
     assert r.status_code == 403 and "workbench-app-refused" in r.text
     assert ESCAPED_TITLE in r.text and MARKUP_TITLE not in r.text and 'id="markup"' not in r.text
     _security_headers(r, own=True)
