@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from workbench import auth, spawners
 from workbench.hubdb import guard_activity_writes
+from workbench.jobs.client import API_PATH as JOBS_API_PATH
 from workbench.plugins import import_optional
 from workbench.proxy import WorkbenchProxy
 from workbench.secrets import HubSecrets, ensure_secrets
@@ -89,8 +90,12 @@ def proxy_command() -> list[str]:
 
 
 def lab_environment(settings: Settings) -> dict[str, str]:
-    """The ``WORKBENCH_*`` settings a user's lab needs to find and read the data the same way the hub does."""
-    return settings.lab_environment()
+    """The ``WORKBENCH_*`` settings a user's lab needs to find and read the data the same way the hub does,
+    and where ``workbench jobs`` in the lab finds the jobs service (through the proxy, as the browser)."""
+    return {
+        **settings.lab_environment(),
+        "WORKBENCH_JOBS_URL": settings.local_url.rstrip("/") + JOBS_API_PATH,
+    }
 
 
 def configure(c: Any, settings: Settings, *, discover_timeout: float = 20.0) -> None:

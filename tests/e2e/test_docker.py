@@ -102,6 +102,14 @@ def test_debris_user_picks_a_profile_and_runs_sgp4_on_a_catalog_entry_in_the_con
     )
     assert "catalog_tour.ipynb" in listing and listing.strip().endswith("True")
 
+    # `workbench jobs` in the container calls the jobs service as the lab's user (the lab's own token).
+    jobs = wb.run_code(
+        DEBRIS[0],
+        "import subprocess; r = subprocess.run(['workbench', 'jobs', '--json', 'list'], capture_output=True,"
+        " text=True, timeout=60); print(r.returncode, r.stdout.strip(), r.stderr.strip())",
+    )
+    assert jobs.strip() == "0 []", jobs
+
 
 def test_home_survives_a_server_restart(wb: Workbench):
     user = DEBRIS[0]

@@ -390,6 +390,28 @@ def test_cli_run_wait_end_to_end(wb: Workbench, users: dict[str, User], pc_job: 
     assert r.returncode == 2 and "HTTP 403" in r.stderr
 
 
+def test_workbench_jobs_in_a_lab_acts_as_the_labs_user(
+    wb: Workbench, users: dict[str, User], tiny_job: str
+) -> None:
+    # The lab's own token and the jobs URL the hub put in its environment: no login, no service token.
+    wb.start_server("operator")
+    try:
+        out = wb.run_code(
+            "operator",
+            "import os, subprocess, sys\n"
+            "cli = os.path.join(os.path.dirname(sys.executable), 'workbench')\n"
+            f"r = subprocess.run([cli, 'jobs', 'run', {tiny_job!r}, '--wait', '--poll', '0.3'],"
+            " capture_output=True, text=True, timeout=120)\n"
+            "print('rc', r.returncode, 'url', os.environ['WORKBENCH_JOBS_URL'])\n"
+            "print(r.stdout)\nprint('stderr:', r.stderr)\n",
+        )
+    finally:
+        wb.api("DELETE", "/users/operator/server")
+    assert out.startswith(f"rc 0 url {wb.url}/services/jobs/api/v1"), out
+    assert "(cli by operator)" in out and "succeeded" in out, out
+    assert "service:workbench-admin" not in out, out  # not the automation token
+
+
 def test_operator_deletes_a_job(users: dict[str, User]) -> None:
     op = users["operator"]
     body = {

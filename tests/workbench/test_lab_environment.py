@@ -8,9 +8,22 @@ from workbench.hubconfig import lab_environment
 from workbench.settings import Settings
 
 
-def test_defaults_pass_only_the_data_dir(tmp_path: Path) -> None:
-    env = lab_environment(Settings.from_env({"WORKBENCH_DATA_DIR": str(tmp_path)}))
-    assert env == {"WORKBENCH_DATA_DIR": str(tmp_path)}
+def test_defaults_pass_only_the_data_dir_and_the_jobs_url(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "WORKBENCH_DATA_DIR": str(tmp_path),
+            "WORKBENCH_PUBLIC_URL": "https://workbench.example.org/s2p/",
+            "WORKBENCH_HUB_PORT": "8123",
+        }
+    )
+    env = lab_environment(settings)
+    # The jobs service through the proxy on this machine, whatever the public URL's host.
+    assert env == {
+        "WORKBENCH_DATA_DIR": str(tmp_path),
+        "WORKBENCH_JOBS_URL": "http://127.0.0.1:8123/s2p/services/jobs/api/v1",
+    }
+    # A tool's kernel and a job run get the data settings only.
+    assert settings.lab_environment() == {"WORKBENCH_DATA_DIR": str(tmp_path)}
 
 
 def test_live_reads_mirror_and_federation_are_passed(tmp_path: Path) -> None:

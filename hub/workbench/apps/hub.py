@@ -46,10 +46,9 @@ def _free_port() -> int:
 def launch_for(spec: AppSpec, settings: Settings) -> Launch:
     """How ``spec``'s Voila runs under ``settings`` (see :class:`workbench.apps.handover.Launch`)."""
     from workbench.apps.launch_local import tool_uid
-    from workbench.hubconfig import lab_environment
 
     common: dict[str, Any] = {
-        "environment": lab_environment(settings),
+        "environment": settings.lab_environment(),
         "data_dir": str(settings.data_dir),
         "kernel_filter": settings.apps_kernel_filter,
         "allowed_groups": list(settings.allowed_groups),

@@ -8,6 +8,9 @@ from typing import Any
 
 import requests
 
+API_PATH = "/services/jobs/api/v1"
+"""The API root's path under the hub's URL (through the proxy, as a browser reaches it)."""
+
 FINAL = ("succeeded", "failed", "timed_out", "cancelled")
 
 

@@ -1,11 +1,14 @@
 """``workbench jobs …``: the jobs service from the command line, through its REST API.
 
-The service is found at ``<WORKBENCH_PUBLIC_URL's local address>/services/jobs/api/v1`` (``--url``
-overrides; after ``workbench login``, the hub it logged in to). The token is ``--token``, else
-``$WORKBENCH_TOKEN``, else the user's own token kept by ``workbench login`` (so runs are credited to the
-person), else the workbench-admin service token in ``<WORKBENCH_STATE_DIR>/secrets/admin_api_token`` —
-for automation on the hub's machine: what it does is credited to ``service:workbench-admin``, and the
-command says so.
+The token is ``--token``, else ``$WORKBENCH_TOKEN``, else the user's own token kept by ``workbench
+login``, else, inside a lab, the lab's own token ``$JUPYTERHUB_API_TOKEN`` (the hub gives it access to
+the jobs service as its user) — each of them a person's, so runs are credited to the person — else the
+workbench-admin service token in ``<WORKBENCH_STATE_DIR>/secrets/admin_api_token``: for automation on the
+hub's machine, what it does is credited to ``service:workbench-admin``, and the command says so.
+
+The service is found at ``--url``, else the hub of the ``workbench login`` whose token is used, else
+``$WORKBENCH_JOBS_URL`` (set in every lab by the hub), else ``<WORKBENCH_PUBLIC_URL's local
+address>/services/jobs/api/v1``.
 """
 
 from __future__ import annotations
@@ -17,11 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.jobs.client import ClientError, JobsClient
+from workbench.jobs.client import API_PATH, ClientError, JobsClient
 from workbench.jobs.policies import EVENTS, FAILURE_KINDS, MISFIRE_POLICIES
 from workbench.settings import JOB_EXECUTORS
-
-API_PATH = "/services/jobs/api/v1"
 
 
 def register(subparsers: Any) -> None:
@@ -30,11 +31,13 @@ def register(subparsers: Any) -> None:
         help="production jobs: papermill runs of notebooks (list, create, run, follow, cancel)",
         description="Talk to the jobs service of a running workbench (see docs/jobs.md).",
     )
-    p.add_argument("--url", help=f"API root (default: the hub's local URL + {API_PATH})")
+    p.add_argument(
+        "--url", help=f"API root (default: $WORKBENCH_JOBS_URL, else the hub's local URL + {API_PATH})"
+    )
     p.add_argument(
         "--token",
-        help="hub API token (default: $WORKBENCH_TOKEN, else your `workbench login`, else the admin "
-        "service token file: automation only)",
+        help="hub API token (default: $WORKBENCH_TOKEN, else your `workbench login`, else in a lab the lab's "
+        "$JUPYTERHUB_API_TOKEN, else the admin service token file: automation only)",
     )
     p.add_argument("--json", action="store_true", help="print the API's JSON instead of text")
     sub = p.add_subparsers(dest="jobs_command", metavar="ACTION")
@@ -199,12 +202,14 @@ def client_for(args: argparse.Namespace) -> JobsClient:
     from workbench.settings import Settings
 
     settings = Settings.from_env()
-    url = args.url or settings.local_url.rstrip("/") + API_PATH
+    url = args.url or os.environ.get("WORKBENCH_JOBS_URL") or settings.local_url.rstrip("/") + API_PATH
     token = args.token or os.environ.get("WORKBENCH_TOKEN", "")
     login = None if token else stored_login()
     if login is not None:
         token = login["token"]
         url = args.url or login["url"] + API_PATH
+    # Inside a lab: the lab's own token, which the hub scopes to its user's access to the jobs service.
+    token = token or os.environ.get("JUPYTERHUB_API_TOKEN", "")
     if not token:
         path = Path(settings.state_dir) / "secrets" / "admin_api_token"
         try:

@@ -146,6 +146,12 @@ def configure_hub(c: Any, settings: Settings, secrets: Any) -> None:
         }
     )
     c.JupyterHub.authenticate_prometheus = True
+    # A lab's own token ($JUPYTERHUB_API_TOKEN) reaches the jobs API as its user, so `workbench jobs` in
+    # a lab acts as the person (what JupyterHub gives a server token, plus this service's access).
+    from jupyterhub.roles import get_default_roles
+
+    server_role = next(r for r in get_default_roles() if r["name"] == "server")
+    c.Spawner.server_token_scopes = [*server_role["scopes"], ACCESS_SCOPE]
     # extra_user_scopes is a Set trait other extensions (published apps) add to as well: add, never replace.
     current = c.JupyterHub.extra_user_scopes
     if isinstance(current, set):

@@ -74,6 +74,8 @@ def test_configure_hub_adds_the_service_roles_and_user_scope(tmp_path: Path) -> 
     }
     assert c.JupyterHub.authenticate_prometheus is True
     assert ACCESS_SCOPE in c.JupyterHub.extra_user_scopes
+    # A lab's token keeps what JupyterHub gives it and reaches the jobs API as its user (nothing more).
+    assert c.Spawner.server_token_scopes == ["users:activity!user", "access:servers!server", ACCESS_SCOPE]
     # Another extension adding to the same Set trait keeps ours, and a second configure reuses the token.
     c.JupyterHub.extra_user_scopes.add("access:services!service=other")
     c2 = Config()
