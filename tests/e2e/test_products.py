@@ -160,6 +160,9 @@ def test_conjunction_viewer_redraws_range_and_encounter_plane(
         before = _image_src(page, "conjunction-plot")
         first = page.inner_text("#cdm-details")
         page.screenshot(path=str(screenshots / "conjunction-viewer-1-opened.png"), full_page=True)
+        # The hub's navigation above the tool: the user who logged in, and the way home and out.
+        assert page.inner_text("#workbench-user") == "debris-analyst"
+        assert page.is_visible("#workbench-logout") and page.is_visible("#workbench-nav .wb-brand")
         waited = _expect_new_image(
             page, "conjunction-plot", before, lambda: _select_index(page, "cdm-choice", 2)
         )

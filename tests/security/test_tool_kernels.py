@@ -214,6 +214,8 @@ def test_voila_pages_get_the_csp_and_every_script_tag_its_nonce(local_wb: Workbe
     r = requests.get(f"{wb.url}/services/probe-widgets/", timeout=240)
     assert r.status_code == 200
     _security_headers(r, own=False)
+    # The hub's navigation opens the page; a public tool's visitor is not identified: offered the login.
+    assert r.text.count('id="workbench-nav"') == 1 and 'id="workbench-login"' in r.text
     nonce = re.search(r"'nonce-([\w-]+)'", r.headers["Content-Security-Policy"]).group(1)  # type: ignore[union-attr]
     tags = re.findall(r"<script\b[^>]*>", r.text, re.I)
     assert tags and all(f'nonce="{nonce}"' in t for t in tags), [t for t in tags if nonce not in t]

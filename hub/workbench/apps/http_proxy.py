@@ -14,6 +14,7 @@ import contextlib
 
 from tornado import httpclient, httputil, iostream, web
 
+from workbench import look
 from workbench.apps import pages
 from workbench.apps.gatekeeper import GatekeeperMixin
 from workbench.apps.policy import PAGE, may_proxy
@@ -126,10 +127,14 @@ class HttpProxyHandler(GatekeeperMixin, web.RequestHandler):
         if lower == "set-cookie" and value.strip().startswith("username-"):
             return  # Voila's login cookie for the gateway's token: no use to a browser
         if lower == "content-type" and value.strip().lower().startswith("text/html"):
+            hub_prefix = getattr(self.hub_auth, "hub_prefix", None) or "/hub/"
+            visitor = getattr(self, "_current_user", None)
+            visitor = visitor if isinstance(visitor, dict) else None
             self._injector = pages.NonceInjector(
                 self.nonce,
-                hub_prefix=getattr(self.hub_auth, "hub_prefix", None) or "/hub/",
+                hub_prefix=hub_prefix,
                 title=self.spec.title,
+                banner=look.banner(hub_prefix, visitor["name"] if visitor else None),
             )
         self.add_header(name.strip(), value.strip())
 

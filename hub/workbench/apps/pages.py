@@ -105,6 +105,7 @@ _SCRIPT_TAG = re.compile(rb"<script(?=[\s>/])", re.IGNORECASE)
 _HOLD = 512
 """Bytes at the end of a chunk that may hold an unfinished tag (from its last ``<``) and wait for the next."""
 _TITLE = re.compile(rb"<title>[^<]*</title>", re.IGNORECASE)
+_BODY = re.compile(rb"<body(?=[\s>])[^>]*>", re.IGNORECASE)
 FONT_AWESOME = "static/components/@fortawesome/fontawesome-free/css/"
 """Font Awesome's style sheets as the hub serves them (under its prefix, from JupyterHub's own files)."""
 _FONT_AWESOME_CDN = re.compile(
@@ -129,17 +130,22 @@ class NonceInjector:
     - points Voila's Font Awesome style sheets from a public CDN to the hub's own copy
       (``<hub prefix>`` + :data:`FONT_AWESOME`), so that no page needs another site;
     - gives the page ``title`` (the tool's title and the workbench's name) in place of Voila's
-      (the notebook's file name), when one is given.
+      (the notebook's file name), when one is given;
+    - opens the page's body with ``banner`` (the hub's navigation, :func:`workbench.look.banner`),
+      when one is given.
 
     A tag split across two chunks is found: the end of a chunk from the last ``<`` that may start an
     unfinished tag is held back until the next chunk (or :meth:`close`).
     """
 
-    def __init__(self, nonce: str, *, hub_prefix: str = "/hub/", title: str | None = None) -> None:
+    def __init__(
+        self, nonce: str, *, hub_prefix: str = "/hub/", title: str | None = None, banner: str | None = None
+    ) -> None:
         self._attr = f' nonce="{nonce}"'.encode()
         self._held = b""
         self._font_awesome = (hub_prefix + FONT_AWESOME).encode()
         self._title = f"<title>{html.escape(title)} · {BRAND}</title>".encode() if title is not None else None
+        self._banner = banner.encode() if banner is not None else None
 
     def _rewrite(self, ready: bytes) -> bytes:
         ready = _SCRIPT_TAG.sub(lambda m: m.group(0) + self._attr, ready)
@@ -150,6 +156,11 @@ class NonceInjector:
             ready, n = _TITLE.subn(self._title, ready, count=1)
             if n:
                 self._title = None
+        if self._banner is not None:
+            banner = self._banner
+            ready, n = _BODY.subn(lambda m: m.group(0) + banner, ready, count=1)
+            if n:
+                self._banner = None
         return ready
 
     def feed(self, chunk: bytes) -> bytes:

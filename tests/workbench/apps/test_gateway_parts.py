@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench import look
 from workbench.apps import pages
 from workbench.apps.handover import Launch, launch_from_json, launch_to_json
 from workbench.apps.hub import launch_for
@@ -120,6 +121,24 @@ def test_a_tool_page_gets_its_title_and_the_hubs_font_awesome(chunk: int) -> Non
     assert out.count(fa + b"all.min.css") == 2 and out.count(fa + b"v4-shims.min.css") == 1
     assert out.startswith(b"<html><head><title>Lowest &lt;risk&gt; &amp; more \xc2\xb7 S2P Workbench</title>")
     assert out.endswith(b"<p>the <title>app</title> stays in the body</p></body></html>")
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 50, 10_000])
+@pytest.mark.parametrize("user", ["<img src=x onerror=alert(1)>", None])
+def test_a_tool_page_opens_with_the_hubs_navigation(chunk: int, user: str | None) -> None:
+    doc = b'<html><head><title>app</title></head>\n<body class="jp-Notebook" data-x="1">\n<p>cells</p></body></html>'
+    banner = look.banner("/prefix/hub/", user)
+    injector = pages.NonceInjector("N", banner=banner)
+    out = b"".join(injector.feed(doc[i : i + chunk]) for i in range(0, len(doc), chunk)) + injector.close()
+    head, _, body = out.partition(b'<body class="jp-Notebook" data-x="1">')
+    assert body.startswith(b"<style>.wb-nav") or body.startswith(b"<style>/*"), body[:80]
+    assert out.count(b'id="workbench-nav"') == 1 and b'href="/prefix/hub/home"' in body
+    assert body.endswith(b"\n<p>cells</p></body></html>")
+    if user is None:  # an anonymous visitor of a public tool is offered the login
+        assert b'id="workbench-login" href="/prefix/hub/login"' in body and b"workbench-user" not in body
+    else:  # the name is text, never markup
+        assert b"<img src=x" not in out and b"&lt;img src=x onerror=alert(1)&gt;" in body
+        assert b'id="workbench-logout"' in body
 
 
 def test_tool_uids_are_stable_distinct_and_in_range(tmp_path: Path) -> None:
