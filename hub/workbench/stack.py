@@ -266,15 +266,17 @@ def remove(name: str, *, volumes: bool = False, timeout: float = 180.0, log=prin
     volumes
         Also remove the stack's volumes (database, Keycloak, hub state) and the users' volumes.
     timeout
-        Seconds [s] to wait for the containers to go (the hub stops the labs first).
+        Seconds [s] to wait for the containers to go.
     """
     log(f"stack {name}: docker stack rm {name}")
     _run("docker", "stack", "rm", name)
     deadline = time.monotonic() + timeout
+    label = f"label=com.docker.stack.namespace={name}"
     left = leftovers(name)
     while any(left.values()) and time.monotonic() < deadline:
-        if not left["containers"] or time.monotonic() > deadline - timeout / 2:
-            # the hub is gone: labs it did not stop are removed here
+        hub_gone = not _lines("docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}")
+        if hub_gone or time.monotonic() > deadline - timeout / 2:
+            # the hub leaves the labs running when it stops (WORKBENCH_KEEP_LABS): they go here
             for service in left["services"]:
                 _run("docker", "service", "rm", service, check=False)
         time.sleep(2)

@@ -156,8 +156,9 @@ class HubSupervisor:
             self.start()
             self.say(f"workbench: the hub is back after {time.monotonic() - t0:.1f} s")
 
-    def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> int | None:
-        """Stop the hub, its proxy and the users' servers; return the hub's exit code.
+    def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT_S, *, servers: bool = True) -> int | None:
+        """Stop the hub, its proxy and (unless ``servers`` is false) the users' servers; return the hub's
+        exit code.
 
         Asks the hub's API first (the hub stops the servers through their spawners, containers
         included); a hub that does not answer, or does not exit in time, is stopped with signals.
@@ -170,7 +171,7 @@ class HubSupervisor:
         try:
             r = requests.post(
                 f"{self.hub_url}/hub/api/shutdown",
-                json={"servers": True, "proxy": True},
+                json={"servers": servers, "proxy": True},
                 headers={"Authorization": f"token {self.admin_token}"},
                 timeout=10,
             )

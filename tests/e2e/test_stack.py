@@ -2,7 +2,8 @@
 
 Images built (cached), ``workbench stack deploy`` (the stack's own CA, Swarm secrets, PostgreSQL,
 Keycloak, the hub, the nginx TLS front), a user logs in over HTTPS through the containerised Keycloak
-trusting only the stack's CA, starts a lab that runs as a Swarm service; ``workbench stack rm`` then
+trusting only the stack's CA, starts a lab that runs as a Swarm service and keeps it, with the session,
+while the hub's container is replaced (``docker service update --force``); ``workbench stack rm`` then
 leaves no container, service or secret behind (and ``--volumes`` no volume). The commands are the ones
 ``docs/operations.md`` gives.
 """
@@ -18,8 +19,9 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
+import requests
 
-from tests.e2e.webuser import WebUser
+from tests.e2e.webuser import WebUser, describe
 from tests.images.fixtures import need_docker
 from tests.support import DATA, free_port, need
 from workbench.images import build
@@ -27,6 +29,8 @@ from workbench.stack import Ports, deploy, lab_prefix, leftovers, remove
 
 DEPLOY_BOUND_S = 1200.0
 """From ``docker stack deploy`` to the hub answering over HTTPS [s] (Keycloak's first start included)."""
+HUB_RESTART_BOUND_S = 300.0
+"""From ``docker service update --force`` of the hub to its new container answering [s]."""
 
 pytestmark = [
     pytest.mark.swarm,
@@ -49,6 +53,40 @@ def lab_services() -> list[str]:
         ["docker", "service", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True
     ).stdout
     return [s for s in out.split() if s.startswith(lab_prefix())]
+
+
+def _running_tasks(service: str) -> list[str]:
+    """The IDs of ``service``'s tasks that run."""
+    out = subprocess.run(
+        ["docker", "service", "ps", "-q", "--filter", "desired-state=running", service],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return sorted(out.split())
+
+
+def _containers(service: str) -> set[str]:
+    out = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return set(out.split())
+
+
+def _wait_for_new_hub(url: str, ca_file: str, service: str, old: set[str], bound: float) -> None:
+    """Until a container of ``service`` other than ``old`` runs and the hub answers through the front."""
+    deadline = time.monotonic() + bound
+    last = ""
+    while time.monotonic() < deadline:
+        if _containers(service) - old:
+            try:
+                r = requests.get(f"{url}/hub/api/", verify=ca_file, timeout=10)
+                if r.status_code == 200:
+                    return
+                last = f"HTTP {r.status_code}"
+            except requests.RequestException as exc:
+                last = str(exc)
+        time.sleep(1)
+    raise AssertionError(f"the hub of {service} did not answer again within {bound:.0f} s (last: {last})")
 
 
 def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_nothing(
@@ -89,6 +127,24 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         ).stdout
         assert tasks.startswith("Running"), tasks
         print(f"stack {name}: deployed and healthy in {deployed_s:.0f} s")
+
+        # The hub's container restarted mid-session: the lab keeps running, the session goes on.
+        before = user.run("x = 6 * 7\nprint(x)")
+        assert before.strip() == "42", before
+        lab_task = _running_tasks(services[0])
+        old_hub = _containers(f"{name}_hub")
+        t1 = time.monotonic()
+        subprocess.run(["docker", "service", "update", "--force", "--detach", f"{name}_hub"], check=True,
+                       capture_output=True, text=True)  # fmt: skip
+        _wait_for_new_hub(d.url, str(d.ca_file), f"{name}_hub", old_hub, HUB_RESTART_BOUND_S)
+        restarted_s = time.monotonic() - t1
+        assert _running_tasks(services[0]) == lab_task  # the same task: never stopped
+        home = user.session.get(f"{d.url}/hub/home", timeout=60)  # no new login
+        assert home.status_code == 200 and home.url == f"{d.url}/hub/home", describe(home)
+        user.wait_lab(120)  # the new proxy routes to it again; the lab's own login still holds
+        again = user.run("print(6 * 7)")
+        assert again.strip() == "42", again
+        print(f"stack {name}: hub container replaced and serving again in {restarted_s:.0f} s")
     finally:
         remove(name, volumes=True, log=print)
     left = leftovers(name)

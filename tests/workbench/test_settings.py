@@ -109,6 +109,9 @@ def test_combinations_are_checked() -> None:
         SettingsError, match="WORKBENCH_HUB_PORT and WORKBENCH_IDP_PORT use the same port 8000"
     ):
         Settings.from_env({"WORKBENCH_IDP_PORT": "8000"})
+    with pytest.raises(SettingsError, match="WORKBENCH_KEEP_LABS needs labs that can outlive"):
+        Settings.from_env({"WORKBENCH_KEEP_LABS": "1"})  # the local spawner's labs cannot
+    assert Settings.from_env({"WORKBENCH_KEEP_LABS": "1", "WORKBENCH_SPAWNER": "swarm"}).keep_labs
 
 
 def test_production_configuration_is_accepted() -> None:

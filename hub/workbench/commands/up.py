@@ -13,7 +13,8 @@ A hub that exits unasked (a crash, or an admin's ``kill $(cat <state>/jupyterhub
 again; the labs and the proxy keep running meanwhile and the new hub resumes them
 (:mod:`workbench.supervisor`).
 
-On Ctrl-C or SIGTERM the hub is asked through its API to stop the servers and the proxy, then itself;
+On Ctrl-C or SIGTERM the hub is asked through its API to stop the servers (unless
+``WORKBENCH_KEEP_LABS``: container labs then wait for the next hub) and the proxy, then itself;
 anything of ours still alive is terminated (we are a child subreaper, so orphans of the hub come back
 to us), then the IdP. Exit code: 0 after a requested stop, 1 when the hub died and could not be
 restarted, 2 when refused before start.
@@ -299,7 +300,8 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if hub is not None:
-            hub.shutdown()  # the hub stops the users' servers and the proxy, then itself
+            # The hub stops the proxy and (unless they are kept for the next hub) the users' servers.
+            hub.shutdown(servers=not settings.keep_labs)
         if reaper is not None:
             reaper.stop()
         if idp is not None:

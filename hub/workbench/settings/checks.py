@@ -38,6 +38,11 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             "WORKBENCH_AUTH_REFRESH_AGE must be >= 0 and WORKBENCH_SPAWN_TIMEOUT > 0 (seconds)."
         )
+    if settings.keep_labs and settings.spawner == "local":
+        raise SettingsError(
+            "WORKBENCH_KEEP_LABS needs labs that can outlive `workbench up`: WORKBENCH_SPAWNER=docker or "
+            "swarm (local labs are its processes and stop with it)."
+        )
     ports = settings.listen_ports()
     _validate_jobs(settings)
     clashes = [a for a in ports if list(ports.values()).count(ports[a]) > 1]

@@ -278,6 +278,15 @@ class Settings:
         parse=parse_int,
         help="Seconds a user's server may take to start before the spawn is declared failed.",
     )
+    keep_labs: bool = setting(
+        "WORKBENCH_KEEP_LABS",
+        default=False,
+        parse=parse_bool,
+        help="When `workbench up` is stopped (SIGTERM: the hub's container restarted or upgraded), the "
+        "users' labs keep running and the next hub resumes them, sessions included (containers of the "
+        "Docker and Swarm spawners only: local labs are processes of `workbench up`). Off: a stop stops "
+        "every lab. `workbench stack rm` removes labs left running.",
+    )
     cull_idle_timeout: int = setting(
         "WORKBENCH_CULL_IDLE_TIMEOUT",
         default=3600,
