@@ -72,6 +72,9 @@ class ManagedProcess:
         Working directory.
     log_file
         Where stdout and stderr go (appended); ``None`` inherits ours.
+    json_service
+        With no ``log_file``: every line the child writes becomes a JSON line of the workbench's log
+        schema on our stdout, with this as its default service (:mod:`workbench.logs`).
     """
 
     def __init__(
@@ -82,8 +85,10 @@ class ManagedProcess:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         log_file: Path | None = None,
+        json_service: str | None = None,
     ) -> None:
         self.name = name
+        self.json_service = json_service if log_file is None else None
         self.argv = list(argv)
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
@@ -101,10 +106,14 @@ class ManagedProcess:
             env=self.env,
             cwd=self.cwd,
             stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT if self._log else None,
+            stdout=subprocess.PIPE if self.json_service else self._log,
+            stderr=subprocess.STDOUT if self._log or self.json_service else None,
             start_new_session=True,
         )
+        if self.json_service and self.proc.stdout is not None:
+            from workbench.logs import LinePump
+
+            LinePump(self.proc.stdout, self.json_service).start()
         log.debug("started %s (pid %d): %s", self.name, self.proc.pid, " ".join(self.argv))
         return self
 

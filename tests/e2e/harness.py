@@ -50,7 +50,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -560,8 +560,9 @@ def start_workbench(
     realm_file: Path | None = None,
     ports: Ports | None = None,
     timeout: float = START_TIMEOUT,
+    args: Sequence[str] = (),
 ) -> Workbench:
-    """Run ``workbench up`` in ``state_dir`` on free ports and wait until the hub answers.
+    """Run ``workbench up [args]`` in ``state_dir`` on free ports and wait until the hub answers.
 
     Parameters
     ----------
@@ -575,6 +576,8 @@ def start_workbench(
         Ports to use (default: :func:`free_ports`).
     timeout
         Seconds to wait for the hub [s].
+    args
+        Options of ``workbench up`` (e.g. ``--log-to-terminal``: the logs are then in ``wb.output``).
     """
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -587,7 +590,7 @@ def start_workbench(
     offset = output.stat().st_size if output.exists() else 0
     with open(output, "ab") as out:
         proc = subprocess.Popen(
-            [str(WORKBENCH), "up"],
+            [str(WORKBENCH), "up", *args],
             env=full,
             cwd=ROOT,
             stdin=subprocess.DEVNULL,

@@ -118,7 +118,7 @@ class User:
         self.base = f"{wb.url}/services/jobs/api/v1"
 
     def call(self, method: str, path: str, body: Any = None, **kw: Any) -> requests.Response:
-        headers = {"Authorization": f"token {self.token}"}
+        headers = {"Authorization": f"token {self.token}", **kw.pop("headers", {})}
         return requests.request(method, f"{self.base}/{path}", json=body, headers=headers, timeout=60, **kw)
 
     def wait(self, run_id: int, *, until: tuple[str, ...] = FINAL, bound: float = RUN_BOUND_S) -> dict:

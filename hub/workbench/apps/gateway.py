@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from tornado import web
 
+from workbench import logs
 from workbench.apps.gatekeeper import ToolState
 from workbench.apps.handover import LAUNCH_ENV, SPEC_ENV, Launch, launch_from_json, spec_from_json
 from workbench.apps.http_proxy import HttpProxyHandler
@@ -58,6 +59,7 @@ def make_app(state: ToolState, prefix: str) -> web.Application:
         "login_url": hub_auth.login_url,
         "websocket_ping_interval": 30,
         "compress_response": True,
+        "log_function": logs.access_log,
     }
     handlers = [
         (prefix.rstrip("/"), AddSlashHandler),
@@ -153,10 +155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"no spec: pass --spec or set {SPEC_ENV}")
     launch_text = args.launch or environ.get(LAUNCH_ENV)
     launch = launch_from_json(launch_text) if launch_text else Launch()
-    logging.basicConfig(
-        level=logging.INFO, format="[%(levelname).1s %(asctime)s gateway] %(message)s", datefmt="%H:%M:%S"
+    spec = spec_from_json(text)
+    logs.configure(
+        f"tool:{spec.name}",
+        environ.get("WORKBENCH_LOG_FORMAT", "text"),
+        environ.get("WORKBENCH_LOG_LEVEL", "INFO"),
+        text_format="[%(levelname).1s %(asctime)s gateway] %(message)s",
     )
-    return asyncio.run(serve(spec_from_json(text), launch, environ))
+    return asyncio.run(serve(spec, launch, environ))
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ def configure_hub(c: Any, settings: Settings, secrets: HubSecrets) -> list[AppSp
         return apps
 
     # The gateway's own environment: its log level (what its Voila and kernels get is in the launch).
-    environment = {"WORKBENCH_LOG_LEVEL": settings.log_level}
+    environment = {"WORKBENCH_LOG_LEVEL": settings.log_level, "WORKBENCH_LOG_FORMAT": settings.log_format}
     services = list(c.JupyterHub.services) if isinstance(c.JupyterHub.services, list) else []
     roles = list(c.JupyterHub.load_roles) if isinstance(c.JupyterHub.load_roles, list) else []
     everyone: set[str] = set()

@@ -228,6 +228,12 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, on_sigterm)
 
     log_dir = None if args.log_to_terminal else settings.logs_dir
+    json_logs = log_dir is None and settings.log_format == "json"
+    if json_logs:  # what we print ourselves is in the schema too (docs/operations.md, "Logs")
+        from workbench.logs import JsonLines
+
+        sys.stdout = JsonLines("workbench")  # type: ignore[assignment]
+        sys.stderr = JsonLines("workbench", level="WARNING")  # type: ignore[assignment]
     client_secret = effective_client_secret(settings, secrets)
     idp: Any = None
     keycloak: Any = None
@@ -269,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
                 env=env,
                 cwd=settings.state_dir,
                 log_file=None if log_dir is None else log_dir / "hub.log",
+                json_service="hub" if json_logs else None,
             ),
             settings.local_url,
             secrets.admin_api_token,

@@ -32,6 +32,7 @@ from typing import Any
 
 from tornado import web
 
+from workbench import logs
 from workbench.diskfull import STORAGE_FULL, is_full
 from workbench.jobs import openapi, pages
 from workbench.jobs.access import Identity
@@ -406,4 +407,5 @@ def make_app(state: JobsState, prefix: str) -> web.Application:
         xsrf_cookies=False,
         default_handler_class=NotFoundHandler,
         default_handler_args={"state": state},
+        log_function=logs.access_log,
     )

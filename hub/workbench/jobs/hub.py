@@ -68,6 +68,7 @@ def service_environment(settings: Settings, port: int) -> dict[str, str]:
             "WORKBENCH_DATA_DIR": str(settings.data_dir),
             "WORKBENCH_JOBS_PORT": str(port),
             "WORKBENCH_LOG_LEVEL": settings.log_level,
+            "WORKBENCH_LOG_FORMAT": settings.log_format,
             "HOME": os.environ.get("HOME", str(settings.state_dir)),
             # Kernels of the runs write their connection files here, not in a shared home.
             "JUPYTER_RUNTIME_DIR": str(settings.state_dir / "jobs" / "runtime"),

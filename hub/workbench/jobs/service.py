@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from tornado.ioloop import PeriodicCallback
 
+from workbench import logs
 from workbench.jobs.api import make_app
 from workbench.jobs.factory import build_state, recover
 from workbench.jobs.retention import PERIOD_S as RETENTION_PERIOD_S
@@ -82,8 +83,11 @@ def main(argv: list[str] | None = None, run: Callable[..., Any] = asyncio.run) -
     # services must never schedule and recover the same runs.
     die_with_parent()
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s", force=True
+    logs.configure(
+        "jobs",
+        settings.log_format,
+        settings.log_level,
+        text_format="[%(levelname).1s %(asctime)s %(name)s] %(message)s",
     )
     run(serve(settings))
     return 0

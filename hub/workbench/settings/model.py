@@ -71,6 +71,14 @@ class Settings:
         choices=LOG_LEVELS,
         help="Log level of the hub and of the workbench's own processes.",
     )
+    log_format: str = setting(
+        "WORKBENCH_LOG_FORMAT",
+        default="text",
+        choices=("text", "json"),
+        help="`json`: every line of `workbench up --log-to-terminal` (hub, proxy, jobs service, tools' "
+        "gateways, idle culler) is one JSON object with the keys time, level, service, user, "
+        "request_id, message (docs/operations.md, for ELK or Loki); `text`: each program's own format.",
+    )
     state_dir: Path = setting(
         "WORKBENCH_STATE_DIR",
         default=PROJECT_ROOT / ".state",
