@@ -197,8 +197,10 @@ class WebUser:
         """The kernel's websocket through the proxy, authenticated by the login cookie as in a browser."""
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.session.cookies)
         url = "ws" + self.lab[len("http") :] + f"/api/kernels/{kernel}/channels"
+        # over HTTPS, the CA the session trusts (the stack's own)
+        sslopt = {"ca_certs": self.session.verify} if isinstance(self.session.verify, str) else None
         ws = websocket.create_connection(
-            url, header=[f"Cookie: {cookie}", "Sec-Fetch-Mode: websocket"], timeout=timeout
+            url, header=[f"Cookie: {cookie}", "Sec-Fetch-Mode: websocket"], timeout=timeout, sslopt=sslopt
         )
         try:
             yield ws
