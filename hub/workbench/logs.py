@@ -37,7 +37,9 @@ FORMATS = ("text", "json")
 LEVELS = {"D": "DEBUG", "I": "INFO", "W": "WARNING", "E": "ERROR", "C": "CRITICAL"}
 
 # [I 2026-12-02 10:00:00.123 JupyterHub app:3340] message   (JupyterHub, its services, the single-user)
-_JUPYTER = re.compile(r"^\[(?P<l>[DIWEC]) [\d\-]+ [\d:.]+ (?P<name>[\w.\-]+)(?: [\w.\-]+:\d+)?\]\s?(?P<m>.*)$")
+_JUPYTER = re.compile(
+    r"^\[(?P<l>[DIWEC]) [\d\-]+ [\d:.]+ (?P<name>[\w.\-]+)(?: [\w.\-]+:\d+)?\]\s?(?P<m>.*)$"
+)
 # [I 251202 10:00:00 module:123] message                       (tornado's default, e.g. the idle culler)
 _TORNADO = re.compile(r"^\[(?P<l>[DIWEC]) \d{6} [\d:]+ [\w.\-]+:\d+\]\s?(?P<m>.*)$")
 # 2026-12-02T10:00:00.123Z [ConfigProxy] info: message          (configurable-http-proxy, colours removed)
