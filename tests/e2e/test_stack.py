@@ -3,7 +3,8 @@
 Images built (cached), ``workbench stack deploy`` (the stack's own CA, Swarm secrets, PostgreSQL,
 Keycloak, the hub, the nginx TLS front), a user logs in over HTTPS through the containerised Keycloak
 trusting only the stack's CA, starts a lab that runs as a Swarm service and keeps it, with the session,
-while the hub's container is replaced (``docker service update --force``); ``workbench stack rm`` then
+while the hub's container is replaced (``docker service update --force``), and the hub's containers
+log JSON lines of the one schema; ``workbench stack rm`` then
 leaves no container, service or secret behind (and ``--volumes`` no volume). The commands are the ones
 ``docs/operations.md`` gives.
 """
@@ -11,6 +12,7 @@ leaves no container, service or secret behind (and ``--volumes`` no volume). The
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 import time
@@ -25,6 +27,7 @@ from tests.e2e.webuser import WebUser, describe
 from tests.images.fixtures import need_docker
 from tests.support import DATA, free_port, need
 from workbench.images import build
+from workbench.logs import SCHEMA
 from workbench.stack import Ports, deploy, lab_prefix, leftovers, remove
 
 DEPLOY_BOUND_S = 1200.0
@@ -145,6 +148,14 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         again = user.run("print(6 * 7)")
         assert again.strip() == "42", again
         print(f"stack {name}: hub container replaced and serving again in {restarted_s:.0f} s")
+
+        # Every line the hub's containers wrote (both of them) is one JSON object of the log schema.
+        out = subprocess.run(["docker", "service", "logs", "--raw", f"{name}_hub"], capture_output=True,
+                             text=True, check=True)  # fmt: skip
+        entries = [json.loads(line) for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+        assert entries and all(tuple(e) == SCHEMA for e in entries)
+        assert {"workbench", "hub", "proxy", "jobs"} <= {e["service"] for e in entries}
+        assert any(e["user"] == "swe-scientist" and e["service"] == "hub" for e in entries)
     finally:
         remove(name, volumes=True, log=print)
     left = leftovers(name)

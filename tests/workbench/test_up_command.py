@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from tests.support import ROOT, need_executable
 from workbench.cli import main
 from workbench.commands.up import _print_banner, demo_logins
+from workbench.logs import SCHEMA
 from workbench.settings import Settings
 
 
@@ -56,6 +58,23 @@ def test_invalid_setting_refuses_before_start(
         in capsys.readouterr().err
     )
     assert not (tmp_path / "secrets").exists()
+
+
+def test_json_logs_hold_a_refusal_before_start_too(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "WORKBENCH_STATE_DIR": str(tmp_path),
+        "WORKBENCH_LOG_FORMAT": "json",
+        "WORKBENCH_AUTH": "saml",
+    }
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "workbench"), "up", "--log-to-terminal"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr == ""
+    (entry,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert tuple(entry) == SCHEMA and entry["service"] == "workbench" and entry["level"] == "WARNING"
+    assert "WORKBENCH_AUTH='saml' is invalid" in entry["message"]
 
 
 def test_pre_operations_warns_about_what_ope_refuses(

@@ -182,6 +182,14 @@ def run(args: argparse.Namespace) -> int:
     from workbench.secrets import SecretsError, ensure_secrets
     from workbench.supervisor import HubSupervisor, OrphanReaper
 
+    # What we print ourselves is in the log schema too (docs/operations.md, "Logs"), from the first
+    # line: a refusal before anything starts included (read before the settings, which may be refused).
+    json_logs = args.log_to_terminal and os.environ.get("WORKBENCH_LOG_FORMAT", "").strip() == "json"
+    if json_logs:
+        from workbench.logs import JsonLines
+
+        sys.stdout = JsonLines("workbench")  # type: ignore[assignment]
+        sys.stderr = JsonLines("workbench", level="WARNING")  # type: ignore[assignment]
     if args.spawner and args.spawner not in SPAWNERS:
         return _fail(
             f"--spawner / WORKBENCH_SPAWNER={args.spawner!r} is invalid: allowed values are {', '.join(SPAWNERS)}."
@@ -228,12 +236,6 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, on_sigterm)
 
     log_dir = None if args.log_to_terminal else settings.logs_dir
-    json_logs = log_dir is None and settings.log_format == "json"
-    if json_logs:  # what we print ourselves is in the schema too (docs/operations.md, "Logs")
-        from workbench.logs import JsonLines
-
-        sys.stdout = JsonLines("workbench")  # type: ignore[assignment]
-        sys.stderr = JsonLines("workbench", level="WARNING")  # type: ignore[assignment]
     client_secret = effective_client_secret(settings, secrets)
     idp: Any = None
     keycloak: Any = None
