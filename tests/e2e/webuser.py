@@ -36,6 +36,8 @@ from tests.e2e.harness import execute_over, login_via_idp
 SPAWN_BOUND_S = 300.0
 KERNEL_BOUND_S = 180.0
 HTTP_TIMEOUT_S = 120.0
+SOCKET_ATTEMPTS = 3
+"""Connections of a kernel's websocket tried before giving up (each waits ``timeout``), as JupyterLab retries."""
 
 XHR = {"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "same-origin"}
 """What a browser adds to a script's request to its own origin."""
@@ -199,9 +201,19 @@ class WebUser:
         url = "ws" + self.lab[len("http") :] + f"/api/kernels/{kernel}/channels"
         # over HTTPS, the CA the session trusts (the stack's own)
         sslopt = {"ca_certs": self.session.verify} if isinstance(self.session.verify, str) else None
-        ws = websocket.create_connection(
-            url, header=[f"Cookie: {cookie}", "Sec-Fetch-Mode: websocket"], timeout=timeout, sslopt=sslopt
-        )
+        for attempt in range(1, SOCKET_ATTEMPTS + 1):
+            try:
+                ws = websocket.create_connection(
+                    url,
+                    header=[f"Cookie: {cookie}", "Sec-Fetch-Mode: websocket"],
+                    timeout=timeout,
+                    sslopt=sslopt,
+                )
+                break
+            except websocket.WebSocketTimeoutException:
+                # JupyterLab reconnects a kernel's socket that timed out; so does this user
+                if attempt == SOCKET_ATTEMPTS:
+                    raise
         try:
             yield ws
         finally:

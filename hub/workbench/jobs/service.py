@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,12 +35,21 @@ from workbench.settings import Settings
 log = logging.getLogger("workbench.jobs")
 
 SERVICE_NAME = "jobs"
+EXECUTOR_THREADS = 64
+"""Threads of the loop's default executor (I/O-bound work: waits on containers, files, name lookups)."""
 
 
 async def serve(settings: Settings) -> None:
     """Run the service until SIGTERM or SIGINT (the hub stops its managed services with SIGTERM)."""
     from jupyterhub.services.auth import HubOAuth
 
+    # The runs' blocking work (a container's wait, reports, run folders) and every name lookup of the
+    # HTTP clients (the hub's address included) share the loop's default executor. Python's default
+    # (cores + 4 threads: 6 here) let a busy machine queue the hub's address behind reports for 20 s:
+    # the HTTP 500s of 30 synthetic users (docs/reliability.md).
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="jobs")
+    )
     state = build_state(settings)
     state.hub_auth = HubOAuth(api_token=state.api_token, cache_max_age=60)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -14,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from workbench.jobs.access import Identity, Policy
 from workbench.jobs.model import (
@@ -30,6 +31,8 @@ from workbench.jobs.store import Store
 log = logging.getLogger("workbench.jobs")
 
 GROUPS_CACHE_S = 10.0  # how long a caller's hub groups are reused [s]
+HUB_TIMEOUT_S = 30.0  # one question to the hub's users API, connection included [s]
+HUB_ATTEMPTS = 3  # questions before the caller is told the hub is busy (503)
 
 
 @dataclass
@@ -60,18 +63,36 @@ class JobsState:
             return Identity(name, kind, frozenset())
         cached = self._groups.get(name)
         if cached is None or time.monotonic() - cached[0] > GROUPS_CACHE_S:
-            req = HTTPRequest(
-                f"{self.hub_api_url.rstrip('/')}/users/{name}",
-                headers={"Authorization": f"token {self.api_token}"},
-                request_timeout=20,
-            )
-            resp = await AsyncHTTPClient().fetch(req, raise_error=False)
-            if resp.code != 200:
-                raise JobError(f"the hub did not answer for user {name} (HTTP {resp.code})", 503)
-            user = json.loads(resp.body)
+            user = await self._hub_user(name)
             cached = (time.monotonic(), frozenset(user.get("groups") or ()), bool(user.get("admin")))
             self._groups[name] = cached
         return Identity(name, kind, cached[1], cached[2])
+
+    async def _hub_user(self, name: str) -> dict[str, Any]:
+        """The hub's model of user ``name``; a hub too busy to answer is asked again, then the caller
+        gets a 503 that says so (never a 500)."""
+        req = HTTPRequest(
+            f"{self.hub_api_url.rstrip('/')}/users/{name}",
+            headers={"Authorization": f"token {self.api_token}"},
+            connect_timeout=HUB_TIMEOUT_S,
+            request_timeout=HUB_TIMEOUT_S,
+        )
+        problem = ""
+        for attempt in range(HUB_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(1.0)
+            try:
+                resp = await AsyncHTTPClient().fetch(req, raise_error=False)
+            except (OSError, HTTPClientError) as exc:  # a timeout, a refused connection
+                problem = str(exc)
+                continue
+            if resp.code == 200:
+                return dict(json.loads(resp.body))
+            problem = f"HTTP {resp.code}"
+            if resp.code < 500 and resp.code != 599:
+                break
+        log.warning("the hub did not answer for user %s: %s", name, problem)
+        raise JobError(f"the hub did not answer for user {name} ({problem}); try again in a moment", 503)
 
 
 def start_run(
