@@ -17,7 +17,7 @@ import secrets
 from functools import cache
 from pathlib import Path
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, Template, select_autoescape
 from markupsafe import Markup
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -40,11 +40,14 @@ def stylesheet() -> Markup:
 def banner(hub_prefix: str, user: str | None) -> str:
     """The hub's navigation as an HTML fragment with its own ``<style>``, to open a page the workbench
     does not render itself (a tool's Voila page); ``user`` is escaped, ``None`` offers the login."""
-    env = environment(TEMPLATES)
-    template = env.from_string(
+    return _banner_template().render(css=nav_stylesheet(), hub_prefix=hub_prefix, user=user)
+
+
+@cache
+def _banner_template() -> Template:
+    return environment(TEMPLATES).from_string(
         '{% from "nav.html" import nav %}<style>{{ css }}</style>{{ nav(hub_prefix, brand, user) }}'
     )
-    return template.render(css=nav_stylesheet(), hub_prefix=hub_prefix, user=user)
 
 
 def new_nonce() -> str:
