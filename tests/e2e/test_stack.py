@@ -67,9 +67,10 @@ def _running_tasks(service: str) -> list[str]:
     return sorted(out.split())
 
 
-def _containers(service: str) -> set[str]:
+def _containers(service: str, *, everyone: bool = False) -> set[str]:
+    """The running containers of ``service`` (``everyone``: the stopped ones too)."""
     out = subprocess.run(
-        ["docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}"],
+        ["docker", "ps", *(["-a"] if everyone else []), "-q", "--filter", f"label=com.docker.swarm.service.name={service}"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return set(out.split())
@@ -150,9 +151,13 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         print(f"stack {name}: hub container replaced and serving again in {restarted_s:.0f} s")
 
         # Every line the hub's containers wrote (both of them) is one JSON object of the log schema.
-        out = subprocess.run(["docker", "service", "logs", "--raw", f"{name}_hub"], capture_output=True,
-                             text=True, check=True)  # fmt: skip
-        entries = [json.loads(line) for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+        # (`docker logs` of each container: `docker service logs` can hang once a task's container is gone)
+        hub_logs = ""
+        for container in _containers(f"{name}_hub", everyone=True):
+            out = subprocess.run(["docker", "logs", container], capture_output=True, text=True, check=True,
+                                 timeout=60)  # fmt: skip
+            hub_logs += out.stdout + out.stderr
+        entries = [json.loads(line) for line in hub_logs.splitlines() if line.strip()]
         assert entries and all(tuple(e) == SCHEMA for e in entries)
         assert {"workbench", "hub", "proxy", "jobs"} <= {e["service"] for e in entries}
         assert any(e["user"] == "swe-scientist" and e["service"] == "hub" for e in entries)
