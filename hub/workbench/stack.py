@@ -271,10 +271,9 @@ def remove(name: str, *, volumes: bool = False, timeout: float = 180.0, log=prin
     log(f"stack {name}: docker stack rm {name}")
     _run("docker", "stack", "rm", name)
     deadline = time.monotonic() + timeout
-    label = f"label=com.docker.stack.namespace={name}"
     left = leftovers(name)
     while any(left.values()) and time.monotonic() < deadline:
-        hub_gone = not _lines("docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}")
+        hub_gone = all(c.startswith(lab_prefix()) for c in left["containers"])  # only labs are left
         if hub_gone or time.monotonic() > deadline - timeout / 2:
             # the hub leaves the labs running when it stops (WORKBENCH_KEEP_LABS): they go here
             for service in left["services"]:

@@ -89,7 +89,7 @@ class JobsState:
             if resp.code == 200:
                 return dict(json.loads(resp.body))
             problem = f"HTTP {resp.code}"
-            if resp.code < 500 and resp.code != 599:
+            if resp.code < 500:  # a refusal: asking again changes nothing
                 break
         log.warning("the hub did not answer for user %s: %s", name, problem)
         raise JobError(f"the hub did not answer for user {name} ({problem}); try again in a moment", 503)
