@@ -41,7 +41,7 @@ from workbench.settings import Settings
 
 FORMAT = "s2p-workbench-backup/1"
 MANIFEST = "MANIFEST.json"
-SKIPPED_DIRS = ("logs", "jobs/runtime")
+SKIPPED_DIRS = ("logs", "jobs/runtime", "apps/config")
 SKIPPED_SUFFIXES = (".pid", ".sock", "-journal", "-wal", "-shm")
 """Rebuilt at start, or part of a SQLite database that the online backup already holds."""
 

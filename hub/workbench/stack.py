@@ -7,6 +7,9 @@
   ``localhost`` signed by it (``front.crt``/``front.key``), made once with ``openssl``;
 - the secrets (0600 files, kept between deployments so the volumes stay readable): the PostgreSQL
   password, Keycloak's admin password, the hub's OIDC client secret, the hub's and jobs' database URLs;
+- the hub's state folder ``state/`` (0700, owned by the hub image's ``workbench`` user, uid 1001),
+  mounted into the hub at the same path as on the host, as are the data and the tools' folders: the
+  hub hands paths of them to the containers it starts (labs' data, job runs' folders, tools);
 
 then runs ``docker stack deploy`` with the variables of the stack file (ports, data folder, the
 docker socket's group, the secrets' folder). With ``wait``, it returns once the hub answers
@@ -14,7 +17,8 @@ docker socket's group, the secrets' folder). With ``wait``, it returns once the 
 
 :func:`remove` runs ``docker stack rm``, removes the labs' services the hub may have left (their names
 start with the hub's instance prefix), waits until no container, service or secret of the stack is
-left, and with ``volumes`` removes the stack's volumes and the users' home and group volumes.
+left, and with ``volumes`` removes the stack's volumes, the users' home and group volumes and the
+content of the state folder.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import ssl
 import subprocess
 import time
@@ -33,11 +38,13 @@ from pathlib import Path
 from workbench.settings import PROJECT_ROOT
 
 STACK_FILE = PROJECT_ROOT / "deploy" / "swarm" / "stack.yaml"
+DEFAULT_APPS_DIR = PROJECT_ROOT / "voila-apps"
 ENVIRONMENTS_DIR = PROJECT_ROOT / "deploy" / "environments"
-HUB_STATE_IN_CONTAINER = "/srv/state"
-"""The hub's ``WORKBENCH_STATE_DIR`` inside its container: names its labs' services and volumes."""
+HUB_IMAGE = "s2p-workbench/hub:latest"
+HUB_UID = 1001
+"""The hub image's ``workbench`` user: owns the state folder."""
 
-STACK_VOLUMES = ("pgdata", "kcdata", "hubstate")
+STACK_VOLUMES = ("pgdata", "kcdata")
 CERT_DAYS = 825
 
 
@@ -81,6 +88,16 @@ class Deployment:
     @property
     def ca_file(self) -> Path:
         return self.folder / "secrets" / "ca.crt"
+
+    @property
+    def state_dir(self) -> Path:
+        """The hub's state folder (the same path inside the hub's container)."""
+        return state_folder(self.folder)
+
+
+def state_folder(folder: Path) -> Path:
+    """The hub's state folder of the deployment kept in ``folder``."""
+    return folder.resolve() / "state"
 
 
 def _run(*cmd: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -148,12 +165,49 @@ def docker_gid(socket: Path = Path("/var/run/docker.sock")) -> int:
     return socket.stat().st_gid
 
 
-def stack_environment(folder: Path, ports: Ports, data_dir: Path, env: str) -> dict[str, str]:
+def _as_root_in_hub_image(folder: Path, script: str) -> None:
+    """Run ``script`` (sh) as root in a one-off container of the hub image with ``folder`` at ``/s``:
+    what a deploying user who is not root cannot do to files of the hub's uid."""
+    _run("docker", "run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "sh",
+         "-v", f"{folder}:/s", HUB_IMAGE, "-c", script)  # fmt: skip
+
+
+def make_state_dir(path: Path) -> None:
+    """The hub's state folder: 0700, owned by the hub's uid (:data:`HUB_UID`)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if path.stat().st_uid == HUB_UID:
+        return
+    if os.geteuid() == 0:
+        os.chown(path, HUB_UID, HUB_UID)
+        os.chmod(path, 0o700)
+    else:
+        _as_root_in_hub_image(path, f"chown {HUB_UID}:{HUB_UID} /s && chmod 700 /s")
+
+
+def empty_state_dir(path: Path) -> None:
+    """Remove everything in the hub's state folder (its files are the hub's uid's)."""
+    if not path.is_dir():
+        return
+    if os.geteuid() == 0:
+        for child in path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    else:
+        _as_root_in_hub_image(path, "find /s -mindepth 1 -delete")
+
+
+def stack_environment(
+    folder: Path, ports: Ports, data_dir: Path, env: str, apps_dir: Path = DEFAULT_APPS_DIR
+) -> dict[str, str]:
     """The variables ``deploy/swarm/stack.yaml`` reads (``docker stack deploy`` substitutes them)."""
     return {
         "WORKBENCH_STACK_ENV_FILE": str(ENVIRONMENTS_DIR / f"{env}.env"),
         "WORKBENCH_STACK_SECRETS": str(folder / "secrets"),
+        "WORKBENCH_STACK_STATE_DIR": str(state_folder(folder)),
         "WORKBENCH_STACK_DATA_DIR": str(data_dir.resolve()),
+        "WORKBENCH_STACK_APPS_DIR": str(apps_dir.resolve()),
         "WORKBENCH_STACK_DOCKER_GID": str(docker_gid()),
         "WORKBENCH_STACK_HUB_PORT": str(ports.hub),
         "WORKBENCH_STACK_SSO_PORT": str(ports.sso),
@@ -170,6 +224,7 @@ def deploy(
     folder: Path,
     *,
     data_dir: Path,
+    apps_dir: Path = DEFAULT_APPS_DIR,
     ports: Ports = Ports(),
     env: str = "ope",
     stack_file: Path = STACK_FILE,
@@ -186,6 +241,9 @@ def deploy(
         Where the generated CA, certificate and secrets are kept (``folder/secrets``, 0700).
     data_dir
         The host folder mounted read-only into the hub and the labs.
+    apps_dir
+        The host folder of the published tools (one folder per tool; default: the project's
+        ``voila-apps``), mounted read-only into the hub and the tools' containers.
     ports
         The loopback ports of the stack.
     env
@@ -197,7 +255,8 @@ def deploy(
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     make_secrets(folder / "secrets", ports)
-    variables = stack_environment(folder, ports, data_dir, env)
+    make_state_dir(state_folder(folder))
+    variables = stack_environment(folder, ports, data_dir, env, apps_dir)
     (folder / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
     log(f"stack {name}: docker stack deploy -c {stack_file} {name}")
     _run(
@@ -237,53 +296,60 @@ def _lines(*cmd: str) -> list[str]:
     return [line for line in _run(*cmd, check=False).stdout.splitlines() if line.strip()]
 
 
-def lab_prefix() -> str:
-    """The instance prefix of the hub in the stack: names its labs' services and the users' volumes."""
+def lab_prefix(folder: Path) -> str:
+    """The instance prefix of the hub of the deployment kept in ``folder``: names the containers and
+    services it starts (labs, job runs, tools) and the users' volumes."""
     from workbench.spawners.docker import instance_prefix
 
-    return instance_prefix(type("S", (), {"state_dir": Path(HUB_STATE_IN_CONTAINER)})())
+    return instance_prefix(type("S", (), {"state_dir": state_folder(folder)})())
 
 
-def leftovers(name: str) -> dict[str, list[str]]:
-    """The stack's services, containers and secrets (and its hub's labs) that still exist."""
+def leftovers(name: str, folder: Path) -> dict[str, list[str]]:
+    """The stack's services, containers and secrets (and what its hub started) that still exist."""
     label = f"label=com.docker.stack.namespace={name}"
-    labs = [
-        s for s in _lines("docker", "service", "ls", "--format", "{{.Name}}") if s.startswith(lab_prefix())
-    ]
+    prefix = lab_prefix(folder)
+    labs = [s for s in _lines("docker", "service", "ls", "--format", "{{.Name}}") if s.startswith(prefix)]
     return {
         "services": _lines("docker", "service", "ls", "--filter", label, "--format", "{{.Name}}") + labs,
         "containers": _lines("docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}")
-        + [c for c in _lines("docker", "ps", "-a", "--format", "{{.Names}}") if c.startswith(lab_prefix())],
+        + [c for c in _lines("docker", "ps", "-a", "--format", "{{.Names}}") if c.startswith(prefix)],
         "secrets": _lines("docker", "secret", "ls", "--filter", label, "--format", "{{.Name}}"),
     }
 
 
-def remove(name: str, *, volumes: bool = False, timeout: float = 180.0, log=print) -> None:
+def remove(name: str, folder: Path, *, volumes: bool = False, timeout: float = 180.0, log=print) -> None:
     """``docker stack rm`` and wait until nothing of the stack is left (see the module's doc).
 
     Parameters
     ----------
+    folder
+        The deployment's folder (as given to :func:`deploy`): names what its hub started.
     volumes
-        Also remove the stack's volumes (database, Keycloak, hub state) and the users' volumes.
+        Also remove the stack's volumes (database, Keycloak), the users' volumes and the content of
+        the hub's state folder.
     timeout
         Seconds [s] to wait for the containers to go.
     """
     log(f"stack {name}: docker stack rm {name}")
     _run("docker", "stack", "rm", name)
     deadline = time.monotonic() + timeout
-    left = leftovers(name)
+    prefix = lab_prefix(folder)
+    left = leftovers(name, folder)
     while any(left.values()) and time.monotonic() < deadline:
-        hub_gone = all(c.startswith(lab_prefix()) for c in left["containers"])  # only labs are left
+        hub_gone = all(c.startswith(prefix) for c in left["containers"])  # only what the hub started
         if hub_gone or time.monotonic() > deadline - timeout / 2:
-            # the hub leaves the labs running when it stops (WORKBENCH_KEEP_LABS): they go here
+            # the hub leaves the labs running when it stops (WORKBENCH_KEEP_LABS): they go here, and
+            # so would a run's or a tool's container a killed hub left
             for service in left["services"]:
                 _run("docker", "service", "rm", service, check=False)
+            for container in left["containers"]:
+                if container.startswith(prefix):
+                    _run("docker", "rm", "--force", container, check=False)
         time.sleep(2)
-        left = leftovers(name)
+        left = leftovers(name, folder)
     if any(left.values()):
         raise StackError(f"stack {name}: still there after {timeout:.0f} s: {json.dumps(left)}")
     if volumes:
-        prefix = lab_prefix()
         names = [f"{name}_{v}" for v in STACK_VOLUMES]
         names += [
             v for v in _lines("docker", "volume", "ls", "--format", "{{.Name}}") if v.startswith(prefix)
@@ -295,4 +361,5 @@ def remove(name: str, *, volumes: bool = False, timeout: float = 180.0, log=prin
                 ):
                     break
                 time.sleep(1)
+        empty_state_dir(state_folder(folder))
     log(f"stack {name}: removed")

@@ -2,11 +2,12 @@
 
 Images built (cached), ``workbench stack deploy`` (the stack's own CA, Swarm secrets, PostgreSQL,
 Keycloak, the hub, the nginx TLS front), a user logs in over HTTPS through the containerised Keycloak
-trusting only the stack's CA, starts a lab that runs as a Swarm service and keeps it, with the session,
-while the hub's container is replaced (``docker service update --force``), and the hub's containers
-log JSON lines of the one schema; ``workbench stack rm`` then
-leaves no container, service or secret behind (and ``--volumes`` no volume). The commands are the ones
-``docs/operations.md`` gives.
+trusting only the stack's CA, starts a lab that runs as a Swarm service, runs the ``swe`` production
+job an operator created (a container of the lab image started by the containerised hub) and opens a
+published tool (its Voila in a container too); the lab and the session are kept while the hub's
+container is replaced (``docker service update --force``), and the hub's containers log JSON lines of
+the one schema; ``workbench stack rm`` then leaves no container, service or secret behind (and
+``--volumes`` no volume). The commands are the ones ``docs/operations.md`` gives.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -25,15 +27,19 @@ import requests
 
 from tests.e2e.webuser import WebUser, describe
 from tests.images.fixtures import need_docker
-from tests.support import DATA, free_port, need
+from tests.support import DATA, ROOT, free_port, need
 from workbench.images import build
 from workbench.logs import SCHEMA
-from workbench.stack import Ports, deploy, lab_prefix, leftovers, remove
+from workbench.stack import Deployment, Ports, deploy, lab_prefix, leftovers, remove
 
 DEPLOY_BOUND_S = 1200.0
 """From ``docker stack deploy`` to the hub answering over HTTPS [s] (Keycloak's first start included)."""
 HUB_RESTART_BOUND_S = 300.0
 """From ``docker service update --force`` of the hub to its new container answering [s]."""
+RUN_BOUND_S = 600.0
+"""A run of the swe production job, from its request to its end [s] (a container start included)."""
+TOOL = "geomagnetic-storms"
+"""The published tool the test opens (public: shown before any login too)."""
 
 pytestmark = [
     pytest.mark.swarm,
@@ -51,11 +57,11 @@ def swarm_active() -> bool:
     return proc.stdout.strip() == "active"
 
 
-def lab_services() -> list[str]:
+def lab_services(folder: Path) -> list[str]:
     out = subprocess.run(
         ["docker", "service", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True
     ).stdout
-    return [s for s in out.split() if s.startswith(lab_prefix())]
+    return [s for s in out.split() if s.startswith(lab_prefix(folder))]
 
 
 def _running_tasks(service: str) -> list[str]:
@@ -93,17 +99,54 @@ def _wait_for_new_hub(url: str, ca_file: str, service: str, old: set[str], bound
     raise AssertionError(f"the hub of {service} did not answer again within {bound:.0f} s (last: {last})")
 
 
+def _run_production_job(d: Deployment, operator: WebUser, scientist: WebUser) -> dict:
+    """The operator creates the swe storms job; the scientist runs it. Returns the ended run."""
+    base = f"{d.url}/services/jobs/api/v1"
+
+    def call(user: WebUser, method: str, path: str, body: dict | None = None) -> requests.Response:
+        token, _ = user.new_token("stack e2e", expires_in=900)
+        return requests.request(method, f"{base}/{path}", json=body, timeout=60, verify=str(d.ca_file),
+                                headers={"Authorization": f"token {token}"})  # fmt: skip
+
+    job = {"name": "swe-storms", "segment": "swe", "notebook": "jobs/swe_storms.ipynb"}
+    r = call(operator, "POST", "jobs", job)
+    assert r.status_code == 201, r.text
+    assert call(scientist, "POST", "jobs", {**job, "name": "not-mine"}).status_code == 403  # not an operator
+    r = call(
+        scientist,
+        "POST",
+        "jobs/swe-storms/runs",
+        {"parameters": {"start": "2015-03-15", "stop": "2015-03-24"}},
+    )
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    deadline = time.monotonic() + RUN_BOUND_S
+    token, _ = scientist.new_token("stack e2e run", expires_in=int(RUN_BOUND_S) + 60)
+    while True:
+        run = requests.get(f"{base}/runs/{run_id}", headers={"Authorization": f"token {token}"},
+                           verify=str(d.ca_file), timeout=60).json()  # fmt: skip
+        if run["status"] not in {"queued", "running"}:
+            break
+        assert time.monotonic() < deadline, run
+        time.sleep(1)
+    scraps = requests.get(f"{base}/runs/{run_id}/scraps", headers={"Authorization": f"token {token}"},
+                          verify=str(d.ca_file), timeout=60).json()["scraps"]  # fmt: skip
+    return {**run, "scraps": scraps}
+
+
 def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_nothing(
     stack_images: dict[str, build.BuildResult], tmp_path: Path
 ):
     need_docker()
     need(swarm_active(), "the engine in swarm mode (docker swarm init --advertise-addr 127.0.0.1)")
-    assert not lab_services(), "another stack's hub has labs on this swarm"
     name = f"s2p-stack-test-{uuid.uuid4().hex[:6]}"
+    folder = tmp_path / "stack"
     ports = Ports(*(free_port() for _ in range(7)))
+    apps = tmp_path / "apps"  # one published tool: each tool's kernel is pre-heated at the hub's start
+    shutil.copytree(ROOT / "voila-apps" / TOOL, apps / TOOL)
     t0 = time.monotonic()
     try:
-        d = deploy(name, tmp_path / "stack", data_dir=DATA, ports=ports, env="ope", wait=DEPLOY_BOUND_S)
+        d = deploy(name, folder, data_dir=DATA, apps_dir=apps, ports=ports, env="ope", wait=DEPLOY_BOUND_S)
         deployed_s = time.monotonic() - t0
         # only the stack's own CA is trusted: the front's certificate is signed by it
         user = WebUser(d.url, "swe-scientist", "dev-swe-scientist")
@@ -121,7 +164,7 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         spawn = user.session.post(urljoin(form.url, action), data={"profile": "swe-standard"}, timeout=120)
         assert spawn.status_code == 200, spawn.text[:2000]
         user.wait_lab(600)
-        services = lab_services()
+        services = lab_services(folder)
         assert len(services) == 1 and "swe-2dscientist" in services[0], services  # escaped user name
         tasks = subprocess.run(
             ["docker", "service", "ps", "--format", "{{.CurrentState}}", services[0]],
@@ -131,6 +174,32 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         ).stdout
         assert tasks.startswith("Running"), tasks
         print(f"stack {name}: deployed and healthy in {deployed_s:.0f} s")
+
+        # A production run: created by an operator, started by a member of the segment, run by the
+        # containerised hub's jobs service in a container of the lab image (as the hub's uid).
+        operator = WebUser(d.url, "operator", "dev-operator")
+        operator.session.verify = str(d.ca_file)
+        operator.session.trust_env = False
+        operator.login()
+        t2 = time.monotonic()
+        run = _run_production_job(d, operator, user)
+        assert run["status"] == "succeeded", run
+        assert run["provenance"]["executor"] == "container" and run["provenance"]["network"] == "none", run
+        # the St. Patrick's Day storm of 2015: Kp 8- (G4) on 17 March, from the data folder on the host
+        assert run["scraps"]["max_g_scale"] == 4 and run["scraps"]["n_storms"] >= 1, run["scraps"]
+        print(f"stack {name}: production run done in {time.monotonic() - t2:.0f} s")
+
+        # A published tool: its Voila and kernels in a container the hub's gateway started.
+        t3 = time.monotonic()
+        page = user.session.get(f"{d.url}/services/{TOOL}/", timeout=300)
+        assert page.status_code == 200, describe(page)
+        assert "Predicted by CelesTrak (not observed)" in page.text and "storms" in page.text
+        tool_containers = subprocess.run(
+            ["docker", "ps", "--filter", f"name=^{lab_prefix(folder)}-tool-{TOOL}$", "--format", "{{.Names}}"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        assert tool_containers, "the tool's Voila is not in a container of its own"
+        print(f"stack {name}: tool page rendered in {time.monotonic() - t3:.1f} s")
 
         # The hub's container restarted mid-session: the lab keeps running, the session goes on.
         before = user.run("x = 6 * 7\nprint(x)")
@@ -159,13 +228,14 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
             hub_logs += out.stdout + out.stderr
         entries = [json.loads(line) for line in hub_logs.splitlines() if line.strip()]
         assert entries and all(tuple(e) == SCHEMA for e in entries)
-        assert {"workbench", "hub", "proxy", "jobs"} <= {e["service"] for e in entries}
+        assert {"workbench", "hub", "proxy", "jobs", f"tool:{TOOL}"} <= {e["service"] for e in entries}
         assert any(e["user"] == "swe-scientist" and e["service"] == "hub" for e in entries)
     finally:
-        remove(name, volumes=True, log=print)
-    left = leftovers(name)
+        remove(name, folder, volumes=True, log=print)
+    left = leftovers(name, folder)
     assert left == {"services": [], "containers": [], "secrets": []}, left
     volumes = subprocess.run(
         ["docker", "volume", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert not [v for v in volumes if v.startswith((f"{name}_", lab_prefix()))], volumes
+    assert not [v for v in volumes if v.startswith((f"{name}_", lab_prefix(folder)))], volumes
+    assert not any((folder / "state").iterdir())  # the hub's state went with --volumes

@@ -5,7 +5,7 @@ behind it must hold on their own.
 One workbench for the module, with the lab image built from this checkout (the session's
 ``lab_image``), two test-only tools and the shipped ``geomagnetic-storms``:
 
-- each tool's Voila runs in a container of the lab image as jovyan, every capability dropped,
+- each tool's Voila runs in a container of the lab image as jovyan (1000:1000: the hub here is root), every capability dropped,
   ``no-new-privileges``, its folder and the data read-only, no state directory, no Docker socket, no
   hub credential; nothing of the tool runs on the hub's side but its gateway;
 - a visitor's non-widget messages now reach Voila, whose own allowlist drops them: no code runs;
@@ -92,7 +92,7 @@ def test_each_tool_runs_in_an_unprivileged_container_with_only_its_folder_and_th
         render(wb.url, tool)  # the tool is up
         info = inspect(wb, tool)
         host, config = info["HostConfig"], info["Config"]
-        assert config["Image"] == wb.env["WORKBENCH_IMAGE"] and config["User"] == "jovyan"
+        assert config["Image"] == wb.env["WORKBENCH_IMAGE"] and config["User"] == "1000:1000"
         assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd")
         assert host["SecurityOpt"] == ["no-new-privileges"] and host["Privileged"] is False
         assert host["NetworkMode"] == "host" and host["Init"] is True and host["PidsLimit"] > 0

@@ -50,6 +50,10 @@ class Launch:
         ``container``: the container's name (unique per workbench and tool).
     memory_bytes
         ``container``: memory limit of the tool's container, kernels included [bytes]; 0 for none.
+    config_dir
+        ``container``: where Voila's configuration is written for the engine to mount (a folder of
+        the state directory: a path the engine sees even when the hub runs in a container); empty for
+        the system's temporary folder.
     """
 
     runtime: str = "local"
@@ -63,6 +67,7 @@ class Launch:
     image: str = ""
     container_name: str = ""
     memory_bytes: int = 0
+    config_dir: str = ""
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:

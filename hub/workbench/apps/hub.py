@@ -63,6 +63,7 @@ def launch_for(spec: AppSpec, settings: Settings) -> Launch:
             image=settings.image,
             container_name=f"{instance_prefix(settings)}-tool-{spec.name}",
             memory_bytes=parse_bytes(settings.apps_memory),
+            config_dir=str(settings.state_dir / "apps" / "config"),
             **common,
         )
     return Launch(

@@ -4,10 +4,13 @@ The gateway stays on the hub's side (it holds the hub's OAuth client and the too
 starts one container per tool on the engine it talks to, on the host network, where Voila listens on
 127.0.0.1 and a free port as it would locally. The container holds nothing worth taking:
 
-- it runs as ``jovyan`` (uid 1000, the image's only user), every capability dropped,
+- it runs as ``jovyan`` (uid 1000, the image's only user; the gateway's own user when the hub is not
+  root, as in the stack: :mod:`workbench.runas`), every capability dropped,
   ``no-new-privileges``, an init process, a process and a memory limit;
 - it mounts the tool's folder and the data, read-only, and Voila's configuration (its token), one
-  read-only file; no state directory, no users' homes, no Docker socket;
+  read-only file written under ``Launch.config_dir`` (in the state directory, which the engine can
+  mount even when the hub itself runs in a container); no state directory, no users' homes, no Docker
+  socket;
 - its environment is the data settings of the labs: no hub, OIDC or database credential.
 
 With the Swarm spawner the tool's container runs on the hub's node (the gateway reaches Voila on
@@ -29,11 +32,10 @@ from typing import Any
 from workbench.apps.handover import Launch
 from workbench.apps.spec import AppSpec
 from workbench.apps.voila import VoilaServer
+from workbench.runas import JOVYAN, container_user, hand_over, user_spec
 
 log = logging.getLogger("workbench.apps.gateway")
 
-JOVYAN_UID = 1000
-"""The lab image's user (``images/lab/Dockerfile``)."""
 TOOL_DIR = "/srv/tool"
 """The tool's folder inside the container (read-only)."""
 CONFIG_DIR = "/etc/workbench-voila"
@@ -51,14 +53,19 @@ class ContainerVoila(VoilaServer):
         self.container: Any = None
         self._exit: int | None = None
         self._threads: list[threading.Thread] = []
+        self.user = container_user()
 
     @property
     def where(self) -> str:
         return f"container {self.launch.container_name} of {self.launch.image}"
 
     def environment(self) -> dict[str, str]:
-        """The tool's settings, with the data where the container sees it."""
-        return {**self.launch.environment, "WORKBENCH_DATA_DIR": "/data", "PYTHONUNBUFFERED": "1"}
+        """The tool's settings, with the data where the container sees it (and a writable ``HOME`` for a
+        user other than the image's own)."""
+        env = {**self.launch.environment, "WORKBENCH_DATA_DIR": "/data", "PYTHONUNBUFFERED": "1"}
+        if self.user != JOVYAN:
+            env["HOME"] = "/tmp"
+        return env
 
     def run_kwargs(self, config_file: Path) -> dict[str, Any]:
         """The arguments of ``docker.containers.run`` for this tool (what the container may do)."""
@@ -73,7 +80,7 @@ class ContainerVoila(VoilaServer):
             "image": launch.image,
             "command": ["python", "-m", "voila", *self.voila_args(TOOL_DIR, CONFIG_DIR)],
             "name": launch.container_name,
-            "user": "jovyan",
+            "user": user_spec(self.user),
             "working_dir": TOOL_DIR,
             "environment": self.environment(),
             "volumes": volumes,
@@ -114,7 +121,8 @@ class ContainerVoila(VoilaServer):
 
         name = self.launch.container_name
         self._remove(name)  # left by a gateway that was killed
-        config = self.write_config(owner=JOVYAN_UID)
+        config = self.write_config(parent=Path(self.launch.config_dir) if self.launch.config_dir else None)
+        hand_over(config, self.user)
         try:
             self.container = self._client().containers.run(**self.run_kwargs(config))
         except docker.errors.ImageNotFound:

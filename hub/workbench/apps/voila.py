@@ -108,13 +108,18 @@ class VoilaServer:
             f"--Voila.config_file_paths={config_dir}",
         ]
 
-    def write_config(self, owner: int | None = None, *, owner_dir: bool = False) -> Path:
+    def write_config(
+        self, owner: int | None = None, *, owner_dir: bool = False, parent: Path | None = None
+    ) -> Path:
         """Write ``voila.json`` in a private directory (0700) and return it.
 
         The file is 0400, owned by ``owner`` (a uid; default: this process), and so is the directory
-        when ``owner_dir``: only Voila's user and root can read the token.
+        when ``owner_dir``: only Voila's user and root can read the token. The directory is made in
+        ``parent`` (created 0700 if missing; default: the system's temporary folder).
         """
-        self._config_dir = Path(tempfile.mkdtemp(prefix=f"voila-{self.spec.name}-"))
+        if parent is not None:
+            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._config_dir = Path(tempfile.mkdtemp(prefix=f"voila-{self.spec.name}-", dir=parent))
         os.chmod(self._config_dir, 0o700)
         config = self._config_dir / "voila.json"
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

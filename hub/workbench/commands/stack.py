@@ -35,6 +35,9 @@ def register(subparsers: Any) -> None:
     d.add_argument("--dir", type=Path, help="folder of the generated files (default: <state>/stack/<name>)")
     d.add_argument("--data-dir", type=Path, help="host folder of the data (default: WORKBENCH_DATA_DIR)")
     d.add_argument(
+        "--apps-dir", type=Path, help="host folder of the published tools (default: WORKBENCH_APPS_DIR)"
+    )
+    d.add_argument(
         "--env", default="ope", choices=ENVIRONMENTS, help="WORKBENCH_ENV of the hub (default: ope)"
     )
     d.add_argument(
@@ -46,7 +49,12 @@ def register(subparsers: Any) -> None:
     d.set_defaults(handler=_deploy)
     r = sub.add_parser("rm", help="docker stack rm, then wait until nothing of it is left")
     r.add_argument("--name", default="s2p", help="stack name (default: s2p)")
-    r.add_argument("--volumes", action="store_true", help="also remove its volumes and the users' volumes")
+    r.add_argument("--dir", type=Path, help="folder given to deploy (default: <state>/stack/<name>)")
+    r.add_argument(
+        "--volumes",
+        action="store_true",
+        help="also remove its volumes, the users' volumes and the hub's state (the secrets stay)",
+    )
     r.set_defaults(handler=_rm)
     p.set_defaults(handler=lambda args: p.print_help() or 2)
 
@@ -66,6 +74,7 @@ def _deploy(args: argparse.Namespace) -> int:
             args.name,
             folder,
             data_dir=args.data_dir or settings.data_dir,
+            apps_dir=args.apps_dir or settings.apps_dir,
             ports=ports,
             env=args.env,
             wait=args.wait,
@@ -84,7 +93,12 @@ def _rm(args: argparse.Namespace) -> int:
     from workbench.stack import StackError, remove
 
     try:
-        remove(args.name, volumes=args.volumes)
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"workbench: {exc}", file=sys.stderr)
+        return 2
+    try:
+        remove(args.name, args.dir or settings.state_dir / "stack" / args.name, volumes=args.volumes)
     except StackError as exc:
         print(f"workbench stack rm: {exc}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ from workbench.apps.launch_local import UID_SPAN, tool_uid
 from workbench.apps.policy import decide
 from workbench.apps.sandbox import plan
 from workbench.apps.spec import AppSpec
+from workbench.runas import JOVYAN, container_user, user_spec
 from workbench.settings import Settings
 
 
@@ -187,6 +188,8 @@ def test_launch_follows_the_spawner(tmp_path: Path) -> None:
         r"s2p-[0-9a-f]{6}-tool-tool", docker.container_name
     )
     assert docker.kernel_filter is True and "WORKBENCH_APPS_KERNEL_FILTER" not in docker.environment
+    # Voila's configuration is written where the engine can mount it from (the hub in a container too)
+    assert docker.config_dir == str(tmp_path / "s" / "apps" / "config")
     with pytest.raises(ValueError, match="runtime"):
         Launch(runtime="vm")
 
@@ -202,7 +205,7 @@ def test_tool_container_holds_only_the_tool_and_the_data(tmp_path: Path) -> None
     )
     voila = ContainerVoila(spec(), "/services/tool/", launch)
     kwargs = voila.run_kwargs(tmp_path / "voila.json")
-    assert kwargs["user"] == "jovyan" and kwargs["cap_drop"] == ["ALL"]
+    assert kwargs["user"] == user_spec(container_user()) and kwargs["cap_drop"] == ["ALL"]
     assert kwargs["security_opt"] == ["no-new-privileges"] and kwargs["network_mode"] == "host"
     assert kwargs["init"] is True and kwargs["pids_limit"] > 0 and kwargs["mem_limit"] == 1 << 30
     assert {v["bind"]: v["mode"] for v in kwargs["volumes"].values()} == {
@@ -211,5 +214,6 @@ def test_tool_container_holds_only_the_tool_and_the_data(tmp_path: Path) -> None
         "/data": "ro",
     }
     assert kwargs["environment"]["WORKBENCH_DATA_DIR"] == "/data"
+    assert ("HOME" in kwargs["environment"]) is (container_user() != JOVYAN)  # the image's user has one
     assert not [k for k in kwargs["environment"] if "JUPYTERHUB" in k or "TOKEN" in k or "SECRET" in k]
     assert f"--port={voila.port}" in kwargs["command"] and "--base_url=/services/tool/" in kwargs["command"]

@@ -4,7 +4,8 @@ The container of a run (``<instance>-run-<id>``, labelled ``org.s2p.workbench=jo
 
 - the lab image (``WORKBENCH_IMAGE``; its id is the run's provenance), which carries papermill, ipykernel,
   ``s2p`` with its numba kernels compiled, and the catalogs;
-- user ``1000:1000`` (jovyan), every capability dropped, ``no-new-privileges``, an init process, a
+- user ``1000:1000`` (jovyan; the service's own user when it is not root: :mod:`workbench.runas`),
+  every capability dropped, ``no-new-privileges``, an init process, a
   pids limit and ``WORKBENCH_JOBS_MEMORY`` (swap included);
 - mounts: the data folder read-only at ``/data`` and the run's own folder read-write at ``/job``
   (also its ``HOME``), nothing else: no state directory, no Docker socket, no other run's folder;
@@ -13,7 +14,7 @@ The container of a run (``<instance>-run-<id>``, labelled ``org.s2p.workbench=jo
 - network ``none`` (papermill and the kernel talk over the container's own loopback) unless
   ``WORKBENCH_JOBS_NETWORK=host`` (live data; the run then reaches the host's loopback services).
 
-The run's folder is ``<state>/jobs/work/run-<id>-<random>`` (owned by uid 1000, inside the service's
+The run's folder is ``<state>/jobs/work/run-<id>-<random>`` (owned by the run's user, inside the service's
 0700 state directory, so no host account reaches it); the container's output is streamed into the
 record folder's ``run.log`` by the service. Timeout and cancel kill the container; it is removed when
 the run's output is collected, and a restarted service removes what a dead one left.
@@ -33,11 +34,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from workbench.jobs.executors.base import Execution, Executor, ExecutorError, RunSpec, copy_untrusted
+from workbench.runas import container_user, hand_over, user_spec
 
 log = logging.getLogger("workbench.jobs")
 
-JOVYAN = (1000, 1000)
-"""uid and gid of the lab image's only user."""
 RUN_FOLDER = "/job"
 DATA_FOLDER = "/data"
 PIDS_LIMIT = 1024
@@ -123,7 +123,12 @@ class ContainerExecutor(Executor):
         return {"HOME": RUN_FOLDER, **self.data_environment}
 
     def provenance(self) -> dict[str, Any]:
-        return {"executor": self.name, "image": self.image, "network": self.network, "user": "1000:1000"}
+        return {
+            "executor": self.name,
+            "image": self.image,
+            "network": self.network,
+            "user": user_spec(container_user()),
+        }
 
     # -- one run ---------------------------------------------------------------------------------
 
@@ -141,7 +146,7 @@ class ContainerExecutor(Executor):
                 image.id,
                 command=["python", *spec.papermill_args(RUN_FOLDER)],
                 name=name,
-                user="{}:{}".format(*JOVYAN),
+                user=user_spec(container_user()),
                 working_dir=RUN_FOLDER,
                 environment=self.environment(),
                 labels=run_labels(self.prefix, spec.run_id),
@@ -267,14 +272,14 @@ def lab_image(client: Any, tag: str) -> Any:
 
 
 def stage_run_folder(spec: RunSpec, work_dir: Path, prefix: str) -> Path:
-    """A new folder of ``work_dir`` holding the run's notebook and parameters, owned by the image's user
-    (the run never sees the record folder)."""
+    """A new folder of ``work_dir`` holding the run's notebook and parameters, owned by the run's user
+    (:func:`workbench.runas.container_user`; the run never sees the record folder)."""
     work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder = Path(tempfile.mkdtemp(prefix=f"{prefix}-{spec.run_id}-", dir=work_dir))
     for name in ("input.ipynb", "parameters.json"):
         shutil.copyfile(spec.record_dir / name, folder / name)
-        shutil.chown(folder / name, *JOVYAN)
-    shutil.chown(folder, *JOVYAN)
+        hand_over(folder / name, container_user())
+    hand_over(folder, container_user())
     return folder
 
 

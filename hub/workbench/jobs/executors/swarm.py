@@ -3,7 +3,8 @@
 The service of a run (``<instance>-run-<id>-<random>``, labelled like the container executor's) has one
 replica and restart condition ``none``: Swarm places its task on a node, and nothing restarts it — a
 retry is the jobs service's decision, recorded as another attempt. Its container gets the hardening of
-:mod:`.container`: the lab image (its id is the run's provenance), user ``1000:1000``, every capability
+:mod:`.container`: the lab image (its id is the run's provenance), user ``1000:1000`` (see
+:mod:`workbench.runas`), every capability
 dropped, ``no-new-privileges``, an init process, a pids limit, ``WORKBENCH_JOBS_MEMORY``, the data
 folder read-only at ``/data`` and the run's own folder at ``/job`` and nothing else, no credential in
 its environment, and network ``none`` or ``host`` (``WORKBENCH_JOBS_NETWORK``). One difference: Swarm
@@ -34,7 +35,6 @@ from typing import Any
 from workbench.jobs.executors.base import Execution, Executor, ExecutorError, RunSpec, copy_untrusted
 from workbench.jobs.executors.container import (
     DATA_FOLDER,
-    JOVYAN,
     LABEL,
     MAX_LOG_BYTES,
     PIDS_LIMIT,
@@ -43,6 +43,7 @@ from workbench.jobs.executors.container import (
     run_labels,
     stage_run_folder,
 )
+from workbench.runas import container_user, user_spec
 
 log = logging.getLogger("workbench.jobs")
 
@@ -120,7 +121,12 @@ class SwarmExecutor(Executor):
         self.client()
 
     def provenance(self) -> dict[str, Any]:
-        return {"executor": self.name, "image": self.image, "network": self.network, "user": "1000:1000"}
+        return {
+            "executor": self.name,
+            "image": self.image,
+            "network": self.network,
+            "user": user_spec(container_user()),
+        }
 
     # -- one run ---------------------------------------------------------------------------------
 
@@ -136,7 +142,7 @@ class SwarmExecutor(Executor):
         container = ContainerSpec(
             image.id,
             command=["python", *spec.papermill_args(RUN_FOLDER)],
-            user="{}:{}".format(*JOVYAN),
+            user=user_spec(container_user()),
             workdir=RUN_FOLDER,
             env={"HOME": RUN_FOLDER, **self.data_environment},
             labels=labels,
