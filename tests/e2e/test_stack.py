@@ -26,8 +26,7 @@ import pytest
 import requests
 
 from tests.e2e.webuser import WebUser, describe
-from tests.images.fixtures import need_docker
-from tests.support import DATA, ROOT, free_port, need
+from tests.support import DATA, ROOT, free_port
 from workbench.images import build
 from workbench.logs import SCHEMA
 from workbench.stack import Deployment, Ports, deploy, lab_prefix, leftovers, remove
@@ -48,13 +47,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(2400),
 ]
-
-
-def swarm_active() -> bool:
-    proc = subprocess.run(
-        ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True
-    )
-    return proc.stdout.strip() == "active"
 
 
 def lab_services(folder: Path) -> list[str]:
@@ -135,10 +127,8 @@ def _run_production_job(d: Deployment, operator: WebUser, scientist: WebUser) ->
 
 
 def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_nothing(
-    stack_images: dict[str, build.BuildResult], tmp_path: Path
+    stack_images: dict[str, build.BuildResult], single_node_swarm: None, tmp_path: Path
 ):
-    need_docker()
-    need(swarm_active(), "the engine in swarm mode (docker swarm init --advertise-addr 127.0.0.1)")
     name = f"s2p-stack-test-{uuid.uuid4().hex[:6]}"
     folder = tmp_path / "stack"
     ports = Ports(*(free_port() for _ in range(7)))

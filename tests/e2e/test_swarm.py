@@ -16,10 +16,8 @@ import pytest
 
 from tests.e2e import containers as C
 from tests.e2e.harness import Workbench, start_workbench
-from tests.images.fixtures import need_docker
 from tests.support import DATA, need_executable
 from workbench.images.build import BuildResult
-from workbench.spawners import swarm
 from workbench.spawners.docker import instance_prefix
 from workbench.spawners.profiles import parse_bytes
 
@@ -32,17 +30,6 @@ pytestmark = [
 ]
 
 DEBRIS = ("debris-analyst", "dev-debris-analyst")
-
-
-@pytest.fixture(scope="module")
-def single_node_swarm() -> Iterator[None]:
-    need_docker()
-    created = swarm.ensure_single_node_swarm()
-    try:
-        yield
-    finally:
-        if created:
-            swarm.leave_swarm()
 
 
 @pytest.fixture(scope="module")
