@@ -3,8 +3,9 @@
 ``workbench monitoring config DIR`` writes ``DIR/prometheus.yml`` and ``DIR/rules.yml``; run Debian's
 ``prometheus --config.file=DIR/prometheus.yml`` beside the workbench (docs/operations.md, *Metrics*).
 
-Targets (each with the ``prometheus`` hub service's token, ``<state>/secrets/prometheus_api_token``,
-read from its file by Prometheus, never copied into the configuration):
+Targets (each with the ``prometheus`` hub service's token, ``<state>/secrets/prometheus_api_token``
+or the file of ``WORKBENCH_PROMETHEUS_TOKEN_FILE``, read from its file by Prometheus, never copied into
+the configuration; the stack's Prometheus reads its Swarm secret, see :mod:`workbench.stack`):
 
 - ``hub``: JupyterHub's ``/hub/metrics`` (spawns, their durations and failures, users, the proxy);
 - ``jobs``: the jobs service's ``/services/jobs/metrics`` (runs by status, queue, durations, retries,
@@ -16,6 +17,8 @@ the jobs service down, a notification given up, and runs waiting in the queue fo
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -75,19 +78,40 @@ RULES: list[dict[str, object]] = [
 ]
 
 
-def scrape_config(settings: Settings, *, interval_s: int = 30) -> dict[str, object]:
-    """The content of ``prometheus.yml`` for this workbench (targets on its local URL)."""
-    local = urlsplit(settings.local_url)
-    prefix = local.path.rstrip("/")
-    credentials = str(settings.state_dir / "secrets" / TOKEN_FILE)
+def local_target(settings: Settings, environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
+    """(URL, token file) of the workbench of ``settings``: its local URL, and the file of the
+    ``prometheus`` service's token, ``WORKBENCH_PROMETHEUS_TOKEN_FILE`` or by default
+    ``<state>/secrets/prometheus_api_token``.
+
+    Raises ``ValueError`` when the token is given as a value (``WORKBENCH_PROMETHEUS_TOKEN``):
+    Prometheus reads it from a file.
+    """
+    token_file = environ.get("WORKBENCH_PROMETHEUS_TOKEN_FILE", "").strip()
+    if not token_file and settings.prometheus_token:
+        raise ValueError(
+            "WORKBENCH_PROMETHEUS_TOKEN is set as a value; Prometheus reads the token from a file: "
+            "give it as WORKBENCH_PROMETHEUS_TOKEN_FILE instead"
+        )
+    return settings.local_url, token_file or str(settings.state_dir / "secrets" / TOKEN_FILE)
+
+
+def scrape_config(url: str, credentials_file: str, *, interval_s: int = 30) -> dict[str, object]:
+    """The content of ``prometheus.yml``: the hub and the jobs service at ``url`` (the hub's proxy),
+    each scraped with the token of ``credentials_file`` (read by Prometheus, never copied here)."""
+    if interval_s < 1:
+        raise ValueError(f"the scrape interval must be at least 1 s, not {interval_s}")
+    target = urlsplit(url)
+    if target.scheme not in {"http", "https"} or not target.netloc:
+        raise ValueError(f"the workbench's URL must be http(s)://host:port[/prefix], not {url!r}")
+    prefix = target.path.rstrip("/")
 
     def job(name: str, path: str) -> dict[str, object]:
         return {
             "job_name": name,
-            "scheme": local.scheme,
+            "scheme": target.scheme,
             "metrics_path": f"{prefix}{path}",
-            "authorization": {"type": "Bearer", "credentials_file": credentials},
-            "static_configs": [{"targets": [local.netloc]}],
+            "authorization": {"type": "Bearer", "credentials_file": credentials_file},
+            "static_configs": [{"targets": [target.netloc]}],
         }
 
     jobs = job("jobs", "/services/jobs/metrics")
@@ -104,11 +128,15 @@ def scrape_config(settings: Settings, *, interval_s: int = 30) -> dict[str, obje
     }
 
 
-def write_config(settings: Settings, folder: Path, *, interval_s: int = 30) -> tuple[Path, Path]:
-    """Write ``prometheus.yml`` and ``rules.yml`` into ``folder``; return their paths."""
+def write_config(folder: Path, url: str, credentials_file: str, *, interval_s: int = 30) -> tuple[Path, Path]:
+    """Write ``prometheus.yml`` (:func:`scrape_config`) and ``rules.yml`` (:data:`RULES`) into
+    ``folder``, both readable by anyone (they hold no secret); return their paths."""
+    config_text = yaml.safe_dump(scrape_config(url, credentials_file, interval_s=interval_s), sort_keys=False)
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "prometheus.yml"
     rules = folder / "rules.yml"
-    config.write_text(yaml.safe_dump(scrape_config(settings, interval_s=interval_s), sort_keys=False))
+    config.write_text(config_text)
     rules.write_text(yaml.safe_dump({"groups": [{"name": "workbench", "rules": RULES}]}, sort_keys=False))
+    for path in (config, rules):
+        path.chmod(0o644)
     return config, rules

@@ -6,7 +6,10 @@
 - the stack's own CA (``ca.crt``/``ca.key``) and the TLS front's certificate for ``127.0.0.1`` and
   ``localhost`` signed by it (``front.crt``/``front.key``), made once with ``openssl``;
 - the secrets (0600 files, kept between deployments so the volumes stay readable): the PostgreSQL
-  password, Keycloak's admin password, the hub's OIDC client secret, the hub's and jobs' database URLs;
+  password, Keycloak's admin password, the hub's OIDC client secret, the hub's and jobs' database URLs,
+  the token Prometheus scrapes the hub and the jobs service with;
+- Prometheus' configuration and alert rules in ``prometheus/`` (:mod:`workbench.monitoring`;
+  the token is the ``prometheus_token`` secret, which the hub reads as its Prometheus service's);
 - the hub's state folder ``state/`` (0700, owned by the hub image's ``workbench`` user, uid 1001),
   mounted into the hub at the same path as on the host, as are the data and the tools' folders: the
   hub hands paths of them to the containers it starts (labs' data, job runs' folders, tools);
@@ -23,6 +26,7 @@ content of the state folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -44,7 +48,10 @@ HUB_IMAGE = "s2p-workbench/hub:latest"
 HUB_UID = 1001
 """The hub image's ``workbench`` user: owns the state folder."""
 
-STACK_VOLUMES = ("pgdata", "kcdata")
+STACK_VOLUMES = ("pgdata", "kcdata", "promdata")
+PROMETHEUS_TOKEN_SECRET = "/run/secrets/prometheus_token"
+"""Where the stack's Prometheus reads the ``prometheus`` hub service's token (a Swarm secret the hub
+takes as ``WORKBENCH_PROMETHEUS_TOKEN_FILE``)."""
 CERT_DAYS = 825
 
 
@@ -67,6 +74,16 @@ class Ports:
     keycloak: int = 8080
     """Keycloak's plain HTTP (behind the front)."""
     postgres: int = 5432
+    prometheus: int = 9090
+    """Prometheus' web UI and API (plain HTTP, loopback)."""
+
+    def __post_init__(self) -> None:
+        values = dataclasses.asdict(self)
+        bad = {k: v for k, v in values.items() if not 1 <= v <= 65535}
+        if bad:
+            raise ValueError(f"ports must be 1-65535: {bad}")
+        if len(set(values.values())) != len(values):
+            raise ValueError(f"each of the stack's services needs a port of its own: {values}")
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,10 @@ class Deployment:
     @property
     def ca_file(self) -> Path:
         return self.folder / "secrets" / "ca.crt"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.prometheus}"
 
     @property
     def state_dir(self) -> Path:
@@ -154,10 +175,24 @@ def make_secrets(folder: Path, ports: Ports) -> None:
     for name in ("postgres_password", "keycloak_admin_password", "oidc_client_secret"):
         if not (folder / name).exists():
             _write_secret(folder / name, secrets.token_urlsafe(32))
+    if not (folder / "prometheus_token").exists():
+        _write_secret(folder / "prometheus_token", secrets.token_hex(32))
     password = (folder / "postgres_password").read_text().strip()
     for name, db in (("hub_db_url", "jupyterhub"), ("jobs_db_url", "jobs")):
         _write_secret(folder / name, f"postgresql+psycopg2://{db}:{password}@127.0.0.1:{ports.postgres}/{db}")
     make_tls(folder)
+
+
+def write_monitoring(folder: Path, ports: Ports, interval_s: int) -> Path:
+    """Prometheus' configuration and alert rules for the stack in ``folder`` (no secret in them): the
+    hub and the jobs service through the hub's proxy, the token from its Swarm secret."""
+    from workbench.monitoring import write_config
+
+    config, _ = write_config(
+        folder, f"http://127.0.0.1:{ports.proxy}", PROMETHEUS_TOKEN_SECRET, interval_s=interval_s
+    )
+    folder.chmod(0o755)  # read by the image's `prometheus` user through a bind mount
+    return config
 
 
 def docker_gid(socket: Path = Path("/var/run/docker.sock")) -> int:
@@ -216,6 +251,8 @@ def stack_environment(
         "WORKBENCH_STACK_PROXY_API_PORT": str(ports.proxy_api),
         "WORKBENCH_STACK_KC_PORT": str(ports.keycloak),
         "WORKBENCH_STACK_PG_PORT": str(ports.postgres),
+        "WORKBENCH_STACK_PROMETHEUS_PORT": str(ports.prometheus),
+        "WORKBENCH_STACK_MONITORING_DIR": str(folder.resolve() / "prometheus"),
     }
 
 
@@ -228,6 +265,7 @@ def deploy(
     ports: Ports = Ports(),
     env: str = "ope",
     stack_file: Path = STACK_FILE,
+    scrape_interval: int = 30,
     wait: float = 0.0,
     log=print,
 ) -> Deployment:
@@ -249,6 +287,8 @@ def deploy(
     env
         The environment whose settings the hub takes (``deploy/environments/<env>.env``; ``ope`` by
         default).
+    scrape_interval
+        Prometheus' scrape and rule evaluation interval [s].
     wait
         When > 0, wait up to this many seconds [s] until the hub answers over HTTPS.
     """
@@ -256,6 +296,7 @@ def deploy(
     os.chmod(folder, 0o700)
     make_secrets(folder / "secrets", ports)
     make_state_dir(state_folder(folder))
+    write_monitoring(folder / "prometheus", ports, scrape_interval)
     variables = stack_environment(folder, ports, data_dir, env, apps_dir)
     (folder / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
     log(f"stack {name}: docker stack deploy -c {stack_file} {name}")

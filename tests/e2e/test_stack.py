@@ -1,9 +1,10 @@
 """The production stack, run for real: deploy/swarm/stack.yaml on this engine's single-node swarm.
 
 Images built (cached), ``workbench stack deploy`` (the stack's own CA, Swarm secrets, PostgreSQL,
-Keycloak, the hub, the nginx TLS front), a user logs in over HTTPS through the containerised Keycloak
-trusting only the stack's CA, starts a lab that runs as a Swarm service, runs the ``swe`` production
-job an operator created (a container of the lab image started by the containerised hub) and opens a
+Keycloak, the hub, the nginx TLS front, Prometheus), a user logs in over HTTPS through the
+containerised Keycloak trusting only the stack's CA, starts a lab that runs as a Swarm service, runs the
+``swe`` production job an operator created (a container of the lab image started by the containerised
+hub), sees Prometheus scrape every target and raise ProductionRunFailed for a failed run, and opens a
 published tool (its Voila in a container too); the lab and the session are kept while the hub's
 container is replaced (``docker service update --force``), and the hub's containers log JSON lines of
 the one schema; ``workbench stack rm`` then leaves no container, service or secret behind (and
@@ -37,6 +38,8 @@ HUB_RESTART_BOUND_S = 300.0
 """From ``docker service update --force`` of the hub to its new container answering [s]."""
 RUN_BOUND_S = 600.0
 """A run of the swe production job, from its request to its end [s] (a container start included)."""
+PROMETHEUS_BOUND_S = 120.0
+"""From a change (a target up, a failed run) to Prometheus showing it [s] (2 s scrape interval)."""
 TOOL = "geomagnetic-storms"
 """The published tool the test opens (public: shown before any login too)."""
 
@@ -91,39 +94,49 @@ def _wait_for_new_hub(url: str, ca_file: str, service: str, old: set[str], bound
     raise AssertionError(f"the hub of {service} did not answer again within {bound:.0f} s (last: {last})")
 
 
-def _run_production_job(d: Deployment, operator: WebUser, scientist: WebUser) -> dict:
-    """The operator creates the swe storms job; the scientist runs it. Returns the ended run."""
-    base = f"{d.url}/services/jobs/api/v1"
+class JobsAPI:
+    """The jobs service's API through the stack's front, as one user (a token of theirs)."""
 
-    def call(user: WebUser, method: str, path: str, body: dict | None = None) -> requests.Response:
-        token, _ = user.new_token("stack e2e", expires_in=900)
-        return requests.request(method, f"{base}/{path}", json=body, timeout=60, verify=str(d.ca_file),
-                                headers={"Authorization": f"token {token}"})  # fmt: skip
+    def __init__(self, d: Deployment, user: WebUser) -> None:
+        self.base = f"{d.url}/services/jobs/api/v1"
+        self.ca = str(d.ca_file)
+        token, _ = user.new_token("stack e2e jobs", expires_in=int(RUN_BOUND_S) * 3)
+        self.headers = {"Authorization": f"token {token}"}
 
-    job = {"name": "swe-storms", "segment": "swe", "notebook": "jobs/swe_storms.ipynb"}
-    r = call(operator, "POST", "jobs", job)
-    assert r.status_code == 201, r.text
-    assert call(scientist, "POST", "jobs", {**job, "name": "not-mine"}).status_code == 403  # not an operator
-    r = call(
-        scientist,
-        "POST",
-        "jobs/swe-storms/runs",
-        {"parameters": {"start": "2015-03-15", "stop": "2015-03-24"}},
-    )
-    assert r.status_code == 201, r.text
-    run_id = r.json()["id"]
-    deadline = time.monotonic() + RUN_BOUND_S
-    token, _ = scientist.new_token("stack e2e run", expires_in=int(RUN_BOUND_S) + 60)
+    def call(self, method: str, path: str, body: dict | None = None) -> requests.Response:
+        return requests.request(method, f"{self.base}/{path}", json=body, headers=self.headers,
+                                verify=self.ca, timeout=60)  # fmt: skip
+
+    def run(self, job: str, parameters: dict) -> dict:
+        """Run ``job`` with ``parameters`` and wait for its end; the run with its scraps."""
+        r = self.call("POST", f"jobs/{job}/runs", {"parameters": parameters})
+        assert r.status_code == 201, r.text
+        run_id = r.json()["id"]
+        deadline = time.monotonic() + RUN_BOUND_S
+        while (run := self.call("GET", f"runs/{run_id}").json())["status"] in {"queued", "running"}:
+            assert time.monotonic() < deadline, run
+            time.sleep(1)
+        return {**run, "scraps": self.call("GET", f"runs/{run_id}/scraps").json()["scraps"]}
+
+
+def _prometheus(d: Deployment, path: str) -> dict:
+    r = requests.get(f"{d.prometheus_url}/api/v1/{path}", timeout=30)
+    r.raise_for_status()
+    return r.json()["data"]
+
+
+def _until(what: str, check, bound: float):
+    """``check()`` until it is truthy (connection errors count as not yet); fail after ``bound`` [s]."""
+    deadline = time.monotonic() + bound
     while True:
-        run = requests.get(f"{base}/runs/{run_id}", headers={"Authorization": f"token {token}"},
-                           verify=str(d.ca_file), timeout=60).json()  # fmt: skip
-        if run["status"] not in {"queued", "running"}:
-            break
-        assert time.monotonic() < deadline, run
+        try:
+            value = check()
+        except requests.RequestException:
+            value = None
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} within {bound:.0f} s"
         time.sleep(1)
-    scraps = requests.get(f"{base}/runs/{run_id}/scraps", headers={"Authorization": f"token {token}"},
-                          verify=str(d.ca_file), timeout=60).json()["scraps"]  # fmt: skip
-    return {**run, "scraps": scraps}
 
 
 def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_nothing(
@@ -131,12 +144,13 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
 ):
     name = f"s2p-stack-test-{uuid.uuid4().hex[:6]}"
     folder = tmp_path / "stack"
-    ports = Ports(*(free_port() for _ in range(7)))
+    ports = Ports(*(free_port() for _ in range(8)))
     apps = tmp_path / "apps"  # one published tool: each tool's kernel is pre-heated at the hub's start
     shutil.copytree(ROOT / "voila-apps" / TOOL, apps / TOOL)
     t0 = time.monotonic()
     try:
-        d = deploy(name, folder, data_dir=DATA, apps_dir=apps, ports=ports, env="ope", wait=DEPLOY_BOUND_S)
+        d = deploy(name, folder, data_dir=DATA, apps_dir=apps, ports=ports, env="ope", scrape_interval=2,
+                   wait=DEPLOY_BOUND_S)  # fmt: skip
         deployed_s = time.monotonic() - t0
         # only the stack's own CA is trusted: the front's certificate is signed by it
         user = WebUser(d.url, "swe-scientist", "dev-swe-scientist")
@@ -172,12 +186,35 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         operator.session.trust_env = False
         operator.login()
         t2 = time.monotonic()
-        run = _run_production_job(d, operator, user)
+        operator_api, scientist_api = JobsAPI(d, operator), JobsAPI(d, user)
+        job = {"name": "swe-storms", "segment": "swe", "notebook": "jobs/swe_storms.ipynb"}
+        r = operator_api.call("POST", "jobs", job)
+        assert r.status_code == 201, r.text
+        r = scientist_api.call("POST", "jobs", {**job, "name": "not-mine"})
+        assert r.status_code == 403, r.text  # creating jobs is the operators'
+        run = scientist_api.run("swe-storms", {"start": "2015-03-15", "stop": "2015-03-24"})
         assert run["status"] == "succeeded", run
         assert run["provenance"]["executor"] == "container" and run["provenance"]["network"] == "none", run
         # the St. Patrick's Day storm of 2015: Kp 8- (G4) on 17 March, from the data folder on the host
         assert run["scraps"]["max_g_scale"] == 4 and run["scraps"]["n_storms"] >= 1, run["scraps"]
         print(f"stack {name}: production run done in {time.monotonic() - t2:.0f} s")
+
+        # Prometheus: every target up with the token of its secret; a failed run raises its alert.
+        def all_up() -> list[dict] | None:
+            targets = _prometheus(d, "targets")["activeTargets"]
+            return targets if targets and all(t["health"] == "up" for t in targets) else None
+
+        targets = _until("every Prometheus target up", all_up, PROMETHEUS_BOUND_S)
+        assert {t["labels"]["job"] for t in targets} == {"hub", "jobs"}, targets
+        failed = scientist_api.run("swe-storms", {"start": "2030-01-01", "stop": "2030-01-05"})
+        assert failed["status"] == "failed", failed  # no Kp data for those days
+
+        def firing() -> list[dict]:
+            return [a for a in _prometheus(d, "alerts")["alerts"]
+                    if a["labels"]["alertname"] == "ProductionRunFailed" and a["state"] == "firing"]  # fmt: skip
+
+        (alert,) = _until("ProductionRunFailed firing", firing, PROMETHEUS_BOUND_S)
+        assert alert["labels"]["workbench_job"] == "swe-storms", alert
 
         # A published tool: its Voila and kernels in a container the hub's gateway started.
         t3 = time.monotonic()

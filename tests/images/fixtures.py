@@ -62,7 +62,7 @@ def build_dirs(clone: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def stack_images(lab_image: build.BuildResult, clean_clone: Path) -> dict[str, build.BuildResult]:
-    """The production stack's images (hub, keycloak, postgres, front), built once per session.
+    """The production stack's images (hub, keycloak, postgres, front, prometheus), built once per session.
 
     From the clean clone like the lab image; the downloads (wheelhouse, the nodejs package, the
     Keycloak zip, fetched with Maven when missing) are cached outside the clone.

@@ -274,3 +274,82 @@ def test_hub_image_runs_the_workbench_with_its_proxy(
             return r.status == 200
 
     wait_for("hub", probe, 240, lambda: containers.logs(name))
+
+
+class _Metrics(http.server.BaseHTTPRequestHandler):
+    """The hub's and the jobs service's metrics endpoints, as Prometheus sees them: a bearer token
+    required, one production job whose last run failed."""
+
+    token = ""
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != f"Bearer {self.token}":
+            self.send_response(403)
+            self.end_headers()
+            return
+        if self.path == "/hub/metrics":
+            body = "# TYPE jupyterhub_total_users gauge\njupyterhub_total_users 3\n"
+        elif self.path == "/services/jobs/metrics":
+            body = '# TYPE workbench_jobs_last_run_failed gauge\nworkbench_jobs_last_run_failed{job="swe-daily"} 1\n'
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_prometheus_image_scrapes_with_the_secret_token_and_fires_the_workbench_alerts(
+    stack_images: dict[str, build.BuildResult], containers: Containers, tmp_path: Path
+):
+    from workbench.monitoring import write_config
+    from workbench.stack import PROMETHEUS_TOKEN_SECRET
+
+    token = "a-prometheus-token-0123456789abcdef"
+    handler = type("Metrics", (_Metrics,), {"token": token})
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    config = tmp_path / "prometheus"
+    write_config(
+        config, f"http://127.0.0.1:{backend.server_address[1]}", PROMETHEUS_TOKEN_SECRET, interval_s=1
+    )
+    config.chmod(0o755)
+    port = free_port()
+    try:
+        name = containers.run(
+            services.tag("prometheus"),
+            env={"PROMETHEUS_PORT": str(port)},
+            volumes={
+                str(config): "/etc/s2p-prometheus",
+                str(secret_file(tmp_path, "token", token)): PROMETHEUS_TOKEN_SECRET,
+            },
+        )
+        api = f"http://127.0.0.1:{port}/api/v1"
+
+        def get(path: str) -> dict:
+            with urllib.request.urlopen(f"{api}/{path}", timeout=5) as r:
+                return json.load(r)["data"]
+
+        def all_up() -> list | None:
+            targets = get("targets")["activeTargets"]
+            return targets if len(targets) == 2 and all(t["health"] == "up" for t in targets) else None
+
+        targets = wait_for("prometheus targets", all_up, 120, lambda: containers.logs(name))
+        assert {t["labels"]["job"] for t in targets} == {"hub", "jobs"}
+
+        def firing() -> list:
+            return [a for a in get("alerts")["alerts"] if a["state"] == "firing"]
+
+        alerts = wait_for("the alert", firing, 120, lambda: containers.logs(name))
+        assert [(a["labels"]["alertname"], a["labels"].get("workbench_job")) for a in alerts] == [
+            ("ProductionRunFailed", "swe-daily")
+        ]
+        assert containers.user(name) == "prometheus"
+        assert any(line.startswith("{") for line in containers.logs(name).splitlines())  # JSON logs
+    finally:
+        backend.shutdown()

@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.monitoring import write_config
+    from workbench.monitoring import local_target, write_config
 
     try:
         settings = Settings.from_env()
@@ -39,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
     if args.interval < 1:
         print("workbench: --interval must be at least 1 second", file=sys.stderr)
         return 2
-    config, rules = write_config(settings, args.dir, interval_s=args.interval)
+    try:
+        url, token_file = local_target(settings)
+    except ValueError as exc:
+        print(f"workbench: {exc}", file=sys.stderr)
+        return 2
+    config, rules = write_config(args.dir, url, token_file, interval_s=args.interval)
     print(f"workbench: wrote {config} and {rules}; run: prometheus --config.file={config}", file=sys.stderr)
     return 0

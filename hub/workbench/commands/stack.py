@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "stack",
-        help="deploy or remove the production stack (Keycloak, PostgreSQL, hub, TLS front) on the swarm",
+        help="deploy or remove the production stack (Keycloak, PostgreSQL, hub, TLS front, Prometheus) on the swarm",
         description="Deploy deploy/swarm/stack.yaml with `docker stack deploy` (images from "
         "`workbench images build`), or remove it.",
     )
@@ -39,6 +39,12 @@ def register(subparsers: Any) -> None:
     )
     d.add_argument(
         "--env", default="ope", choices=ENVIRONMENTS, help="WORKBENCH_ENV of the hub (default: ope)"
+    )
+    d.add_argument(
+        "--scrape-interval",
+        type=int,
+        default=30,
+        help="Prometheus' scrape and alert evaluation interval [s] (default: 30)",
     )
     d.add_argument(
         "--wait", type=float, default=600.0, help="seconds to wait for the hub over HTTPS (0: no wait)"
@@ -67,7 +73,11 @@ def _deploy(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"workbench: {exc}", file=sys.stderr)
         return 2
-    ports = Ports(**{f.name: getattr(args, f"{f.name}_port") for f in dataclasses.fields(Ports)})
+    try:
+        ports = Ports(**{f.name: getattr(args, f"{f.name}_port") for f in dataclasses.fields(Ports)})
+    except ValueError as exc:
+        print(f"workbench stack deploy: {exc}", file=sys.stderr)
+        return 2
     folder = args.dir or settings.state_dir / "stack" / args.name
     try:
         d = deploy(
@@ -77,14 +87,16 @@ def _deploy(args: argparse.Namespace) -> int:
             apps_dir=args.apps_dir or settings.apps_dir,
             ports=ports,
             env=args.env,
+            scrape_interval=args.scrape_interval,
             wait=args.wait,
         )
-    except StackError as exc:
+    except (StackError, ValueError) as exc:
         print(f"workbench stack deploy: {exc}", file=sys.stderr)
         return 1
     print(
         f"hub:      {d.url}\nKeycloak: {d.sso_url}/admin/ (user admin, password in {folder}/secrets/keycloak_admin_password)"
     )
+    print(f"metrics:  {d.prometheus_url} (Prometheus, loopback only)")
     print(f"CA:       {d.ca_file}")
     return 0
 

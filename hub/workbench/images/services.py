@@ -1,4 +1,5 @@
-"""Build the production stack's images: ``hub``, ``keycloak``, ``postgres`` and ``front`` (TLS).
+"""Build the production stack's images: ``hub``, ``keycloak``, ``postgres``, ``front`` (TLS) and
+``prometheus``.
 
 Each lives in ``images/<name>/`` and is built on the same locally made Debian base as the lab image
 (:func:`workbench.images.build.ensure_local_base`); the hub image on top of the lab image itself
@@ -10,9 +11,9 @@ Dockerfile and only what it needs:
   project-local ``node_modules`` (configurable-http-proxy) and the project's sources.
 - ``keycloak``: the Keycloak distribution zip of :mod:`workbench.keycloak.distribution` (fetched with
   Maven into its cache outside the repository when missing), the realm file.
-- ``postgres``, ``front``: their Dockerfile and scripts only.
+- ``postgres``, ``front``, ``prometheus``: their Dockerfile and scripts only.
 
-The Debian packages (JRE, PostgreSQL, nginx, Node's C++ runtime) come from the machine's Debian
+The Debian packages (JRE, PostgreSQL, nginx, Prometheus, Node's C++ runtime) come from the machine's Debian
 mirror: those builds run with ``--network host`` (the apt step is the only one that reaches out) and pin
 every package version, so a rebuild with nothing changed is served from the cache in seconds.
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 from workbench.images import build
 from workbench.images.build import BuildError, BuildResult, Log
 
-IMAGE_NAMES = ("lab", "hub", "keycloak", "postgres", "front")
+IMAGE_NAMES = ("lab", "hub", "keycloak", "postgres", "front", "prometheus")
 """Every image ``workbench images build`` makes, in build order (the hub is built on the lab)."""
 
 SERVICE_IMAGES = IMAGE_NAMES[1:]
@@ -128,7 +129,7 @@ def build_service_image(
     Parameters
     ----------
     name
-        ``hub``, ``keycloak``, ``postgres`` or ``front``.
+        ``hub``, ``keycloak``, ``postgres``, ``front`` or ``prometheus``.
     root
         The project checkout.
     log

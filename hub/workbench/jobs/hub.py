@@ -5,7 +5,8 @@ The hub starts ``python -m workbench.jobs.service`` with the service's token and
 ``access:services!service=jobs``: every user gets it (``extra_user_scopes``, so a user's own API
 token and their browser login work), and the service decides by group what each may do.
 
-A ``prometheus`` hub service gets a token (``<state>/secrets/prometheus_api_token``) with the scopes
+A ``prometheus`` hub service gets a token (``WORKBENCH_PROMETHEUS_TOKEN``, by default generated in
+``<state>/secrets/prometheus_api_token``) with the scopes
 ``read:metrics`` and access to the jobs service: with it Prometheus scrapes ``/hub/metrics`` and
 ``/services/jobs/metrics``.
 """
@@ -135,7 +136,8 @@ def configure_hub(c: Any, settings: Settings, secrets: Any) -> None:
             "name": PROMETHEUS_SERVICE,
             "display": False,
             "info": {"description": "Prometheus scraper: reads /hub/metrics and /services/jobs/metrics"},
-            "api_token": ensure_secret_file(secrets.directory / PROMETHEUS_TOKEN_FILE),
+            "api_token": settings.prometheus_token
+            or ensure_secret_file(secrets.directory / PROMETHEUS_TOKEN_FILE),
         }
     )
     c.JupyterHub.load_roles.append(

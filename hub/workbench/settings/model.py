@@ -403,6 +403,14 @@ class Settings:
         help="HMAC key signing the jobs' webhooks (a job may set its own). Empty: generated once in "
         "<state>/secrets/jobs_webhook_secret (0600); give receivers that file's content.",
     )
+    prometheus_token: str = setting(
+        "WORKBENCH_PROMETHEUS_TOKEN",
+        default="",
+        secret=True,
+        help="Hub API token of the `prometheus` service (reads /hub/metrics and the jobs service's "
+        "metrics). Empty: generated once in <state>/secrets/prometheus_api_token (0600), the file "
+        "`workbench monitoring config` points Prometheus at.",
+    )
     smtp_host: str = setting(
         "WORKBENCH_SMTP_HOST",
         default="",
