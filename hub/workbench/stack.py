@@ -121,6 +121,15 @@ def state_folder(folder: Path) -> Path:
     return folder.resolve() / "state"
 
 
+def free_loopback_port() -> int:
+    """A port free on 127.0.0.1 now (for a container of a moment, e.g. a restore's PostgreSQL)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _run(*cmd: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:

@@ -7,8 +7,10 @@ containerised Keycloak trusting only the stack's CA, starts a lab that runs as a
 hub), sees Prometheus scrape every target and raise ProductionRunFailed for a failed run, and opens a
 published tool (its Voila in a container too); the lab and the session are kept while the hub's
 container is replaced (``docker service update --force``), and the hub's containers log JSON lines of
-the one schema; ``workbench stack rm`` then leaves no container, service or secret behind (and
-``--volumes`` no volume). The commands are the ones ``docs/operations.md`` gives.
+the one schema; a backup of the stack (``workbench stack backup``), removed with its volumes and
+restored onto the empty deployment, brings back users, groups, jobs, runs and homes; ``workbench stack
+rm`` then leaves no container, service or secret behind (and ``--volumes`` no volume). The commands are
+the ones ``docs/operations.md`` gives.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from tests.support import DATA, ROOT, free_port
 from workbench.images import build
 from workbench.logs import SCHEMA
 from workbench.stack import Deployment, Ports, deploy, lab_prefix, leftovers, remove
+from workbench.stackbackup import backup as stack_backup
+from workbench.stackbackup import restore as stack_restore
 
 DEPLOY_BOUND_S = 1200.0
 """From ``docker stack deploy`` to the hub answering over HTTPS [s] (Keycloak's first start included)."""
@@ -139,6 +143,32 @@ def _until(what: str, check, bound: float):
         time.sleep(1)
 
 
+def _login(d: Deployment, username: str, password: str) -> WebUser:
+    """A user logged in through the front and the stack's Keycloak, trusting only the stack's CA."""
+    user = WebUser(d.url, username, password)
+    user.session.verify = str(d.ca_file)
+    user.session.trust_env = False  # REQUESTS_CA_BUNDLE of the machine would replace the stack's CA
+    home = user.login()
+    assert home.url.startswith(f"{d.url}/hub/"), describe(home)
+    return user
+
+
+def _start_swe_lab(d: Deployment, user: WebUser) -> None:
+    """The spawn page's form (its _xsrf is in the action's query), the swe group's first profile."""
+    form = user.session.get(f"{d.url}/hub/spawn/{user.username}", timeout=120)
+    assert 'value="swe-standard"' in form.text, form.text[:2000]  # offered by the user's Keycloak group
+    action = html.unescape(re.search(r'<form[^>]*action="([^"]+)"', form.text).group(1))
+    spawn = user.session.post(urljoin(form.url, action), data={"profile": "swe-standard"}, timeout=120)
+    assert spawn.status_code == 200, spawn.text[:2000]
+    user.wait_lab(600)
+
+
+def _volumes() -> list[str]:
+    return subprocess.run(
+        ["docker", "volume", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+
+
 def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_nothing(
     stack_images: dict[str, build.BuildResult], single_node_swarm: None, tmp_path: Path
 ):
@@ -153,21 +183,11 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
                    wait=DEPLOY_BOUND_S)  # fmt: skip
         deployed_s = time.monotonic() - t0
         # only the stack's own CA is trusted: the front's certificate is signed by it
-        user = WebUser(d.url, "swe-scientist", "dev-swe-scientist")
-        user.session.verify = str(d.ca_file)
-        user.session.trust_env = False  # REQUESTS_CA_BUNDLE of the machine would replace the stack's CA
-        home = user.login()
-        assert home.url.startswith(f"{d.url}/hub/")
+        user = _login(d, "swe-scientist", "dev-swe-scientist")
         # the identity provider is the stack's Keycloak, behind the same front
         issuer = user.session.get(f"{d.sso_url}/realms/s2p/.well-known/openid-configuration", timeout=30)
         assert issuer.json()["issuer"] == f"{d.sso_url}/realms/s2p"
-        # the spawn page's form (its _xsrf is in the action's query), first profile of the user's group
-        form = user.session.get(f"{d.url}/hub/spawn/swe-scientist", timeout=120)
-        assert 'value="swe-standard"' in form.text, form.text[:2000]
-        action = html.unescape(re.search(r'<form[^>]*action="([^"]+)"', form.text).group(1))
-        spawn = user.session.post(urljoin(form.url, action), data={"profile": "swe-standard"}, timeout=120)
-        assert spawn.status_code == 200, spawn.text[:2000]
-        user.wait_lab(600)
+        _start_swe_lab(d, user)
         services = lab_services(folder)
         assert len(services) == 1 and "swe-2dscientist" in services[0], services  # escaped user name
         tasks = subprocess.run(
@@ -229,7 +249,9 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         print(f"stack {name}: tool page rendered in {time.monotonic() - t3:.1f} s")
 
         # The hub's container restarted mid-session: the lab keeps running, the session goes on.
-        before = user.run("x = 6 * 7\nprint(x)")
+        before = user.run(
+            "x = 6 * 7\nprint(x)\nopen('/home/jovyan/kept.txt', 'w').write('kept by the backup')"
+        )
         assert before.strip() == "42", before
         lab_task = _running_tasks(services[0])
         old_hub = _containers(f"{name}_hub")
@@ -257,12 +279,35 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         assert entries and all(tuple(e) == SCHEMA for e in entries)
         assert {"workbench", "hub", "proxy", "jobs", f"tool:{TOOL}"} <= {e["service"] for e in entries}
         assert any(e["user"] == "swe-scientist" and e["service"] == "hub" for e in entries)
+
+        # Backup taken, the stack removed with its volumes, restored onto the empty deployment and
+        # deployed again: users, groups, jobs, runs and homes are back.
+        archive = tmp_path / "stack-backup.tar.gz"
+        summary = stack_backup(name, folder, archive, say=print)
+        assert "home-swe-2dscientist" in summary.volumes, summary
+        remove(name, folder, volumes=True, log=print)
+        assert not [v for v in _volumes() if v.startswith((f"{name}_", lab_prefix(folder)))]
+        assert not any(d.state_dir.iterdir())
+        t4 = time.monotonic()
+        stack_restore(name, folder, archive, say=print)
+        d = deploy(name, folder, data_dir=DATA, apps_dir=apps, ports=ports, env="ope", scrape_interval=2,
+                   wait=DEPLOY_BOUND_S)  # fmt: skip
+        print(f"stack {name}: restored and deployed again in {time.monotonic() - t4:.0f} s")
+        user = _login(d, "swe-scientist", "dev-swe-scientist")  # Keycloak's users and groups are back
+        _start_swe_lab(d, user)  # the swe group's profile is offered
+        assert user.run("print(open('/home/jovyan/kept.txt').read())").strip() == "kept by the backup"
+        scientist_api = JobsAPI(d, user)
+        runs = scientist_api.call("GET", "jobs/swe-storms/runs").json()["runs"]
+        assert sorted(r["status"] for r in runs) == ["failed", "succeeded"], runs
+        good = next(r for r in runs if r["status"] == "succeeded")
+        scraps = scientist_api.call("GET", f"runs/{good['id']}/scraps").json()["scraps"]
+        assert scraps["max_g_scale"] == 4, scraps  # the run's outputs came back with the state folder
+        r = scientist_api.call("POST", "jobs", {**job, "name": "still-not-mine"})
+        assert r.status_code == 403, r.text  # and the groups still decide
     finally:
         remove(name, folder, volumes=True, log=print)
     left = leftovers(name, folder)
     assert left == {"services": [], "containers": [], "secrets": []}, left
-    volumes = subprocess.run(
-        ["docker", "volume", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True
-    ).stdout.split()
+    volumes = _volumes()
     assert not [v for v in volumes if v.startswith((f"{name}_", lab_prefix(folder)))], volumes
     assert not any((folder / "state").iterdir())  # the hub's state went with --volumes

@@ -62,6 +62,27 @@ def register(subparsers: Any) -> None:
         help="also remove its volumes, the users' volumes and the hub's state (the secrets stay)",
     )
     r.set_defaults(handler=_rm)
+    b = sub.add_parser(
+        "backup",
+        help="every piece of the running stack's state in one archive",
+        description="Write the running stack's databases (pg_dump), secrets, hub state folder and the "
+        "users' volumes into ARCHIVE (.tar.gz, 0600: it holds the secrets).",
+    )
+    b.add_argument("archive", type=Path, help="the archive to write (must not exist)")
+    b.add_argument("--name", default="s2p", help="stack name (default: s2p)")
+    b.add_argument("--dir", type=Path, help="folder given to deploy (default: <state>/stack/<name>)")
+    b.set_defaults(handler=_backup)
+    rs = sub.add_parser(
+        "restore",
+        help="put a backup back onto an empty deployment (deploy it afterwards)",
+        description="Check ARCHIVE (made by `workbench stack backup`), restore it onto an empty "
+        "deployment (no such stack, an empty state folder, none of its volumes); then "
+        "`workbench stack deploy` with the same --name and --dir starts it.",
+    )
+    rs.add_argument("archive", type=Path, help="the archive to restore")
+    rs.add_argument("--name", default="s2p", help="stack name (default: s2p)")
+    rs.add_argument("--dir", type=Path, help="folder to deploy from (default: <state>/stack/<name>)")
+    rs.set_defaults(handler=_restore)
     p.set_defaults(handler=lambda args: p.print_help() or 2)
 
 
@@ -114,4 +135,36 @@ def _rm(args: argparse.Namespace) -> int:
     except StackError as exc:
         print(f"workbench stack rm: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from workbench.stackbackup import StackBackupError, backup
+
+    try:
+        settings = Settings.from_env()
+        summary = backup(args.name, args.dir or settings.state_dir / "stack" / args.name, args.archive)
+    except (SettingsError, StackBackupError) as exc:
+        print(f"workbench stack backup: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{args.archive}: databases {', '.join(summary.databases)}, {len(summary.volumes)} volume(s), "
+        f"{summary.files} members, {summary.bytes} bytes"
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from workbench.stackbackup import StackBackupError, restore
+
+    try:
+        settings = Settings.from_env()
+        summary = restore(args.name, args.dir or settings.state_dir / "stack" / args.name, args.archive)
+    except (SettingsError, StackBackupError) as exc:
+        print(f"workbench stack restore: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"restored {summary.files} members ({len(summary.volumes)} volume(s)); now run "
+        f"`workbench stack deploy --name {args.name}` with the options of the first deploy"
+    )
     return 0
