@@ -39,13 +39,13 @@ up: install ## start the workbench: dev IdP + hub on http://127.0.0.1:8000 (SPAW
 	$(VENV)/bin/workbench up --spawner $(SPAWNER)
 
 lint: install ## ruff (lint + format check) and mypy on the packages
-	$(VENV)/bin/ruff check libs hub tests bench
-	$(VENV)/bin/ruff format --check libs hub tests bench
+	$(VENV)/bin/ruff check libs hub tests bench images/common/s2p-jsonlog
+	$(VENV)/bin/ruff format --check libs hub tests bench images/common/s2p-jsonlog
 	$(VENV)/bin/mypy
 
 format: install ## apply ruff's formatting and safe fixes
-	$(VENV)/bin/ruff check --fix libs hub tests bench
-	$(VENV)/bin/ruff format libs hub tests bench
+	$(VENV)/bin/ruff check --fix libs hub tests bench images/common/s2p-jsonlog
+	$(VENV)/bin/ruff format libs hub tests bench images/common/s2p-jsonlog
 
 test: install lint ## install what is missing, then run the whole suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

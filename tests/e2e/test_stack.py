@@ -44,6 +44,7 @@ RUN_BOUND_S = 600.0
 """A run of the swe production job, from its request to its end [s] (a container start included)."""
 PROMETHEUS_BOUND_S = 120.0
 """From a change (a target up, a failed run) to Prometheus showing it [s] (2 s scrape interval)."""
+STACK_SERVICES = ("postgres", "keycloak", "hub", "front", "prometheus")
 TOOL = "geomagnetic-storms"
 """The published tool the test opens (public: shown before any login too)."""
 
@@ -79,6 +80,25 @@ def _containers(service: str, *, everyone: bool = False) -> set[str]:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return set(out.split())
+
+
+def _in_schema(line: str) -> bool:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(entry, dict) and tuple(entry) == SCHEMA
+
+
+def _service_logs(service: str) -> list[str]:
+    """The lines every container of ``service`` wrote (``docker logs`` of each: ``docker service logs``
+    can hang once a task's container is gone)."""
+    lines = []
+    for container in _containers(service, everyone=True):
+        out = subprocess.run(["docker", "logs", container], capture_output=True, text=True, check=True,
+                             timeout=60)  # fmt: skip
+        lines += [line for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+    return lines
 
 
 def _wait_for_new_hub(url: str, ca_file: str, service: str, old: set[str], bound: float) -> None:
@@ -268,15 +288,12 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         assert again.strip() == "42", again
         print(f"stack {name}: hub container replaced and serving again in {restarted_s:.0f} s")
 
-        # Every line the hub's containers wrote (both of them) is one JSON object of the log schema.
-        # (`docker logs` of each container: `docker service logs` can hang once a task's container is gone)
-        hub_logs = ""
-        for container in _containers(f"{name}_hub", everyone=True):
-            out = subprocess.run(["docker", "logs", container], capture_output=True, text=True, check=True,
-                                 timeout=60)  # fmt: skip
-            hub_logs += out.stdout + out.stderr
-        entries = [json.loads(line) for line in hub_logs.splitlines() if line.strip()]
-        assert entries and all(tuple(e) == SCHEMA for e in entries)
+        # Every line every service wrote (both hub containers) is one JSON object of the log schema.
+        logs = {service: _service_logs(f"{name}_{service}") for service in STACK_SERVICES}
+        for service, lines in logs.items():
+            bad = [line for line in lines if not _in_schema(line)]
+            assert lines and not bad, (service, bad[:3])
+        entries = [json.loads(line) for line in logs["hub"]]
         assert {"workbench", "hub", "proxy", "jobs", f"tool:{TOOL}"} <= {e["service"] for e in entries}
         assert any(e["user"] == "swe-scientist" and e["service"] == "hub" for e in entries)
 

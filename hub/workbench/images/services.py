@@ -33,6 +33,8 @@ IMAGE_NAMES = ("lab", "hub", "keycloak", "postgres", "front", "prometheus")
 """Every image ``workbench images build`` makes, in build order (the hub is built on the lab)."""
 
 SERVICE_IMAGES = IMAGE_NAMES[1:]
+JSONLOG_IMAGES = ("keycloak", "postgres", "front", "prometheus")
+"""Images whose program runs under ``images/common/s2p-jsonlog`` (its output in the log schema)."""
 
 NODE_MAJOR = 20
 """Node.js release line of the hub image: configurable-http-proxy 5 needs Node >= 20 and Debian bookworm
@@ -53,6 +55,8 @@ def _copy_image_dir(root: Path, name: str, staging: Path) -> None:
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(root / "images" / name, staging, ignore=shutil.ignore_patterns("README.md"))
+    if name in JSONLOG_IMAGES:
+        shutil.copy2(root / "images" / "common" / "s2p-jsonlog", staging / "s2p-jsonlog")
 
 
 def _stage_hub(root: Path, staging: Path, wheelhouse_dir: Path, node_modules: Path, log: Log) -> str:
