@@ -270,7 +270,7 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
 
         # The hub's container restarted mid-session: the lab keeps running, the session goes on.
         before = user.run(
-            "x = 6 * 7\nprint(x)\nopen('/home/jovyan/kept.txt', 'w').write('kept by the backup')"
+            "x = 6 * 7\nprint(x)\n_ = open('/home/jovyan/kept.txt', 'w').write('kept by the backup')"
         )
         assert before.strip() == "42", before
         lab_task = _running_tasks(services[0])

@@ -96,10 +96,12 @@ def configure_hub(c: Any, settings: Settings, secrets: Any) -> None:
         or settings.jobs_workers < 1
         or settings.jobs_timeout < 1
         or settings.jobs_start_timeout < 1
+        or not 0 <= settings.jobs_warm_pool <= 16
     ):
         raise ValueError(
             "WORKBENCH_JOBS_PORT must be a port (0: any free one), WORKBENCH_JOBS_WORKERS >= 1, "
-            "WORKBENCH_JOBS_TIMEOUT >= 1 and WORKBENCH_JOBS_START_TIMEOUT >= 1 (seconds)"
+            "WORKBENCH_JOBS_TIMEOUT >= 1 and WORKBENCH_JOBS_START_TIMEOUT >= 1 (seconds), "
+            "WORKBENCH_JOBS_WARM_POOL 0 to 16"
         )
     port = settings.jobs_port or _free_port()
     (settings.state_dir / "jobs").mkdir(exist_ok=True)

@@ -113,6 +113,11 @@ class Runner:
     async def start(self) -> None:
         """Start the workers (call from the event loop)."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
+        for name, executor in self.executors.items():
+            try:
+                executor.warm_up()
+            except Exception:  # a pool that cannot start leaves runs starting cold, not the service down
+                log.exception("warming up the %s executor", name)
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
 
     async def stop(self) -> None:
@@ -126,6 +131,11 @@ class Runner:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for name, executor in self.executors.items():
+            try:
+                await executor.cool_down()
+            except Exception:
+                log.exception("cooling down the %s executor", name)
 
     def submit(self, run_id: int) -> None:
         self.queue.put_nowait(run_id)

@@ -24,7 +24,7 @@ RUN_BOUND_S = 120.0  # no run of the tiny notebook may take longer, even on a bu
 
 
 def _setup(
-    tmp_path: Path, notebooks: Path, work_dir: Path, *, workers: int = 2, timeout_s: int = 120
+    tmp_path: Path, notebooks: Path, work_dir: Path, *, workers: int = 2, timeout_s: int = 120, warm: int = 0
 ) -> tuple[Store, Runner, Any]:
     store = Store(tmp_path / "jobs.sqlite")
     job, _ = job_from_request(
@@ -35,7 +35,7 @@ def _setup(
         created_by="operator",
     )
     store.add_job(job)
-    local = LocalExecutor(work_dir, data_environment={"WORKBENCH_DATA_DIR": str(DATA)})
+    local = LocalExecutor(work_dir, data_environment={"WORKBENCH_DATA_DIR": str(DATA)}, warm=warm)
     runner = Runner(
         store,
         tmp_path / "runs",
@@ -110,6 +110,50 @@ def test_run_succeeds_with_outputs_scraps_report_and_progress(
     report = (d / "report.html").read_text()
     assert "succeeded" in report and "import time" not in report  # outputs only, no code
     assert "Recorded values" in report and "from the test" in report
+
+
+def test_with_a_warm_pool_runs_take_ready_processes_and_give_the_same_results(
+    tmp_path: Path, notebooks: Path, work_dir: Path
+) -> None:
+    store, runner, job = _setup(tmp_path, notebooks, work_dir, workers=1, warm=1)
+    local = runner.executors["local"]
+    idle: list[int] = []
+
+    async def ready_slot() -> int:
+        deadline = time.monotonic() + RUN_BOUND_S
+        while not (local._slots and await local._slots[0].ready(0.1)):
+            assert time.monotonic() < deadline, "no warm process got ready"
+            await asyncio.sleep(0.1)
+        return int(local._slots[0].proc.pid)
+
+    async def main() -> list[Run]:
+        await runner.start()
+        done = []
+        for params in ({"count": 4, "label": "warm"}, {"fail": True}):
+            slot_pid = await ready_slot()
+            run = store.add_run(job, params, trigger="api", requested_by="operator")
+            runner.submit(run.id)
+            done.append(await _until(store, run.id, _final))
+            assert (done[-1].provenance or {}).get("pid") == slot_pid  # the process that was waiting
+        pid = await ready_slot()  # the pool refilled behind the runs
+        idle.extend([pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))])
+        await runner.stop()
+        return done
+
+    good, bad = asyncio.run(main())
+    assert good.status == "succeeded", good.error
+    assert (good.provenance or {}).get("warm") is True and (good.cells_done, good.cells_total) == (5, 5)
+    assert json.loads((runner.run_dir(good.id) / "scraps.json").read_text()) == {
+        "label": "warm",
+        "squares": [0, 1, 4, 9],
+        "done": True,
+    }
+    log = (runner.run_dir(good.id) / "run.log").read_text()
+    assert "Executing Cell 5" in log and "Ending Cell 5" in log and "s2p-warm" not in log
+    assert bad.status == "failed" and bad.error == "ValueError: asked to fail after 0.0 s (code cell 5)"
+    assert "ValueError" in (runner.run_dir(bad.id) / "run.log").read_text()  # the traceback, as the CLI
+    assert len(idle) >= 2 and _gone(idle) == []  # the idle process and its kernel ended with the runner
+    assert not list(work_dir.glob("run-*"))
 
 
 def test_failed_run_records_the_error_and_still_has_a_report(

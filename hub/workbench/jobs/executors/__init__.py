@@ -89,6 +89,7 @@ def build(settings: Settings) -> dict[str, Executor]:
         run_user=settings.jobs_run_user,
         data_environment=data_environment,
         env=settings.env,
+        warm=settings.jobs_warm_pool,
     )
     # The container and swarm executors run the same lab image, hardened the same way.
     in_image: dict[str, Any] = {

@@ -161,6 +161,13 @@ class Executor(ABC):
         Called when a job naming this executor is created and before each run; cheap.
         """
 
+    def warm_up(self) -> None:  # noqa: B027  (optional hook: most executors have nothing to warm)
+        """Start, in the background, what makes the next runs start sooner (the ``local`` executor's
+        warm pool). Called from the event loop when the runner starts."""
+
+    async def cool_down(self) -> None:  # noqa: B027  (optional hook, the counterpart of warm_up)
+        """End what :meth:`warm_up` started and no run took. Called when the runner stops."""
+
     def provenance(self) -> dict[str, Any]:
         """What runs of this executor run in, without starting one (shown in the docs and tests)."""
         return {"executor": self.name}

@@ -49,6 +49,7 @@ from typing import Any
 import psutil
 
 from workbench.jobs.executors.base import Execution, Executor, ExecutorError, RunSpec, copy_untrusted
+from workbench.jobs.warm import GO, READY
 
 log = logging.getLogger("workbench.jobs")
 
@@ -180,6 +181,80 @@ def secure_root(path: Path, euid: int) -> None:
         os.chmod(path, 0o711)
 
 
+WARM_KERNEL = "python3"
+"""The kernel the warm pool starts; runs of other kernels start cold."""
+WARM_READY_S = 120.0
+"""How long a run waits for a warm process that is still starting before it starts cold [s]."""
+WARM_EXIT_S = 10.0
+"""How long an idle warm process may take to shut its kernel down when the pool stops [s]."""
+WARM_BUFFER_LINES = 200
+"""Lines a warm process may write before a run takes it (kept for that run's log)."""
+
+
+class WarmSlot:
+    """One process of the warm pool (:mod:`workbench.jobs.warm`): its folder, its output until a run
+    takes it (then into that run's log), whether its kernel is up."""
+
+    def __init__(
+        self, folder: Path, proc: asyncio.subprocess.Process, ident: tuple[int, int, str] | None
+    ) -> None:
+        self.folder = folder
+        self.proc = proc
+        self.ident = ident
+        self._ready = asyncio.Event()
+        self._early: list[bytes] = []
+        self._log: Any = None
+        self._pump = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        while not self._ready.is_set():
+            try:
+                line = await stream.readline()
+            except ValueError:  # a line longer than the stream's buffer: keep what arrived
+                line = await stream.read(1 << 16)
+            if not line:
+                return
+            if line.decode(errors="replace").strip() == READY:
+                self._ready.set()
+            else:
+                self._keep(line)
+        while chunk := await stream.read(1 << 16):
+            self._keep(chunk)
+
+    def _keep(self, data: bytes) -> None:
+        if self._log is not None:
+            self._log.write(data)
+            self._log.flush()
+        elif len(self._early) < WARM_BUFFER_LINES:
+            self._early.append(data)
+
+    async def ready(self, timeout: float) -> bool:
+        """Whether the kernel is up (waiting up to ``timeout`` [s]) and the process alive."""
+        ready = asyncio.ensure_future(self._ready.wait())
+        done, _ = await asyncio.wait(
+            {ready, self._pump}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        ready.cancel()
+        return self._ready.is_set() and self.proc.returncode is None
+
+    def log_to(self, path: Path) -> None:
+        """From now on its output goes to the run's log ``path`` (what it wrote before, first)."""
+        self._log = path.open("ab")
+        self._log.writelines(self._early)
+        self._log.flush()
+        self._early.clear()
+
+    async def close(self) -> None:
+        """Once the process has ended: the rest of its output read, the log closed."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._pump), 10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
 class LocalExecutor(Executor):
     """Runs as local processes; see the module docstring.
 
@@ -195,6 +270,10 @@ class LocalExecutor(Executor):
         ``WORKBENCH_ENV``, for :func:`refusal`.
     python
         The interpreter that runs papermill and the kernel (default: this one).
+    warm
+        ``WORKBENCH_JOBS_WARM_POOL``: how many run processes wait ready, papermill imported and a
+        ``python3`` kernel started (:mod:`workbench.jobs.warm`); a run takes one instead of starting
+        papermill, and a new one is started behind it. 0: every run starts cold.
     """
 
     name = "local"
@@ -207,8 +286,14 @@ class LocalExecutor(Executor):
         data_environment: Mapping[str, str] | None = None,
         env: str = "dev",
         python: str = sys.executable,
+        warm: int = 0,
     ) -> None:
+        if warm < 0:
+            raise ValueError(f"the warm pool holds 0 or more processes, not {warm}")
         self.work_dir = work_dir
+        self.warm = warm
+        self._slots: list[WarmSlot] = []
+        self._filling: set[asyncio.Future[None]] = set()
         self.run_user = run_user
         self.data_environment = dict(data_environment or {})
         self.deployment = env
@@ -321,7 +406,8 @@ class LocalExecutor(Executor):
 
     # -- one run ---------------------------------------------------------------------------------
 
-    def _prepare(self, spec: RunSpec) -> tuple[Path, tuple[int, int, str] | None]:
+    def _new_folder(self, prefix: str) -> tuple[Path, tuple[int, int, str] | None]:
+        """An empty run folder under the work folder, owned by the run's identity (0700)."""
         ident = self.identity()
         euid = os.geteuid()
         if ident is not None:
@@ -329,18 +415,34 @@ class LocalExecutor(Executor):
             self._probe(*ident)
         else:
             self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        folder = Path(tempfile.mkdtemp(prefix=f"run-{spec.run_id}-", dir=self.work_dir))
-        for name in ("input.ipynb", "parameters.json"):
-            shutil.copyfile(spec.record_dir / name, folder / name)
+        folder = Path(tempfile.mkdtemp(prefix=prefix, dir=self.work_dir))
         if ident is not None:
-            uid, gid, _ = ident
-            for name in ("input.ipynb", "parameters.json"):
-                os.chown(folder / name, uid, gid)
-            os.chown(folder, uid, gid)  # last: until now only the service could write in it
+            os.chown(folder, ident[0], ident[1])
+        return folder, ident
+
+    @staticmethod
+    def _hand_in(spec: RunSpec, folder: Path, ident: tuple[int, int, str] | None) -> None:
+        """The run's notebook and parameters into its folder, the run's identity's."""
+        for name in ("input.ipynb", "parameters.json"):
+            # O_EXCL: a file the run's identity planted in its folder is not written through
+            fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out, (spec.record_dir / name).open("rb") as src:
+                shutil.copyfileobj(src, out)
+            if ident is not None:
+                os.chown(folder / name, ident[0], ident[1])
+
+    def _prepare(self, spec: RunSpec) -> tuple[Path, tuple[int, int, str] | None]:
+        folder, ident = self._new_folder(f"run-{spec.run_id}-")
+        self._hand_in(spec, folder, ident)
         return folder, ident
 
     async def start(self, spec: RunSpec) -> Execution:
         self.check()
+        if self.warm and spec.kernel == WARM_KERNEL:
+            execution = await self._start_warm(spec)
+            self._fill()
+            if execution is not None:
+                return execution
         try:
             folder, ident = await asyncio.to_thread(self._prepare, spec)
         except ExecutorError:
@@ -376,6 +478,9 @@ class LocalExecutor(Executor):
     async def wait(self, execution: Execution) -> int | None:
         proc: asyncio.subprocess.Process = execution.state["proc"]
         code = await proc.wait()
+        slot: WarmSlot | None = execution.state.get("slot")
+        if slot is not None:  # the rest of its output into the run's log
+            await slot.close()
         if code < 0 and not execution.state.get("killed"):
             execution.state["lost_reason"] = (
                 f"papermill was killed by signal {-code} (not by the jobs service)"
@@ -400,6 +505,98 @@ class LocalExecutor(Executor):
 
         await asyncio.to_thread(finish)
 
+    # -- the warm pool ---------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        if not self.warm:
+            return
+        try:
+            self.check()
+        except ExecutorError:  # runs are refused here: nothing to warm
+            return
+        self._fill()
+
+    def _fill(self) -> None:
+        """Start warm processes in the background until the pool holds :attr:`warm`."""
+        self._slots = [slot for slot in self._slots if slot.proc.returncode is None]
+        for _ in range(self.warm - len(self._slots) - len(self._filling)):
+            task = asyncio.ensure_future(self._add_slot())
+            self._filling.add(task)
+            task.add_done_callback(self._filling.discard)
+
+    async def cool_down(self) -> None:
+        """The pool's idle processes told to end (their kernels shut down), killed if they do not."""
+        self.warm = 0  # and none started behind them; one still starting ends once it has
+        await asyncio.gather(*self._filling, return_exceptions=True)
+        slots, self._slots = self._slots, []
+        await asyncio.gather(*(self._end_slot(slot) for slot in slots))
+
+    async def _end_slot(self, slot: WarmSlot) -> None:
+        if slot.proc.stdin is not None and not slot.proc.stdin.is_closing():
+            slot.proc.stdin.close()  # end of input: the process shuts its kernel down and exits
+        try:
+            await asyncio.wait_for(slot.proc.wait(), WARM_EXIT_S)
+        except TimeoutError:
+            await asyncio.to_thread(kill_tree, slot.proc.pid)
+        await slot.close()
+        await asyncio.to_thread(shutil.rmtree, slot.folder, True)
+
+    async def _add_slot(self) -> None:
+        try:
+            slot = await self._start_slot()
+        except (ExecutorError, OSError, subprocess.SubprocessError) as exc:
+            log.warning("warm pool: a run process did not start: %s", exc)
+            return
+        if not self.warm:  # the pool was cooled down while this one started
+            await self._end_slot(slot)
+            return
+        self._slots.append(slot)
+
+    async def _start_slot(self) -> WarmSlot:
+        folder, ident = await asyncio.to_thread(self._new_folder, "run-warm-")
+        identity: dict[str, Any] = {}
+        if ident is not None:
+            identity = {"user": ident[0], "group": ident[1], "extra_groups": []}
+        proc = await asyncio.create_subprocess_exec(
+            self.run_python, "-m", "workbench.jobs.warm", str(folder), WARM_KERNEL,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            cwd=folder, env=self.environment(folder), start_new_session=True, umask=0o077, **identity,
+        )  # fmt: skip
+        return WarmSlot(folder, proc, ident)
+
+    async def _start_warm(self, spec: RunSpec) -> Execution | None:
+        """The run on a process of the pool (waiting for it to be ready if it is still starting), or
+        None when the pool has none that gets ready: the run then starts cold."""
+        while self._slots:
+            slot = self._slots.pop(0)
+            if await slot.ready(WARM_READY_S):
+                break
+            await asyncio.to_thread(kill_tree, slot.proc.pid)
+            await slot.close()
+            shutil.rmtree(slot.folder, ignore_errors=True)
+        else:
+            return None
+        try:
+            await asyncio.to_thread(self._hand_in, spec, slot.folder, slot.ident)
+            slot.log_to(spec.record_dir / "run.log")
+            assert slot.proc.stdin is not None
+            slot.proc.stdin.write(f"{GO}\n".encode())
+            await slot.proc.stdin.drain()
+            slot.proc.stdin.close()
+        except (OSError, ConnectionError) as exc:
+            await asyncio.to_thread(kill_tree, slot.proc.pid)
+            await slot.close()
+            shutil.rmtree(slot.folder, ignore_errors=True)
+            log.warning("warm pool: run %s starts cold (%s)", spec.run_id, exc)
+            return None
+        provenance = {**self.provenance(), "pid": slot.proc.pid, "warm": True}
+        log.info(
+            "run %s of job %s started on a warm process (pid %s, %s)",
+            spec.run_id, spec.job, slot.proc.pid, provenance["user"],
+        )  # fmt: skip
+        state = {"proc": slot.proc, "uid": slot.ident[0] if slot.ident else None, "slot": slot}
+        return Execution(spec, slot.folder, str(slot.proc.pid), provenance, state)
+
     async def recover(self, refs: Iterable[str]) -> None:
         """At service start: end the process trees of runs a dead service left (if they still are ours)
         and remove the runs' folders (no run is active yet)."""
@@ -412,7 +609,7 @@ class LocalExecutor(Executor):
                     cmd = " ".join(psutil.Process(int(ref)).cmdline())
                 except psutil.Error:
                     continue
-                if "papermill" in cmd and str(self.work_dir) in cmd:
+                if ("papermill" in cmd or "workbench.jobs.warm" in cmd) and str(self.work_dir) in cmd:
                     kill_tree(int(ref))
             if self.work_dir.is_dir() and not self.work_dir.is_symlink():
                 for folder in self.work_dir.glob("run-*"):
