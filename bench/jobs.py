@@ -15,13 +15,19 @@ behind the others included, p50 and p95), the runs per minute of the whole batch
 papermill measured in the same run. Executors that cannot run here (no
 Docker engine, no swarm, no lab image) are reported as such.
 
-    .venv/bin/python bench/jobs.py [--runs 20] [--workers 2] [--executors local,container,dask,swarm]
+Then the wait one person feels (``--single``, default 10): one run at a time on an idle service,
+submitted → done, by bare papermill, by the ``local`` executor starting cold, and by the ``local``
+executor with its warm pool (``WORKBENCH_JOBS_WARM_POOL=1``: the run takes a process whose papermill
+is imported and whose kernel is up; the pool refills before the next run, as on an idle service).
+
+    .venv/bin/python bench/jobs.py [--runs 20] [--workers 2] [--executors local,container,dask,swarm] [--single 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import shutil
 import statistics
@@ -121,11 +127,65 @@ async def on_executor(
         store.close()
 
 
+def bare_single(notebook: Path, repeats: int, folder: Path) -> list[float]:
+    """Latency of ``repeats`` papermill CLI runs, one after the other."""
+    latencies = []
+    for i in range(repeats):
+        t0 = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "papermill", str(notebook), str(folder / f"single-{i}.ipynb"),
+             "-p", "label", f"run {i}", "--no-progress-bar", "-k", "python3"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        latencies.append(time.monotonic() - t0)
+    return latencies
+
+
+async def local_single(
+    settings: Settings, notebooks: Path, repeats: int, warm: int, tmp: Path
+) -> list[float]:
+    """Latency of ``repeats`` runs on the local executor, one at a time, on an idle service."""
+    settings = dataclasses.replace(settings, jobs_warm_pool=warm)
+    built = executors.build(settings)
+    local = built["local"]
+    store = Store(tmp / f"single-{warm}.sqlite")
+    runner = Runner(store, tmp / f"runs-single-{warm}", notebooks, executors=built, default_executor="local")
+    job, _ = job_from_request(
+        {"name": f"single-{warm}", "segment": "swe", "notebook": "tiny.ipynb", "executor": "local"},
+        notebooks_dir=notebooks,
+        data_dir=settings.data_dir,
+        default_timeout=600,
+        created_by="bench",
+    )
+    store.add_job(job)
+    await runner.start()
+    latencies = []
+    try:
+        for i in range(repeats):
+            if warm and not await local.pool_ready(120):  # type: ignore[attr-defined]
+                raise RuntimeError("the warm pool did not fill within 120 s")
+            t0 = time.monotonic()
+            run = store.add_run(job, {"label": f"run {i}"}, trigger="api", requested_by="bench")
+            runner.submit(run.id)
+            while (done := store.run(run.id)) is not None and done.status in ACTIVE:
+                await asyncio.sleep(0.01)
+            if done is None or done.status != "succeeded":
+                raise RuntimeError(f"run {run.id}: {done}")
+            latencies.append(time.monotonic() - t0)
+            if warm and not (done.provenance or {}).get("warm"):
+                raise RuntimeError(f"run {run.id} did not take a warm process")
+    finally:
+        await runner.stop()
+        store.close()
+    return latencies
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--executors", default=",".join(EXECUTORS))
+    parser.add_argument("--single", type=int, default=10, help="runs one at a time (0: skip)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="s2p-bench-jobs-"))
     os.chmod(tmp, 0o711)  # local runs execute as the run account, which must reach its work folder
@@ -163,6 +223,17 @@ def main() -> int:
             print(
                 f"{'executor ' + name:<22}{p50:>9.2f}{p95:>9.2f}{rpm:>10.1f}{p50 / base_p50:>17.2f}{rpm / base_rpm:>22.2f}"
             )
+        if args.single > 0:
+            print(f"\none run at a time on an idle service, {args.single} runs each")
+            print(f"{'':<30}{'p50 [s]':>9}{'p95 [s]':>9}{'p50 / papermill':>17}")
+            single = bare_single(notebook, args.single, tmp / "papermill")
+            base = statistics.median(single)
+            rows = [("bare papermill CLI", single)]
+            for label, warm in (("local executor, cold", 0), ("local executor, warm pool", 1)):
+                rows.append((label, asyncio.run(local_single(settings, notebooks, args.single, warm, tmp))))
+            for label, lat in rows:
+                p50, p95, _ = _stats(lat, 1.0)
+                print(f"{label:<30}{p50:>9.2f}{p95:>9.2f}{p50 / base:>17.2f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -42,6 +42,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -515,6 +516,17 @@ class LocalExecutor(Executor):
         except ExecutorError:  # runs are refused here: nothing to warm
             return
         self._fill()
+
+    async def pool_ready(self, timeout: float) -> bool:
+        """Whether the pool holds :attr:`warm` ready processes, waiting up to ``timeout`` [s] (what an
+        idle service has; for benchmarks and tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            slots = list(self._slots)
+            if len(slots) >= self.warm and all([await slot.ready(0) for slot in slots]):
+                return True
+            await asyncio.sleep(0.05)
+        return False
 
     def _fill(self) -> None:
         """Start warm processes in the background until the pool holds :attr:`warm`."""
