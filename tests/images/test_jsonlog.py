@@ -129,3 +129,19 @@ def test_a_program_killed_by_a_signal_exits_as_a_shell_would_say() -> None:
     proc = _wrapped("sh", "-c", "kill -KILL $$")
     proc.communicate(timeout=30)
     assert proc.returncode == 128 + signal.SIGKILL and time.monotonic() - started < 30
+
+
+def test_nginx_access_lines_keep_their_request_id_and_an_empty_user_is_null() -> None:
+    line = (
+        '{"time":"2026-12-02T10:00:00+00:00","level":"INFO","service":"front","user":"",'
+        '"request_id":"4f2a","message":"GET /hub/home 200 5120 B 0.012 s 127.0.0.1"}'
+    )
+    e = jsonlog.to_entry(line, "front")
+    assert e == {
+        "time": "2026-12-02T10:00:00.000Z",
+        "level": "INFO",
+        "service": "front",
+        "user": None,
+        "request_id": "4f2a",
+        "message": "GET /hub/home 200 5120 B 0.012 s 127.0.0.1",
+    }

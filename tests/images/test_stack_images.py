@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import ssl
 import subprocess
 import threading
@@ -23,6 +24,7 @@ from tests.images.fixtures import service_build_dirs
 from tests.images.test_build import uncached_instructions
 from tests.support import free_port
 from workbench.images import build, services
+from workbench.logs import SCHEMA
 from workbench.stack import make_tls
 
 REBUILD_BUDGET_S = 60.0
@@ -184,8 +186,10 @@ def test_front_image_terminates_tls_with_the_stacks_ca_and_logs_json(
         with pytest.raises(urllib.error.URLError):  # a client without the stack's CA refuses it
             urllib.request.urlopen(f"https://127.0.0.1:{tls_port}/", timeout=5)
         assert containers.user(name) == "www-data"
-        lines = [line for line in containers.logs(name).splitlines() if line.startswith("{")]
-        assert any(json.loads(line)["message"] == "GET /hub/x 200" for line in lines)
+        entries = [json.loads(line) for line in containers.logs(name).splitlines()]  # every line JSON
+        (access,) = [e for e in entries if e["message"].startswith("GET /hub/x 200 ")]
+        assert tuple(access) == SCHEMA and access["user"] is None and access["request_id"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", access["time"])
     finally:
         backend.shutdown()
 
