@@ -9,16 +9,19 @@ the configuration; the stack's Prometheus reads its Swarm secret, see :mod:`work
 
 - ``hub``: JupyterHub's ``/hub/metrics`` (spawns, their durations and failures, users, the proxy);
 - ``jobs``: the jobs service's ``/services/jobs/metrics`` (runs by status, queue, durations, retries,
-  notification failures, each job's last ended run), the production job's name as ``workbench_job``.
+  notification failures, each job's last ended run), the production job's name as ``workbench_job``;
+- ``tool:<name>``: each published tool's gateway, ``/services/<name>/metrics`` (Voila up, visitors,
+  kernel sockets, dropped kernel messages; :mod:`workbench.apps.metrics`).
 
 Alert rules (:data:`RULES`): the hub down, spawn failures, a production job whose latest run failed,
-the jobs service down, a notification given up, and runs waiting in the queue for too long.
+the jobs service down, a notification given up, a tool down, and runs waiting in the queue for too
+long.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -69,6 +72,13 @@ RULES: list[dict[str, object]] = [
         },
     },
     {
+        "alert": "ToolDown",
+        "expr": 'up{job=~"tool:.+"} == 0 or workbench_tool_up == 0',
+        "for": "5m",
+        "labels": {"severity": "warning"},
+        "annotations": {"summary": "The published tool {{ $labels.job }}{{ $labels.tool }} does not answer"},
+    },
+    {
         "alert": "RunsWaiting",
         "expr": "workbench_jobs_queue_length > 0 and workbench_jobs_running == 0",
         "for": "15m",
@@ -95,9 +105,12 @@ def local_target(settings: Settings, environ: Mapping[str, str] = os.environ) ->
     return settings.local_url, token_file or str(settings.state_dir / "secrets" / TOKEN_FILE)
 
 
-def scrape_config(url: str, credentials_file: str, *, interval_s: int = 30) -> dict[str, object]:
-    """The content of ``prometheus.yml``: the hub and the jobs service at ``url`` (the hub's proxy),
-    each scraped with the token of ``credentials_file`` (read by Prometheus, never copied here)."""
+def scrape_config(
+    url: str, credentials_file: str, *, interval_s: int = 30, tools: Sequence[str] = ()
+) -> dict[str, object]:
+    """The content of ``prometheus.yml``: the hub, the jobs service and the gateway of each of
+    ``tools`` at ``url`` (the hub's proxy), each scraped with the token of ``credentials_file`` (read
+    by Prometheus, never copied here)."""
     if interval_s < 1:
         raise ValueError(f"the scrape interval must be at least 1 s, not {interval_s}")
     target = urlsplit(url)
@@ -124,19 +137,35 @@ def scrape_config(url: str, credentials_file: str, *, interval_s: int = 30) -> d
     return {
         "global": {"scrape_interval": f"{interval_s}s", "evaluation_interval": f"{interval_s}s"},
         "rule_files": ["rules.yml"],
-        "scrape_configs": [job("hub", "/hub/metrics"), jobs],
+        "scrape_configs": [
+            job("hub", "/hub/metrics"),
+            jobs,
+            *(job(f"tool:{name}", f"/services/{name}/metrics") for name in sorted(tools)),
+        ],
     }
 
 
-def write_config(folder: Path, url: str, credentials_file: str, *, interval_s: int = 30) -> tuple[Path, Path]:
+def write_config(
+    folder: Path, url: str, credentials_file: str, *, interval_s: int = 30, tools: Sequence[str] = ()
+) -> tuple[Path, Path]:
     """Write ``prometheus.yml`` (:func:`scrape_config`) and ``rules.yml`` (:data:`RULES`) into
     ``folder``, both readable by anyone (they hold no secret); return their paths."""
-    config_text = yaml.safe_dump(scrape_config(url, credentials_file, interval_s=interval_s), sort_keys=False)
+    config = scrape_config(url, credentials_file, interval_s=interval_s, tools=tools)
+    config_text = yaml.safe_dump(config, sort_keys=False)
     folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "prometheus.yml"
+    config_path = folder / "prometheus.yml"
     rules = folder / "rules.yml"
-    config.write_text(config_text)
+    config_path.write_text(config_text)
     rules.write_text(yaml.safe_dump({"groups": [{"name": "workbench", "rules": RULES}]}, sort_keys=False))
-    for path in (config, rules):
+    for path in (config_path, rules):
         path.chmod(0o644)
-    return config, rules
+    return config_path, rules
+
+
+def published_tools(apps_dir: Path, known_groups: Iterable[str] | None = None) -> list[str]:
+    """The names of the tools the hub publishes from ``apps_dir`` (each has a gateway to scrape);
+    ``known_groups``: the hub's allowed groups, as the hub validates the tools' ``app.yaml``."""
+    from workbench.apps.spec import SEGMENT_GROUPS, discover
+
+    apps, _ = discover(apps_dir, known_groups=SEGMENT_GROUPS if known_groups is None else known_groups)
+    return sorted(app.name for app in apps)

@@ -192,16 +192,36 @@ def make_secrets(folder: Path, ports: Ports) -> None:
     make_tls(folder)
 
 
-def write_monitoring(folder: Path, ports: Ports, interval_s: int) -> Path:
+def write_monitoring(
+    folder: Path,
+    ports: Ports,
+    interval_s: int,
+    apps_dir: Path | None = None,
+    known_groups: tuple[str, ...] | None = None,
+) -> Path:
     """Prometheus' configuration and alert rules for the stack in ``folder`` (no secret in them): the
-    hub and the jobs service through the hub's proxy, the token from its Swarm secret."""
-    from workbench.monitoring import write_config
+    hub, the jobs service and the gateway of each tool of ``apps_dir`` through the hub's proxy, the
+    token from its Swarm secret."""
+    from workbench.monitoring import published_tools, write_config
 
+    tools = published_tools(apps_dir, known_groups) if apps_dir is not None else []
     config, _ = write_config(
-        folder, f"http://127.0.0.1:{ports.proxy}", PROMETHEUS_TOKEN_SECRET, interval_s=interval_s
+        folder, f"http://127.0.0.1:{ports.proxy}", PROMETHEUS_TOKEN_SECRET, interval_s=interval_s, tools=tools
     )
     folder.chmod(0o755)  # read by the image's `prometheus` user through a bind mount
     return config
+
+
+def allowed_groups(env: str) -> tuple[str, ...] | None:
+    """``WORKBENCH_ALLOWED_GROUPS`` of ``deploy/environments/<env>.env`` (None: the default), as the
+    stack's hub reads it: the tools it publishes are validated against them."""
+    from workbench.settings.base import parse_groups
+
+    for line in (ENVIRONMENTS_DIR / f"{env}.env").read_text().splitlines():
+        key, _, value = line.strip().partition("=")
+        if key == "WORKBENCH_ALLOWED_GROUPS" and value.strip():
+            return tuple(parse_groups(value.strip()))
+    return None
 
 
 def docker_gid(socket: Path = Path("/var/run/docker.sock")) -> int:
@@ -305,7 +325,7 @@ def deploy(
     os.chmod(folder, 0o700)
     make_secrets(folder / "secrets", ports)
     make_state_dir(state_folder(folder))
-    write_monitoring(folder / "prometheus", ports, scrape_interval)
+    write_monitoring(folder / "prometheus", ports, scrape_interval, apps_dir, allowed_groups(env))
     variables = stack_environment(folder, ports, data_dir, env, apps_dir)
     (folder / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
     log(f"stack {name}: docker stack deploy -c {stack_file} {name}")

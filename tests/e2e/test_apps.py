@@ -191,6 +191,18 @@ def test_public_tool_renders_for_anonymous_visitors(wb: Workbench) -> None:
         assert _get(None, _tool(wb, "geomagnetic-storms") + path).status_code in {403, 404}, path
 
 
+def test_each_gateway_serves_its_metrics_to_the_prometheus_token_only(wb: Workbench) -> None:
+    token = (wb.state_dir / "secrets" / "prometheus_api_token").read_text().strip()
+    url = _tool(wb, "geomagnetic-storms") + "metrics"
+    r = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=RENDER_TIMEOUT)
+    assert r.status_code == 200, r.text[:500]
+    assert 'workbench_tool_up{tool="geomagnetic-storms"} 1.0' in r.text
+    assert 'workbench_tool_dropped_messages_total{tool="geomagnetic-storms"}' in r.text
+    assert requests.get(url, timeout=RENDER_TIMEOUT).status_code == 403  # a public tool, not its metrics
+    login = wb.login("swe-scientist", "dev-swe-scientist")
+    assert login.ok and _get(login.session, url).status_code == 403  # a user without read:metrics
+
+
 def test_group_tool_sends_anonymous_visitors_to_log_in(wb: Workbench) -> None:
     r = _get(None, _tool(wb, "conjunction-viewer"), allow_redirects=False)
     assert r.status_code == 302

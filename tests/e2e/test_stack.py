@@ -245,7 +245,7 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
             return targets if targets and all(t["health"] == "up" for t in targets) else None
 
         targets = _until("every Prometheus target up", all_up, PROMETHEUS_BOUND_S)
-        assert {t["labels"]["job"] for t in targets} == {"hub", "jobs"}, targets
+        assert {t["labels"]["job"] for t in targets} == {"hub", "jobs", f"tool:{TOOL}"}, targets
         failed = scientist_api.run("swe-storms", {"start": "2030-01-01", "stop": "2030-01-05"})
         assert failed["status"] == "failed", failed  # no Kp data for those days
 

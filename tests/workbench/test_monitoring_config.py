@@ -3,12 +3,14 @@ scraping itself is proven by tests/e2e/test_monitoring.py and the stack's Promet
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from workbench.monitoring import RULES, local_target, scrape_config, write_config
+from tests.support import ROOT
+from workbench.monitoring import RULES, local_target, published_tools, scrape_config, write_config
 from workbench.settings import Settings
 from workbench.stack import PROMETHEUS_TOKEN_SECRET, Ports, write_monitoring
 
@@ -69,3 +71,21 @@ def test_written_files_replace_older_ones(tmp_path: Path) -> None:
     write_config(tmp_path, "http://127.0.0.1:1", "/a", interval_s=3)
     config, _ = write_config(tmp_path, "http://127.0.0.1:2", "/b", interval_s=4)
     assert "127.0.0.1:2" in config.read_text() and "127.0.0.1:1" not in config.read_text()
+
+
+def test_each_published_tool_is_a_target_of_its_own_and_a_broken_one_is_not(tmp_path: Path) -> None:
+    config = scrape_config("http://127.0.0.1:8000", "/t", tools=["wind", "storms"])
+    paths = {j["job_name"]: j["metrics_path"] for j in config["scrape_configs"]}  # type: ignore[index]
+    assert paths == {
+        "hub": "/hub/metrics",
+        "jobs": "/services/jobs/metrics",
+        "tool:storms": "/services/storms/metrics",
+        "tool:wind": "/services/wind/metrics",
+    }
+    apps = tmp_path / "apps"
+    shutil.copytree(ROOT / "voila-apps" / "geomagnetic-storms", apps / "geomagnetic-storms")
+    (apps / "broken").mkdir()
+    (apps / "broken" / "app.yaml").write_text("title: [not, a, title]\n")
+    assert published_tools(apps) == ["geomagnetic-storms"]
+    text = yaml.safe_load(write_monitoring(tmp_path / "p", Ports(), 5, apps).read_text())
+    assert [j["job_name"] for j in text["scrape_configs"]] == ["hub", "jobs", "tool:geomagnetic-storms"]

@@ -8,7 +8,9 @@ URL with two handlers, each behind the policy of its ``app.yaml`` (:mod:`workben
 - :class:`~workbench.apps.ws_proxy.KernelSocketHandler`: the kernel websockets, through the filter of
   :mod:`workbench.apps.messages` (only widget messages reach the kernel);
 - :class:`~workbench.apps.http_proxy.HttpProxyHandler`: everything else (the page, its assets, the
-  kernel API; Voila's other paths answer 404).
+  kernel API; Voila's other paths answer 404);
+
+and ``metrics`` (:mod:`workbench.apps.metrics`) for Prometheus, to a token with ``read:metrics`` only.
 
 Policies: ``public`` (no check); ``logged-in`` (the hub identifies the visitor with ``HubOAuth`` and
 grants the scope ``access:services!service=<name>``); ``groups`` (as logged-in, and one of the tool's
@@ -37,6 +39,7 @@ from workbench import logs
 from workbench.apps.gatekeeper import ToolState
 from workbench.apps.handover import LAUNCH_ENV, SPEC_ENV, Launch, launch_from_json, spec_from_json
 from workbench.apps.http_proxy import HttpProxyHandler
+from workbench.apps.metrics import MetricsHandler
 from workbench.apps.spec import AppSpec
 from workbench.apps.voila import die_with_parent, launcher_for
 from workbench.apps.ws_proxy import KernelSocketHandler
@@ -64,6 +67,7 @@ def make_app(state: ToolState, prefix: str) -> web.Application:
     handlers = [
         (prefix.rstrip("/"), AddSlashHandler),
         (prefix + "oauth_callback", HubOAuthCallbackHandler),
+        (prefix + "metrics", MetricsHandler, {"state": state, "hub_auth": hub_auth}),
         (prefix + "(api/kernels/[^/]+/channels)", KernelSocketHandler, {"state": state}),
         (prefix + "(.*)", HttpProxyHandler, {"state": state}),
     ]

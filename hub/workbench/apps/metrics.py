@@ -43,7 +43,11 @@ class ToolCollector(Collector):
         )
         dropped.add_metric([name], s.dropped_messages)
         return [
-            gauge("workbench_tool_up", "1 while the tool's Voila answers", float(s.ready.is_set() and not s.failed)),
+            gauge(
+                "workbench_tool_up",
+                "1 while the tool's Voila answers",
+                float(s.ready.is_set() and not s.failed),
+            ),
             gauge("workbench_tool_visitors", "Pages being rendered or holding a kernel", s.visitors),
             gauge("workbench_tool_visitors_max", "The tool's kernels.max", s.spec.kernels.max),
             gauge("workbench_tool_kernel_sockets", "Kernel websockets open", s.kernel_sockets),

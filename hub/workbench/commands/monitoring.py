@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="monitoring_command", metavar="COMMAND", required=True)
     c = sub.add_parser(
         "config",
-        help="write prometheus.yml (hub and jobs service targets, with the prometheus token's file) and rules.yml",
+        help="write prometheus.yml (the hub, the jobs service and each tool's gateway, with the prometheus token's file) and rules.yml",
         description="Write DIR/prometheus.yml and DIR/rules.yml for Debian's prometheus "
         "(see docs/operations.md, Metrics).",
     )
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.monitoring import local_target, write_config
+    from workbench.monitoring import local_target, published_tools, write_config
 
     try:
         settings = Settings.from_env()
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"workbench: {exc}", file=sys.stderr)
         return 2
-    config, rules = write_config(args.dir, url, token_file, interval_s=args.interval)
+    tools = published_tools(settings.apps_dir, settings.allowed_groups)
+    config, rules = write_config(args.dir, url, token_file, interval_s=args.interval, tools=tools)
     print(f"workbench: wrote {config} and {rules}; run: prometheus --config.file={config}", file=sys.stderr)
     return 0
