@@ -3,9 +3,9 @@
 Images built (cached), ``workbench stack deploy`` (the stack's own CA, Swarm secrets, PostgreSQL,
 Keycloak, the hub, the nginx TLS front, Prometheus), a user logs in over HTTPS through the
 containerised Keycloak trusting only the stack's CA, starts a lab that runs as a Swarm service, runs the
-``swe`` production job an operator created (a container of the lab image started by the containerised
-hub), sees Prometheus scrape every target and raise ProductionRunFailed for a failed run, and opens a
-published tool (its Voila in a container too); the lab and the session are kept while the hub's
+``swe`` production job an operator created (a one-off Swarm service of the lab image started by the
+containerised hub), sees Prometheus scrape every target and raise ProductionRunFailed for a failed
+run, and opens a published tool (its Voila in a container); the lab and the session are kept while the hub's
 container is replaced (``docker service update --force``), and the hub's containers log JSON lines of
 the one schema; a backup of the stack (``workbench stack backup``), removed with its volumes and
 restored onto the empty deployment, brings back users, groups, jobs, runs and homes; ``workbench stack
@@ -220,7 +220,7 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         print(f"stack {name}: deployed and healthy in {deployed_s:.0f} s")
 
         # A production run: created by an operator, started by a member of the segment, run by the
-        # containerised hub's jobs service in a container of the lab image (as the hub's uid).
+        # containerised hub's jobs service as a one-off Swarm service of the lab image (as the hub's uid).
         operator = WebUser(d.url, "operator", "dev-operator")
         operator.session.verify = str(d.ca_file)
         operator.session.trust_env = False
@@ -234,7 +234,7 @@ def test_stack_deploys_serves_a_login_over_https_and_a_swarm_lab_then_leaves_not
         assert r.status_code == 403, r.text  # creating jobs is the operators'
         run = scientist_api.run("swe-storms", {"start": "2015-03-15", "stop": "2015-03-24"})
         assert run["status"] == "succeeded", run
-        assert run["provenance"]["executor"] == "container" and run["provenance"]["network"] == "none", run
+        assert run["provenance"]["executor"] == "swarm" and run["provenance"]["network"] == "none", run
         # the St. Patrick's Day storm of 2015: Kp 8- (G4) on 17 March, from the data folder on the host
         assert run["scraps"]["max_g_scale"] == 4 and run["scraps"]["n_storms"] >= 1, run["scraps"]
         print(f"stack {name}: production run done in {time.monotonic() - t2:.0f} s")

@@ -3,9 +3,9 @@
 The service of a run (``<instance>-run-<id>-<random>``, labelled like the container executor's) has one
 replica and restart condition ``none``: Swarm places its task on a node, and nothing restarts it — a
 retry is the jobs service's decision, recorded as another attempt. Its container gets the hardening of
-:mod:`.container`: the lab image (its id is the run's provenance), user ``1000:1000`` (see
-:mod:`workbench.runas`), every capability
-dropped, ``no-new-privileges``, an init process, a pids limit, ``WORKBENCH_JOBS_MEMORY``, the data
+:mod:`.container`: the lab image (its id is the run's provenance), the user of
+:mod:`workbench.runas` (``1000:1000``, or the hub's own in the stack), every capability dropped,
+``no-new-privileges``, an init process, a pids limit, ``WORKBENCH_JOBS_MEMORY``, the data
 folder read-only at ``/data`` and the run's own folder at ``/job`` and nothing else, no credential in
 its environment, and network ``none`` or ``host`` (``WORKBENCH_JOBS_NETWORK``). One difference: Swarm
 services have no ``no-new-privileges`` on Docker Engine 20.10 (API 1.41; it came with API 1.46), so a
