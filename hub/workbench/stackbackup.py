@@ -81,12 +81,17 @@ Say = Callable[[str], None]
 
 
 def _docker(*args: str, stdin=None, stdout=None, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        ["docker", *args],
-        stdin=stdin,
-        stdout=stdout if stdout is not None else subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    try:
+        proc = subprocess.run(
+            ["docker", *args],
+            stdin=stdin,
+            stdout=stdout if stdout is not None else subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise StackBackupError(
+            "the docker command is missing: the stack's backup runs where the stack does"
+        ) from None
     if check and proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()[-1500:]
         raise StackBackupError(f"docker {' '.join(args[:3])} failed: {err}")
@@ -116,8 +121,13 @@ def _tar_out(mount: str, into: Path, *excluded: str) -> None:
     container as root that sees only that mount (read-only)."""
     excludes = [f"--exclude={e}" for e in excluded]
     with into.open("wb") as out:
-        _docker("run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "tar",
-                "-v", f"{mount}:/s:ro", HUB_IMAGE, "-C", "/s", *excludes, "-cf", "-", ".", stdout=out)  # fmt: skip
+        done = _docker("run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "tar",
+                       "-v", f"{mount}:/s:ro", HUB_IMAGE, "-C", "/s", *excludes, "-cf", "-", ".",
+                       stdout=out, check=False)  # fmt: skip
+    # GNU tar's 1: a file changed while it was read (a running lab, a log): the archive is whole
+    if done.returncode not in (0, 1):
+        err = done.stderr.decode(errors="replace").strip()[-1500:]
+        raise StackBackupError(f"tar of {mount} failed: {err}")
 
 
 def _tar_in(mount: str, source: Path, owner: int | None = None) -> None:
