@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,19 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture(scope="module")
+def single_node_swarm() -> Iterator[None]:
+    """This engine as a one-node swarm on 127.0.0.1 for a module; it leaves the swarm afterwards
+    (removing the ``docker_gwbridge`` bridge ``swarm init`` made) unless it was one already."""
+    from tests.images.fixtures import need_docker
+    from workbench.spawners import swarm
+
+    need_docker()
+    created = swarm.ensure_single_node_swarm()
+    try:
+        yield
+    finally:
+        if created:
+            swarm.leave_swarm()

@@ -72,19 +72,3 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@pytest.fixture(scope="module")
-def single_node_swarm() -> Iterator[None]:
-    """This engine as a one-node swarm on 127.0.0.1 for a module; it leaves the swarm afterwards
-    (removing the ``docker_gwbridge`` bridge ``swarm init`` made) unless it was one already."""
-    from tests.images.fixtures import need_docker
-    from workbench.spawners import swarm
-
-    need_docker()
-    created = swarm.ensure_single_node_swarm()
-    try:
-        yield
-    finally:
-        if created:
-            swarm.leave_swarm()

@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.harness import Workbench, start_workbench
 from tests.e2e.jobs_support import User, job_notebooks
-from tests.support import DATA, need, need_executable, reachable_dir
+from tests.support import DATA, need_executable, reachable_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.docker, pytest.mark.swarm]
 
@@ -24,12 +24,10 @@ PC_THRESHOLD = 1e-3
 
 
 @pytest.fixture(scope="module")
-def wb(tmp_path_factory: pytest.TempPathFactory, lab_image: Any) -> Iterator[Workbench]:
-    import docker
-
+def wb(
+    tmp_path_factory: pytest.TempPathFactory, lab_image: Any, single_node_swarm: None
+) -> Iterator[Workbench]:
     need_executable("node")
-    swarm = docker.from_env().info().get("Swarm", {})
-    need(swarm.get("LocalNodeState") == "active", "a Docker engine in swarm mode")
     work = reachable_dir("s2p-jobs-executors-")
     env = {
         "WORKBENCH_JOBS_NOTEBOOKS_DIR": str(job_notebooks(tmp_path_factory.mktemp("notebooks"))),
