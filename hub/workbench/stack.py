@@ -121,15 +121,6 @@ def state_folder(folder: Path) -> Path:
     return folder.resolve() / "state"
 
 
-def free_loopback_port() -> int:
-    """A port free on 127.0.0.1 now (for a container of a moment, e.g. a restore's PostgreSQL)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run(*cmd: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
@@ -362,7 +353,8 @@ def wait_healthy(deployment: Deployment, timeout: float, *, log=print) -> float:
     )
 
 
-def _lines(*cmd: str) -> list[str]:
+def output_lines(*cmd: str) -> list[str]:
+    """The non-empty lines ``cmd`` writes (nothing when it fails)."""
     return [line for line in _run(*cmd, check=False).stdout.splitlines() if line.strip()]
 
 
@@ -374,16 +366,29 @@ def lab_prefix(folder: Path) -> str:
     return instance_prefix(type("S", (), {"state_dir": state_folder(folder)})())
 
 
+def hub_volumes(folder: Path) -> list[str]:
+    """The volumes the hub of the deployment in ``folder`` made (users' homes, groups' shares)."""
+    prefix = lab_prefix(folder)
+    return sorted(
+        v
+        for v in output_lines("docker", "volume", "ls", "--format", "{{.Name}}")
+        if v.startswith(prefix + "-")
+    )
+
+
 def leftovers(name: str, folder: Path) -> dict[str, list[str]]:
     """The stack's services, containers and secrets (and what its hub started) that still exist."""
     label = f"label=com.docker.stack.namespace={name}"
     prefix = lab_prefix(folder)
-    labs = [s for s in _lines("docker", "service", "ls", "--format", "{{.Name}}") if s.startswith(prefix)]
+    labs = [
+        s for s in output_lines("docker", "service", "ls", "--format", "{{.Name}}") if s.startswith(prefix)
+    ]
     return {
-        "services": _lines("docker", "service", "ls", "--filter", label, "--format", "{{.Name}}") + labs,
-        "containers": _lines("docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}")
-        + [c for c in _lines("docker", "ps", "-a", "--format", "{{.Names}}") if c.startswith(prefix)],
-        "secrets": _lines("docker", "secret", "ls", "--filter", label, "--format", "{{.Name}}"),
+        "services": output_lines("docker", "service", "ls", "--filter", label, "--format", "{{.Name}}")
+        + labs,
+        "containers": output_lines("docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}")
+        + [c for c in output_lines("docker", "ps", "-a", "--format", "{{.Names}}") if c.startswith(prefix)],
+        "secrets": output_lines("docker", "secret", "ls", "--filter", label, "--format", "{{.Name}}"),
     }
 
 
@@ -420,13 +425,10 @@ def remove(name: str, folder: Path, *, volumes: bool = False, timeout: float = 1
     if any(left.values()):
         raise StackError(f"stack {name}: still there after {timeout:.0f} s: {json.dumps(left)}")
     if volumes:
-        names = [f"{name}_{v}" for v in STACK_VOLUMES]
-        names += [
-            v for v in _lines("docker", "volume", "ls", "--format", "{{.Name}}") if v.startswith(prefix)
-        ]
+        names = [f"{name}_{v}" for v in STACK_VOLUMES] + hub_volumes(folder)
         for volume in names:
             for _ in range(10):  # a container that just exited may hold it a moment longer
-                if _run("docker", "volume", "rm", volume, check=False).returncode == 0 or not _lines(
+                if _run("docker", "volume", "rm", volume, check=False).returncode == 0 or not output_lines(
                     "docker", "volume", "ls", "-q", "--filter", f"name=^{volume}$"
                 ):
                     break

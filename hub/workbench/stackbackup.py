@@ -45,8 +45,10 @@ from workbench.stack import (
     HUB_IMAGE,
     HUB_UID,
     StackError,
+    hub_volumes,
     lab_prefix,
     make_state_dir,
+    output_lines,
     state_folder,
 )
 
@@ -98,22 +100,13 @@ def _docker(*args: str, stdin=None, stdout=None, check: bool = True) -> subproce
     return proc
 
 
-def _lines(*args: str) -> list[str]:
-    out = _docker(*args, check=False).stdout
-    return [line for line in (out or b"").decode().splitlines() if line.strip()]
-
-
 def _postgres_container(name: str) -> str:
-    running = _lines("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={name}_postgres")
+    running = output_lines(
+        "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={name}_postgres"
+    )
     if not running:
         raise StackBackupError(f"stack {name} has no running PostgreSQL: back up a running stack")
     return running[0]
-
-
-def hub_volumes(folder: Path) -> list[str]:
-    """The volumes the hub of the deployment in ``folder`` made (users' homes, groups' shares)."""
-    prefix = lab_prefix(folder)
-    return sorted(v for v in _lines("volume", "ls", "--format", "{{.Name}}") if v.startswith(prefix + "-"))
 
 
 def _tar_out(mount: str, into: Path, *excluded: str) -> None:
@@ -279,14 +272,14 @@ def unpack(archive: Path, into: Path) -> dict:
 
 def _refuse_unless_empty(name: str, folder: Path, volumes: list[str]) -> None:
     label = f"label=com.docker.stack.namespace={name}"
-    if _lines("service", "ls", "-q", "--filter", label):
+    if output_lines("docker", "service", "ls", "-q", "--filter", label):
         raise StackBackupError(
             f"stack {name} runs: remove it (`workbench stack rm --volumes`) before restoring"
         )
     state = state_folder(folder)
     if state.is_dir() and any(state.iterdir()):
         raise StackBackupError(f"{state} is not empty: restore onto an empty deployment")
-    existing = set(_lines("volume", "ls", "--format", "{{.Name}}"))
+    existing = set(output_lines("docker", "volume", "ls", "--format", "{{.Name}}"))
     taken = sorted(existing & {f"{name}_pgdata", *volumes})
     if taken:
         raise StackBackupError(f"volumes {', '.join(taken)} exist: restore onto an empty deployment")
@@ -341,7 +334,7 @@ def restore(name: str, folder: Path, archive: Path, *, say: Say = print) -> Summ
 def _restore_databases(name: str, password: Path, dumps: Path, say: Say) -> None:
     """A fresh ``<name>_pgdata`` initialised by the stack's PostgreSQL image, each dump restored into
     its database as that database's own role."""
-    from workbench.stack import free_loopback_port
+    from workbench.spawners.docker import free_loopback_port
 
     volume = f"{name}_pgdata"
     _docker("volume", "create", "--label", f"com.docker.stack.namespace={name}", volume)
