@@ -22,9 +22,6 @@ paths, ``..``, links), verifies every checksum, and sets the state directory to 
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 import shutil
 import sqlite3
@@ -34,13 +31,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path, PurePosixPath
 
+from workbench import archive as archives
 from workbench.settings import Settings
 
 FORMAT = "s2p-workbench-backup/1"
-MANIFEST = "MANIFEST.json"
+MANIFEST = archives.MANIFEST
 SKIPPED_DIRS = ("logs", "jobs/runtime", "apps/config")
 SKIPPED_SUFFIXES = (".pid", ".sock", "-journal", "-wal", "-shm")
 """Rebuilt at start, or part of a SQLite database that the online backup already holds."""
@@ -125,42 +122,28 @@ def backup(settings: Settings, archive: Path, *, progress: Callable[[str], None]
     if archive.resolve().is_relative_to(state.resolve()):
         raise BackupError(f"{archive} lies inside the state directory it backs up: write it elsewhere")
     say = progress or (lambda _line: None)
-    entries: list[dict[str, object]] = []
-    total = 0
-    partial = archive.with_name(archive.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secrets
-    with tempfile.TemporaryDirectory() as scratch, os.fdopen(fd, "wb") as raw:
-        staged: list[tuple[PurePosixPath, Path]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        staged: list[tuple[str, Path]] = []
         for rel, path in _members(state):
             if rel.suffix == ".sqlite" and _is_sqlite(path):
                 copy = Path(scratch) / f"{len(staged)}.sqlite"
                 _sqlite_copy(path, copy)
                 path = copy
-            staged.append((rel, path))
-        for rel, path in staged:
-            digest = hashlib.sha256()
-            with path.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            size = path.stat().st_size
-            total += size
-            entries.append({"name": f"state/{rel}", "size": size, "sha256": digest.hexdigest()})
-        manifest = {
+            staged.append((f"state/{rel}", path))
+        entries = [archives.entry(name, path) for name, path in staged]
+        total = sum(int(e["size"]) for e in entries)
+        manifest: dict[str, object] = {
             "format": FORMAT,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "state_dir": str(state),
             "files": entries,
         }
-        with tarfile.open(fileobj=raw, mode="w:gz") as tar:
-            data = json.dumps(manifest, indent=1).encode()
-            info = tarfile.TarInfo(MANIFEST)
-            info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
-            tar.addfile(info, io.BytesIO(data))
-            for n, (rel, path) in enumerate(staged, 1):
-                tar.add(path, arcname=f"state/{rel}", recursive=False)
-                if n % 200 == 0 or n == len(staged):
-                    say(f"{n}/{len(staged)} files")
-    os.replace(partial, archive)
+
+        def written(n: int) -> None:
+            if n % 200 == 0 or n == len(staged):
+                say(f"{n}/{len(staged)} files")
+
+        archives.write(archive, manifest, staged, progress=written)
     return Summary(len(entries), total, tuple(_external_databases(settings)))
 
 
@@ -216,21 +199,7 @@ def _unpack(archive: Path, state: Path, say: Callable[[str], None]) -> Summary:
 
 
 def _unpack_open(tar: tarfile.TarFile, archive: Path, state: Path, say: Callable[[str], None]) -> Summary:
-    first = tar.next()
-    if first is None or first.name != MANIFEST or not first.isfile():
-        raise BackupError(f"{archive} is not a workbench backup: it does not start with {MANIFEST}")
-    fh = tar.extractfile(first)
-    try:
-        manifest = json.loads(fh.read() if fh else b"")
-    except ValueError:
-        raise BackupError(f"{archive}: {MANIFEST} is not JSON") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise BackupError(f"{archive}: format {found!r}, expected {FORMAT}")
-    try:
-        expected = {str(e["name"]): (int(e["size"]), str(e["sha256"])) for e in manifest.get("files", [])}
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise BackupError(f"{archive}: {MANIFEST} lists files without name, size or sha256") from None
+    _, expected = archives.read_manifest(tar, archive, FORMAT, "workbench backup", BackupError)
     os.chmod(state, 0o700)
     seen: set[str] = set()
     total = 0
@@ -242,21 +211,9 @@ def _unpack_open(tar: tarfile.TarFile, archive: Path, state: Path, say: Callable
             raise BackupError(f"archive member {member.name!r} is not in its manifest: refused")
         target = state / rel
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        source = tar.extractfile(member)
-        if source is None:
-            raise BackupError(f"archive member {member.name!r} cannot be read")
-        digest = hashlib.sha256()
         mode = 0o600 if rel.parts[0] == "secrets" else (member.mode & 0o700) or 0o600
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(out, "wb") as dst:
-            for block in iter(partial(source.read, 1 << 20), b""):
-                digest.update(block)
-                dst.write(block)
-        size, sha = expected[member.name]
-        if digest.hexdigest() != sha or target.stat().st_size != size:
-            raise BackupError(f"{member.name}: checksum mismatch (the archive is damaged)")
+        total += archives.extract(tar, member, target, mode, expected[member.name], BackupError)
         seen.add(member.name)
-        total += size
         if len(seen) % 200 == 0:
             say(f"{len(seen)}/{len(expected)} files")
     missing = sorted(set(expected) - seen)

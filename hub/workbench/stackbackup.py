@@ -26,9 +26,6 @@ started for the purpose. ``workbench stack deploy`` then starts the stack on it.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 import re
 import shutil
@@ -38,9 +35,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path, PurePosixPath
 
+from workbench import archive as archives
 from workbench.stack import (
     HUB_IMAGE,
     HUB_UID,
@@ -53,7 +50,7 @@ from workbench.stack import (
 )
 
 FORMAT = "s2p-workbench-stack-backup/1"
-MANIFEST = "MANIFEST.json"
+MANIFEST = archives.MANIFEST
 DATABASES = ("jupyterhub", "jobs", "keycloak")
 """The stack's PostgreSQL databases (``POSTGRES_DATABASES`` of ``deploy/swarm/stack.yaml``)."""
 POSTGRES_IMAGE = "s2p-workbench/postgres:latest"
@@ -131,14 +128,6 @@ def _tar_in(mount: str, source: Path, owner: int | None = None) -> None:
                 "-v", f"{mount}:/s", HUB_IMAGE, "-c", script, stdin=fh)  # fmt: skip
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(partial(fh.read, 1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def backup(name: str, folder: Path, archive: Path, *, say: Say = print) -> Summary:
     """Write the state of the running stack ``name`` (deployed from ``folder``) into ``archive``.
 
@@ -182,8 +171,8 @@ def backup(name: str, folder: Path, archive: Path, *, say: Say = print) -> Summa
             staged.append((f"volumes/{short}.tar", into))
             volumes.append(short)
             say(f"volume {volume}: {into.stat().st_size} bytes")
-        entries = [{"name": n, "size": p.stat().st_size, "sha256": _sha256(p)} for n, p in staged]
-        manifest = {
+        entries = [archives.entry(member, path) for member, path in staged]
+        manifest: dict[str, object] = {
             "format": FORMAT,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "stack": name,
@@ -191,21 +180,8 @@ def backup(name: str, folder: Path, archive: Path, *, say: Say = print) -> Summa
             "volumes": volumes,
             "files": entries,
         }
-        partial_file = archive.with_name(archive.name + ".partial")
-        fd = os.open(partial_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secrets
-        try:
-            with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
-                data = json.dumps(manifest, indent=1).encode()
-                info = tarfile.TarInfo(MANIFEST)
-                info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
-                tar.addfile(info, io.BytesIO(data))
-                for member, path in staged:
-                    tar.add(path, arcname=member, recursive=False)
-            os.replace(partial_file, archive)
-        except BaseException:
-            partial_file.unlink(missing_ok=True)
-            raise
-    return Summary(DATABASES, tuple(volumes), len(entries), sum(int(e["size"]) for e in entries))  # type: ignore[call-overload]
+        archives.write(archive, manifest, staged)
+    return Summary(DATABASES, tuple(volumes), len(entries), sum(int(e["size"]) for e in entries))
 
 
 def _safe_member(name: str) -> PurePosixPath:
@@ -225,17 +201,7 @@ def unpack(archive: Path, into: Path) -> dict:
     except (OSError, tarfile.TarError) as exc:
         raise StackBackupError(f"{archive} is not a stack backup: {exc}") from None
     with tar:
-        first = tar.next()
-        if first is None or first.name != MANIFEST or not first.isfile():
-            raise StackBackupError(f"{archive} is not a stack backup: it does not start with {MANIFEST}")
-        fh = tar.extractfile(first)
-        try:
-            manifest = json.loads(fh.read() if fh else b"")
-            expected = {str(e["name"]): (int(e["size"]), str(e["sha256"])) for e in manifest["files"]}
-        except (ValueError, KeyError, TypeError):
-            raise StackBackupError(f"{archive}: {MANIFEST} is not a stack backup's manifest") from None
-        if manifest.get("format") != FORMAT:
-            raise StackBackupError(f"{archive}: format {manifest.get('format')!r}, expected {FORMAT}")
+        manifest, expected = archives.read_manifest(tar, archive, FORMAT, "stack backup", StackBackupError)
         seen = set()
         while (member := tar.next()) is not None:
             rel = _safe_member(member.name)
@@ -243,13 +209,7 @@ def unpack(archive: Path, into: Path) -> dict:
                 raise StackBackupError(f"archive member {member.name!r} is not in its manifest: refused")
             target = into / rel
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            source = tar.extractfile(member)
-            assert source is not None  # a regular file
-            out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(out, "wb") as dst:
-                shutil.copyfileobj(source, dst, 1 << 20)
-            if (target.stat().st_size, _sha256(target)) != expected[member.name]:
-                raise StackBackupError(f"{member.name}: checksum mismatch (the archive is damaged)")
+            archives.extract(tar, member, target, 0o600, expected[member.name], StackBackupError)
             seen.add(member.name)
     missing = sorted(set(expected) - seen)
     if missing:
@@ -262,7 +222,7 @@ def unpack(archive: Path, into: Path) -> dict:
     ):
         raise StackBackupError(f"{archive}: {MANIFEST} lists volume names Docker would not take: {volumes!r}")
     needed = {"state.tar", "secrets/postgres_password", *(f"postgres/{db}.dump" for db in DATABASES)}
-    needed |= {f"volumes/{v}.tar" for v in manifest.get("volumes", [])}
+    needed |= {f"volumes/{v}.tar" for v in volumes}
     if needed - seen:
         raise StackBackupError(
             f"{archive} lacks {', '.join(sorted(needed - seen))}: not a whole stack backup"
@@ -322,7 +282,7 @@ def restore(name: str, folder: Path, archive: Path, *, say: Say = print) -> Summ
             _tar_in(volume, work / "volumes" / f"{short}.tar")
             say(f"volume {volume} restored")
         _restore_databases(name, secrets_dir / "postgres_password", work / "postgres", say)
-        files = [e for e in manifest["files"]]
+        files = manifest["files"]
         return Summary(
             tuple(manifest.get("databases", DATABASES)),
             tuple(shorts),
