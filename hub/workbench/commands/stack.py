@@ -31,8 +31,7 @@ def register(subparsers: Any) -> None:
         "--dir/secrets (0600), then `docker stack deploy`. The hub is at https://127.0.0.1:<hub port>; "
         "clients trust --dir/secrets/ca.crt.",
     )
-    d.add_argument("--name", default="s2p", help="stack name (default: s2p)")
-    d.add_argument("--dir", type=Path, help="folder of the generated files (default: <state>/stack/<name>)")
+    _add_target(d, "folder of the generated files")
     d.add_argument("--data-dir", type=Path, help="host folder of the data (default: WORKBENCH_DATA_DIR)")
     d.add_argument(
         "--apps-dir", type=Path, help="host folder of the published tools (default: WORKBENCH_APPS_DIR)"
@@ -54,8 +53,7 @@ def register(subparsers: Any) -> None:
         d.add_argument(f"--{flag}-port", type=int, default=field.default, help=f"(default: {field.default})")
     d.set_defaults(handler=_deploy)
     r = sub.add_parser("rm", help="docker stack rm, then wait until nothing of it is left")
-    r.add_argument("--name", default="s2p", help="stack name (default: s2p)")
-    r.add_argument("--dir", type=Path, help="folder given to deploy (default: <state>/stack/<name>)")
+    _add_target(r)
     r.add_argument(
         "--volumes",
         action="store_true",
@@ -69,8 +67,7 @@ def register(subparsers: Any) -> None:
         "users' volumes into ARCHIVE (.tar.gz, 0600: it holds the secrets).",
     )
     b.add_argument("archive", type=Path, help="the archive to write (must not exist)")
-    b.add_argument("--name", default="s2p", help="stack name (default: s2p)")
-    b.add_argument("--dir", type=Path, help="folder given to deploy (default: <state>/stack/<name>)")
+    _add_target(b)
     b.set_defaults(handler=_backup)
     rs = sub.add_parser(
         "restore",
@@ -80,10 +77,20 @@ def register(subparsers: Any) -> None:
         "`workbench stack deploy` with the same --name and --dir starts it.",
     )
     rs.add_argument("archive", type=Path, help="the archive to restore")
-    rs.add_argument("--name", default="s2p", help="stack name (default: s2p)")
-    rs.add_argument("--dir", type=Path, help="folder to deploy from (default: <state>/stack/<name>)")
+    _add_target(rs, "folder to deploy from")
     rs.set_defaults(handler=_restore)
     p.set_defaults(handler=lambda args: p.print_help() or 2)
+
+
+def _add_target(parser: argparse.ArgumentParser, folder_help: str = "folder given to deploy") -> None:
+    """``--name`` and ``--dir``: which deployment an action is about."""
+    parser.add_argument("--name", default="s2p", help="stack name (default: s2p)")
+    parser.add_argument("--dir", type=Path, help=f"{folder_help} (default: <state>/stack/<name>)")
+
+
+def _folder(args: argparse.Namespace, settings: Settings) -> Path:
+    """The deployment's folder: ``--dir``, else ``<state>/stack/<name>``."""
+    return Path(args.dir or settings.state_dir / "stack" / args.name)
 
 
 def _deploy(args: argparse.Namespace) -> int:
@@ -99,7 +106,7 @@ def _deploy(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"workbench stack deploy: {exc}", file=sys.stderr)
         return 2
-    folder = args.dir or settings.state_dir / "stack" / args.name
+    folder = _folder(args, settings)
     try:
         d = deploy(
             args.name,
@@ -131,7 +138,7 @@ def _rm(args: argparse.Namespace) -> int:
         print(f"workbench: {exc}", file=sys.stderr)
         return 2
     try:
-        remove(args.name, args.dir or settings.state_dir / "stack" / args.name, volumes=args.volumes)
+        remove(args.name, _folder(args, settings), volumes=args.volumes)
     except StackError as exc:
         print(f"workbench stack rm: {exc}", file=sys.stderr)
         return 1
@@ -143,7 +150,7 @@ def _backup(args: argparse.Namespace) -> int:
 
     try:
         settings = Settings.from_env()
-        summary = backup(args.name, args.dir or settings.state_dir / "stack" / args.name, args.archive)
+        summary = backup(args.name, _folder(args, settings), args.archive)
     except (SettingsError, StackBackupError) as exc:
         print(f"workbench stack backup: {exc}", file=sys.stderr)
         return 1
@@ -159,7 +166,7 @@ def _restore(args: argparse.Namespace) -> int:
 
     try:
         settings = Settings.from_env()
-        summary = restore(args.name, args.dir or settings.state_dir / "stack" / args.name, args.archive)
+        summary = restore(args.name, _folder(args, settings), args.archive)
     except (SettingsError, StackBackupError) as exc:
         print(f"workbench stack restore: {exc}", file=sys.stderr)
         return 1
