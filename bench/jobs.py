@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -35,7 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -82,17 +85,25 @@ def bare_papermill(notebook: Path, runs: int, workers: int, folder: Path) -> tup
     return latencies, time.monotonic() - t0
 
 
-async def on_executor(
-    name: str, settings: Settings, notebooks: Path, runs: int, workers: int, tmp: Path
-) -> tuple[list[float], float]:
+@contextlib.asynccontextmanager
+async def jobs_service(
+    settings: Settings, notebooks: Path, tmp: Path, executor: str, job_name: str, workers: int = 1
+) -> AsyncIterator[tuple[dict[str, Any], Store, Runner, Any]]:
+    """The jobs service's runner on ``executor`` with one job of the tiny notebook, started; stopped
+    (and a dask cluster closed) afterwards. Yields the executors, the store, the runner and the job."""
     built = executors.build(settings)
-    built[name].check()
-    store = Store(tmp / f"{name}.sqlite")
+    built[executor].check()
+    store = Store(tmp / f"{job_name}.sqlite")
     runner = Runner(
-        store, tmp / f"runs-{name}", notebooks, executors=built, default_executor=name, workers=workers
+        store,
+        tmp / f"runs-{job_name}",
+        notebooks,
+        executors=built,
+        default_executor=executor,
+        workers=workers,
     )
     job, _ = job_from_request(
-        {"name": f"tiny-{name}", "segment": "swe", "notebook": "tiny.ipynb", "executor": name},
+        {"name": job_name, "segment": "swe", "notebook": "tiny.ipynb", "executor": executor},
         notebooks_dir=notebooks,
         data_dir=settings.data_dir,
         default_timeout=600,
@@ -101,8 +112,26 @@ async def on_executor(
     store.add_job(job)
     await runner.start()
     try:
+        yield built, store, runner, job
+    finally:
+        await runner.stop()
+        for each in built.values():
+            if isinstance(each, DaskExecutor):
+                await each.close()
+        store.close()
+
+
+async def on_executor(
+    name: str, settings: Settings, notebooks: Path, runs: int, workers: int, tmp: Path
+) -> tuple[list[float], float]:
+    async with jobs_service(settings, notebooks, tmp, name, f"tiny-{name}", workers) as (
+        built,
+        store,
+        runner,
+        job,
+    ):
         if name == "dask":  # the cluster starts once, before the batch (as in a running service)
-            await built[name].client()  # type: ignore[attr-defined]
+            await built[name].client()
         t0 = time.monotonic()
         queued = {}
         for i in range(runs):
@@ -119,12 +148,6 @@ async def on_executor(
             await asyncio.sleep(0.05)
         wall = time.monotonic() - t0
         return [done[i] - queued[i] for i in queued], wall
-    finally:
-        await runner.stop()
-        for executor in built.values():
-            if isinstance(executor, DaskExecutor):
-                await executor.close()
-        store.close()
 
 
 def bare_single(notebook: Path, repeats: int, folder: Path) -> list[float]:
@@ -146,23 +169,15 @@ async def local_single(
 ) -> list[float]:
     """Latency of ``repeats`` runs on the local executor, one at a time, on an idle service."""
     settings = dataclasses.replace(settings, jobs_warm_pool=warm)
-    built = executors.build(settings)
-    local = built["local"]
-    store = Store(tmp / f"single-{warm}.sqlite")
-    runner = Runner(store, tmp / f"runs-single-{warm}", notebooks, executors=built, default_executor="local")
-    job, _ = job_from_request(
-        {"name": f"single-{warm}", "segment": "swe", "notebook": "tiny.ipynb", "executor": "local"},
-        notebooks_dir=notebooks,
-        data_dir=settings.data_dir,
-        default_timeout=600,
-        created_by="bench",
-    )
-    store.add_job(job)
-    await runner.start()
     latencies = []
-    try:
+    async with jobs_service(settings, notebooks, tmp, "local", f"single-{warm}") as (
+        built,
+        store,
+        runner,
+        job,
+    ):
         for i in range(repeats):
-            if warm and not await local.pool_ready(120):  # type: ignore[attr-defined]
+            if warm and not await built["local"].pool_ready(120):
                 raise RuntimeError("the warm pool did not fill within 120 s")
             t0 = time.monotonic()
             run = store.add_run(job, {"label": f"run {i}"}, trigger="api", requested_by="bench")
@@ -174,9 +189,6 @@ async def local_single(
             latencies.append(time.monotonic() - t0)
             if warm and not (done.provenance or {}).get("warm"):
                 raise RuntimeError(f"run {run.id} did not take a warm process")
-    finally:
-        await runner.stop()
-        store.close()
     return latencies
 
 
