@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import need
 from workbench.runas import JOVYAN, container_user, hand_over, user_spec
 
 
@@ -30,8 +31,7 @@ def _in_child_as(uid: int, gid: int, work) -> int:
 
 
 def test_a_root_hub_runs_them_as_jovyan_and_hands_files_over(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("the hub of this case runs as root")
+    need(os.geteuid() == 0, "root (the hub of this case runs as root)")
     assert container_user() == JOVYAN and user_spec(JOVYAN) == "1000:1000"
     f = tmp_path / "voila.json"
     f.write_text("{}")
@@ -49,8 +49,7 @@ def open_folder():
 
 
 def test_a_hub_that_is_not_root_runs_them_as_itself_with_its_own_group(open_folder: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("root is needed to become another user for the test")
+    need(os.geteuid() == 0, "root (to become another user for the test)")
     nobody = pwd.getpwnam("nobody")
     other_gid = 4242  # the process's group is not the user's own: the stack's hub runs as 1001:<docker gid>
     folder = open_folder / "run"
