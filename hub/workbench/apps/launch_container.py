@@ -32,7 +32,7 @@ from typing import Any
 from workbench.apps.handover import Launch
 from workbench.apps.spec import AppSpec
 from workbench.apps.voila import VoilaServer
-from workbench.runas import JOVYAN, container_user, hand_over, user_spec
+from workbench.runas import JOVYAN, container_user, user_spec
 
 log = logging.getLogger("workbench.apps.gateway")
 
@@ -121,8 +121,9 @@ class ContainerVoila(VoilaServer):
 
         name = self.launch.container_name
         self._remove(name)  # left by a gateway that was killed
-        config = self.write_config(parent=Path(self.launch.config_dir) if self.launch.config_dir else None)
-        hand_over(config, self.user)
+        config = self.write_config(
+            self.user, parent=Path(self.launch.config_dir) if self.launch.config_dir else None
+        )
         try:
             self.container = self._client().containers.run(**self.run_kwargs(config))
         except docker.errors.ImageNotFound:

@@ -158,7 +158,7 @@ class LocalVoila(VoilaServer):
             self._home = Path(tempfile.mkdtemp(prefix=f"voila-home-{self.spec.name}-"))
             os.chown(self._home, self.uid, self.uid)
             log.info("tool %s: Voila and its kernels run as uid %d in a sandbox", self.spec.name, self.uid)
-        config = self.write_config(owner=self.uid, owner_dir=True)
+        config = self.write_config(None if self.uid is None else (self.uid, self.uid), owner_dir=True)
         self.process = subprocess.Popen(
             self.command(config.parent),
             cwd=self.spec.directory,

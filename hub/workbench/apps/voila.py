@@ -33,6 +33,7 @@ from typing import Any
 
 from workbench.apps.handover import Launch
 from workbench.apps.spec import AppSpec
+from workbench.runas import hand_over
 
 START_TIMEOUT = 120.0
 """Seconds Voila may take to listen [s] (imports, kernel specs; the pool fills in the background)."""
@@ -109,13 +110,14 @@ class VoilaServer:
         ]
 
     def write_config(
-        self, owner: int | None = None, *, owner_dir: bool = False, parent: Path | None = None
+        self, user: tuple[int, int] | None = None, *, owner_dir: bool = False, parent: Path | None = None
     ) -> Path:
         """Write ``voila.json`` in a private directory (0700) and return it.
 
-        The file is 0400, owned by ``owner`` (a uid; default: this process), and so is the directory
-        when ``owner_dir``: only Voila's user and root can read the token. The directory is made in
-        ``parent`` (created 0700 if missing; default: the system's temporary folder).
+        The file is 0400, handed over to ``user`` (uid, gid; :func:`workbench.runas.hand_over`;
+        default: this process's), and so is the directory when ``owner_dir``: only Voila's user and
+        root can read the token. The directory is made in ``parent`` (created 0700 if missing;
+        default: the system's temporary folder).
         """
         if parent is not None:
             parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -125,10 +127,10 @@ class VoilaServer:
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(voila_config(self.spec, self.token), f)
-        if owner is not None:
-            os.chown(config, owner, owner)
+        if user is not None:
+            hand_over(config, user)
             if owner_dir:
-                os.chown(self._config_dir, owner, owner)
+                hand_over(self._config_dir, user)
         os.chmod(config, 0o400)
         return config
 
