@@ -105,6 +105,10 @@ def _interp(r, v, a, k, i, H, w, dw, out_p, out_v):  # pragma: no cover - compil
         ) / H
 
 
+# objects per parallel block of object_bounds (its work arrays stay in L1/L2)
+_OB_BLOCK = 512
+
+
 @njit(cache=True, parallel=True)
 def object_bounds(r, v, a, valid, H, m):  # pragma: no cover - compiled
     """Speed bound ``V_i`` [km/s], radial shell ``[r_lo_i, r_hi_i]`` [km] and interpolation error
@@ -122,6 +126,12 @@ def object_bounds(r, v, a, valid, H, m):  # pragma: no cover - compiled
     angular rate ω at radius ρ, ``|r⁽⁶⁾| ≈ ω⁶ ρ`` with ``ω ≤ V/ρ_min``, or the object's measured
     two-interval prediction error scaled by 2⁻⁶ if larger; the caller multiplies it by a safety
     factor.
+
+    Layout: parallel over blocks of ``_OB_BLOCK`` objects, samples outer and the block's objects
+    inner, so that each node's states are read contiguously (a loop over one object's samples reads
+    one cache line per 600 kB stride: 3.6x slower on 25,000 objects); the sub-step weights are
+    tabulated once and only velocities are interpolated. Same arithmetic per object as a per-object
+    loop (squared speeds compared, one square root), so the bounds are bit-identical.
     """
     T, N = valid.shape
     vmax = np.zeros(N)
@@ -129,57 +139,77 @@ def object_bounds(r, v, a, valid, H, m):  # pragma: no cover - compiled
     rhi = np.full(N, -np.inf)
     eps = np.zeros(N)
     h = H / m
-    for i in prange(N):
-        w = np.empty(6)
-        dw = np.empty(6)
-        p = np.empty(3)
-        q = np.empty(3)
-        vm = 0.0
-        lo = np.inf
-        hi = -np.inf
-        rdot_max = 0.0
+    # velocity weights of the m - 1 inner sub-steps, and the position weights of the midpoint
+    W = np.empty((max(m - 1, 1), 6))
+    w = np.empty(6)
+    dw = np.empty(6)
+    for sub in range(1, m):
+        _weights(sub / m, w, dw)
+        W[sub - 1, :] = dw
+    _weights(0.5, w, dw)
+    wm = w.copy()
+    nb = (N + _OB_BLOCK - 1) // _OB_BLOCK
+    for b in prange(nb):
+        i0 = b * _OB_BLOCK
+        i1 = min(N, i0 + _OB_BLOCK)
+        n = i1 - i0
+        v2 = np.zeros(n)
+        lo = np.full(n, np.inf)
+        hi = np.full(n, -np.inf)
+        rdot = np.zeros(n)
+        e2max = np.zeros(n)
         for s in range(T):
-            if not valid[s, i]:
-                continue
-            x, y, z = r[s, i, 0], r[s, i, 1], r[s, i, 2]
-            vx, vy, vz = v[s, i, 0], v[s, i, 1], v[s, i, 2]
-            rho = math.sqrt(x * x + y * y + z * z)
-            vm = max(vm, math.sqrt(vx * vx + vy * vy + vz * vz))
-            lo = min(lo, rho)
-            hi = max(hi, rho)
-            rdot_max = max(rdot_max, abs(x * vx + y * vy + z * vz) / rho)
-            if s + 1 < T and valid[s + 1, i]:
-                for sub in range(1, m):
-                    _weights(sub / m, w, dw)
-                    _interp(r, v, a, s, i, H, w, dw, p, q)
-                    vm = max(vm, math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2]))
-        vb = vm + ACC_MAX_KMS2 * 0.5 * h
-        vmax[i] = vb
-        if lo <= hi:
-            pad = rdot_max * 0.5 * H + (vb * vb / R_EARTH_KM + ACC_MAX_KMS2) * H * H / 8.0
-            rlo[i] = lo - pad
-            rhi[i] = hi + pad
-            omega = vb / max(lo, R_EARTH_KM)
-            eps[i] = (omega * H) ** 6 * hi / 46080.0
-        # Empirical check of that estimate on this object's own nodes: the interpolant over two
-        # intervals (step 2H) predicts the middle node; its miss, /2⁶ for step H, must not exceed
-        # the estimate (it guards eccentric orbits, where ω⁶ρ can underestimate r⁽⁶⁾ at perigee).
-        _weights(0.5, w, dw)
-        for s in range(T - 2):
-            if not (valid[s, i] and valid[s + 1, i] and valid[s + 2, i]):
-                continue
-            e2 = 0.0
-            for ax in range(3):
-                pm = (
-                    w[0] * r[s, i, ax]
-                    + w[1] * 2.0 * H * v[s, i, ax]
-                    + w[2] * 4.0 * H * H * a[s, i, ax]
-                    + w[3] * r[s + 2, i, ax]
-                    + w[4] * 2.0 * H * v[s + 2, i, ax]
-                    + w[5] * 4.0 * H * H * a[s + 2, i, ax]
-                )
-                e2 += (pm - r[s + 1, i, ax]) ** 2
-            eps[i] = max(eps[i], math.sqrt(e2) / 64.0)
+            for i in range(i0, i1):
+                if not valid[s, i]:
+                    continue
+                x, y, z = r[s, i, 0], r[s, i, 1], r[s, i, 2]
+                vx, vy, vz = v[s, i, 0], v[s, i, 1], v[s, i, 2]
+                rho = math.sqrt(x * x + y * y + z * z)
+                v2[i - i0] = max(v2[i - i0], vx * vx + vy * vy + vz * vz)
+                lo[i - i0] = min(lo[i - i0], rho)
+                hi[i - i0] = max(hi[i - i0], rho)
+                rdot[i - i0] = max(rdot[i - i0], abs(x * vx + y * vy + z * vz) / rho)
+                if s + 1 < T and valid[s + 1, i]:
+                    for sub in range(m - 1):
+                        qq = 0.0
+                        for ax in range(3):
+                            d0 = r[s, i, ax]
+                            d1 = H * v[s, i, ax]
+                            d2 = H * H * a[s, i, ax]
+                            d3 = r[s + 1, i, ax]
+                            d4 = H * v[s + 1, i, ax]
+                            d5 = H * H * a[s + 1, i, ax]
+                            c = W[sub]
+                            q = (c[0] * d0 + c[1] * d1 + c[2] * d2 + c[3] * d3 + c[4] * d4 + c[5] * d5) / H
+                            qq += q * q
+                        v2[i - i0] = max(v2[i - i0], qq)
+                # Empirical check of that estimate on this object's own nodes: the interpolant over two
+                # intervals (step 2H) predicts the middle node; its miss, /2⁶ for step H, must not exceed
+                # the estimate (it guards eccentric orbits, where ω⁶ρ can underestimate r⁽⁶⁾ at perigee).
+                if s + 2 < T and valid[s + 1, i] and valid[s + 2, i]:
+                    e2 = 0.0
+                    for ax in range(3):
+                        pm = (
+                            wm[0] * r[s, i, ax]
+                            + wm[1] * 2.0 * H * v[s, i, ax]
+                            + wm[2] * 4.0 * H * H * a[s, i, ax]
+                            + wm[3] * r[s + 2, i, ax]
+                            + wm[4] * 2.0 * H * v[s + 2, i, ax]
+                            + wm[5] * 4.0 * H * H * a[s + 2, i, ax]
+                        )
+                        e2 += (pm - r[s + 1, i, ax]) ** 2
+                    e2max[i - i0] = max(e2max[i - i0], e2)
+        for i in range(i0, i1):
+            k = i - i0
+            vb = math.sqrt(v2[k]) + ACC_MAX_KMS2 * 0.5 * h
+            vmax[i] = vb
+            if lo[k] <= hi[k]:
+                pad = rdot[k] * 0.5 * H + (vb * vb / R_EARTH_KM + ACC_MAX_KMS2) * H * H / 8.0
+                rlo[i] = lo[k] - pad
+                rhi[i] = hi[k] + pad
+                omega = vb / max(lo[k], R_EARTH_KM)
+                eps[i] = (omega * H) ** 6 * hi[k] / 46080.0
+            eps[i] = max(eps[i], math.sqrt(e2max[k]) / 64.0)
     return vmax, rlo, rhi, eps
 
 
