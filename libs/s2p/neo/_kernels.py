@@ -208,7 +208,7 @@ def _sincos(u: float) -> tuple[float, float]:
     """sin and cos of any angle [rad] without libm: reduction to |r| <= pi/4 by quadrant (two-part
     pi/2), then the polynomials above; < 2e-16 absolute error for |u| < 1e5. The quadrant is applied
     by selects, not branches (a branch per quadrant was mispredicted half the time in the MOID loops)."""
-    qf = np.floor(u / HALF_PI + 0.5)
+    qf = np.floor(u * (1.0 / HALF_PI) + 0.5)  # a product, not a division: |r| may exceed pi/4 by an ulp
     r = (u - qf * HALF_PI_HI) - qf * HALF_PI_LO
     sr, cr = _sincos_small(r)
     quad = qf - 4.0 * np.floor(0.25 * qf)  # 0..3, as a float
@@ -276,10 +276,17 @@ def _kepler_rotating(mk: float, ek: float) -> tuple[float, float]:
 SIMD_MAX_ECC = 0.95
 BLOCK = 256
 # Measured (max |step| over e <= 0.95 and all M, starter below): 0.2, 8e-3, 4e-7, then the
-# floor (7e-16) -- after 3 Halley steps the error is ~1e-19 rad; a lane whose third step is above
-# HALLEY_CHECK goes to the scalar path.
+# floor (7e-16) -- after 3 Halley steps the error is ~1e-19 rad. Each step rotates (sin E, cos E) by a
+# series just long enough for its bound: step 1 to d^10 (|d| <= 0.35), step 2 to d^8 (|d| <=
+# STEP2_MAX), step 3 to d^4 (|d| <= HALLEY_CHECK). A lane whose second or third step is above its bound
+# goes to the scalar path.
 HALLEY_STEPS = 3
+STEP2_MAX = 0.02
 HALLEY_CHECK = 1e-6
+# The SIMD stages: numpy's error model (a float division by zero is inf, not a raised exception, so no
+# branch per division: without it LLVM vectorises none of the loops) and FMA contraction only (no
+# reassociation, which would undo the two-part pi/2 reduction; no approximate reciprocals).
+_SIMD = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
 @njit(cache=True, inline="always")
@@ -293,7 +300,33 @@ def _rotate9(s: float, c: float, d: float) -> tuple[float, float]:
     return s * cd + c * sd, c * cd - s * sd
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, inline="always")
+def _rotate7(s: float, c: float, d: float) -> tuple[float, float]:
+    """(sin, cos) of x + d from (sin x, cos x), |d| <= STEP2_MAX: Taylor to d^7 / d^8 (error < 1e-20)."""
+    d2 = d * d
+    sd = d * (1.0 - d2 * (1.0 / 6.0 - d2 * (1.0 / 120.0 - d2 * (1.0 / 5040.0))))
+    cd = 1.0 - d2 * (0.5 - d2 * (1.0 / 24.0 - d2 * (1.0 / 720.0 - d2 * (1.0 / 40320.0))))
+    return s * cd + c * sd, c * cd - s * sd
+
+
+@njit(cache=True, inline="always")
+def _rotate3(s: float, c: float, d: float) -> tuple[float, float]:
+    """(sin, cos) of x + d from (sin x, cos x), |d| <= HALLEY_CHECK: Taylor to d^3 / d^4 (error < 1e-30)."""
+    d2 = d * d
+    sd = d * (1.0 - d2 * (1.0 / 6.0))
+    cd = 1.0 - d2 * (0.5 - d2 * (1.0 / 24.0))
+    return s * cd + c * sd, c * cd - s * sd
+
+
+@njit(**_SIMD, inline="always")
+def _halley(dd: float, se: float, ce: float, ek: float) -> float:
+    """One Halley step on E - M (one division: divisions, not flops, bound this loop's latency)."""
+    f = dd - ek * se
+    fp = 1.0 - ek * ce
+    return -2.0 * f * fp / (2.0 * fp * fp - f * ek * se)
+
+
+@njit(**_SIMD, parallel=True)
 def elliptic_fast_kernel(
     a: np.ndarray,
     e: np.ndarray,
@@ -309,11 +342,11 @@ def elliptic_fast_kernel(
     M reduced to [-pi, pi] and its sin/cos (:func:`_sincos`, selects), the starter
     ``E0 - M = e sin M / sqrt(1 - 2 e cos M + e^2)`` (at most e), sin/cos of E0 by rotating those of M,
     then ``HALLEY_STEPS`` Halley steps on ``E - M`` that rotate (sin E, cos E) by each step
-    (:func:`_rotate9`). Orbits with ``e > SIMD_MAX_ECC``
-    (0.07 % of the NEAs) or whose last step is above ``HALLEY_CHECK`` take the scalar path
+    (:func:`_rotate9`, :func:`_rotate7`, :func:`_rotate3`). Orbits with ``e > SIMD_MAX_ECC``
+    (0.07 % of the NEAs) or whose later steps exceed their bounds take the scalar path
     (:func:`_kepler_rotating`). Rejected: the scalar path for every orbit (data-dependent iteration
     count and branches: no SIMD, 2-3x slower), Danby's starter ``M + 0.85 e`` (one more step for
-    e > 0.8).
+    e > 0.8), Python's error model (a division raises: no loop vectorised, 1.3x slower).
     """
     nobj = a.shape[0]
     nblocks = (nobj + BLOCK - 1) // BLOCK
@@ -324,39 +357,62 @@ def elliptic_fast_kernel(
         se = np.empty(BLOCK)
         ce = np.empty(BLOCK)
         ee = np.empty(BLOCK)
-        last = np.empty(BLOCK)
-        for b in range(nb):  # stage 1: reduce M, starter, sin/cos of E0
+        bad = np.empty(BLOCK)
+        sq = np.empty(BLOCK)
+        # Short loops, each one link of the long dependency chain of an orbit (~250 cycles from M to E):
+        # a loop body that short lets the out-of-order core overlap many orbits (one long loop
+        # overlapped barely two: latency-bound at ~50 cycles per orbit).
+        for b in range(nb):  # stage 1a: reduce M, sin/cos of M
             k = k0 + b
-            ek = min(e[k], SIMD_MAX_ECC)  # lanes above are redone by the scalar path
-            mk = m[k] - TWO_PI * np.floor(m[k] / TWO_PI + 0.5)
-            sm, cm = _sincos(mk)
+            ee[b] = min(e[k], SIMD_MAX_ECC)  # lanes above are redone by the scalar path
+            bad[b] = e[k] * (1.0 / SIMD_MAX_ECC)  # >= 1: the lane takes the scalar path
+            mk = m[k] - TWO_PI * np.floor(m[k] * (1.0 / TWO_PI) + 0.5)
+            se[b], ce[b] = _sincos(mk)
+        for b in range(nb):  # stage 1b: starter and sin/cos of E0
+            ek = ee[b]
+            sm = se[b]
+            cm = ce[b]
             d0 = ek * sm / math.sqrt(1.0 - 2.0 * ek * cm + ek * ek)  # |d0| <= e < 1
             sd, cd = _sincos_small(d0)
+            sq[b] = math.sqrt(1.0 - ek * ek)
             dd[b] = d0
             se[b] = sm * cd + cm * sd
             ce[b] = cm * cd - sm * sd
-            ee[b] = ek
-        for _ in range(HALLEY_STEPS):  # stage 2: Halley steps, each a flat loop over the block
-            for b in range(nb):
-                ek = ee[b]
-                f = dd[b] - ek * se[b]
-                fp = 1.0 - ek * ce[b]
-                step = -2.0 * f * fp / (2.0 * fp * fp - f * ek * se[b])
-                step = min(max(step, -0.35), 0.35)  # the rotation's range; a clipped lane fails the check
-                dd[b] += step
-                se[b], ce[b] = _rotate9(se[b], ce[b], step)
-                last[b] = abs(step)
-        for b in range(nb):  # stage 3: positions
+        for b in range(nb):  # stage 2a: first Halley step
+            step = min(max(_halley(dd[b], se[b], ce[b], ee[b]), -0.35), 0.35)  # the rotation's range
+            dd[b] += step
+            se[b], ce[b] = _rotate9(se[b], ce[b], step)
+        for b in range(nb):  # stage 2b: second Halley step
+            step = _halley(dd[b], se[b], ce[b], ee[b])
+            step = min(max(step, -STEP2_MAX), STEP2_MAX)  # a clipped lane fails the check
+            r = abs(step) * (1.0 / STEP2_MAX)
+            bad[b] = r if r > bad[b] else bad[b]  # a select (the builtin max does not vectorise)
+            dd[b] += step
+            se[b], ce[b] = _rotate7(se[b], ce[b], step)
+        for b in range(nb):  # stage 2c: third Halley step
+            step = _halley(dd[b], se[b], ce[b], ee[b])
+            r = abs(step) * (1.0 / HALLEY_CHECK)
+            bad[b] = r if r > bad[b] else bad[b]
+            step = min(max(step, -HALLEY_CHECK), HALLEY_CHECK)
+            se[b], ce[b] = _rotate3(se[b], ce[b], step)
+        nbad = 0
+        for b in range(nb):  # stage 3a: in-plane coordinates, lanes to redo (a vectorised count)
             k = k0 + b
-            ek = ee[b]
-            x = a[k] * (ce[b] - ek)
-            y = a[k] * math.sqrt(1.0 - ek * ek) * se[b]
+            dd[b] = a[k] * (ce[b] - ee[b])
+            se[b] = a[k] * sq[b] * se[b]
+            nbad += 0 if bad[b] < 1.0 else 1
+        for b in range(nb):  # stage 3b: positions (strided stores)
+            k = k0 + b
+            x = dd[b]
+            y = se[b]
             out[k, 0] = x * p_vec[k, 0] + y * q_vec[k, 0]
             out[k, 1] = x * p_vec[k, 1] + y * q_vec[k, 1]
             out[k, 2] = x * p_vec[k, 2] + y * q_vec[k, 2]
+        if nbad == 0:
+            continue
         for b in range(nb):  # stage 4 (rare): the scalar path
             k = k0 + b
-            if e[k] > SIMD_MAX_ECC or not last[b] <= HALLEY_CHECK:
+            if not bad[b] < 1.0:
                 ek = e[k]
                 s, c = _kepler_rotating(m[k], ek)
                 x = a[k] * (c - ek)
