@@ -38,9 +38,11 @@ _numba_cache.drop_stale(__file__, "_kernels.py")
 MOID_GRID = 32
 MOID_MAX_SEEDS = 24
 _NSEED = 8 * MOID_GRID  # capacity of the seed list
+# numpy's error model (no branch per division) and FMA contraction (no reassociation)
+_FAST = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
-@njit(cache=True, inline="always")
+@njit(**_FAST, inline="always")
 def _rotate(s, c, d):
     """(sin, cos) of u + d from (sin u, cos u), |d| <= 0.2: Taylor to d^9 / d^10 (error < 1e-15)."""
     d2 = d * d
@@ -51,7 +53,7 @@ def _rotate(s, c, d):
     return s * cd + c * sd, c * cd - s * sd
 
 
-@njit(cache=True, inline="always")
+@njit(**_FAST, inline="always")
 def _moid_eval(s1, c1, s2, c2, a1, b1, e1, p1, q1, a2, b2, e2, p2, q2):  # pragma: no cover - compiled
     """|r1 - r2|^2 at the anomalies with sines/cosines (s1, c1), (s2, c2); gradient and Hessian of half
     of it. The difference is formed per axis before squaring (exact for intersecting orbits)."""
@@ -79,7 +81,7 @@ def _moid_eval(s1, c1, s2, c2, a1, b1, e1, p1, q1, a2, b2, e2, p2, q2):  # pragm
     return f, g1, g2, h11, h12, h22
 
 
-@njit(cache=True, inline="always")
+@njit(**_FAST, inline="always")
 def _turn(u, s, c, du):  # pragma: no cover - compiled
     """(sin, cos) of u + du: a rotation of (s, c) for the small steps of a converging iteration, a full
     evaluation for the rare large one."""
@@ -88,7 +90,7 @@ def _turn(u, s, c, du):  # pragma: no cover - compiled
     return _sincos(u + du)
 
 
-@njit(cache=True)
+@njit(**_FAST)
 def _moid_refine(u1, u2, a1, b1, e1, p1, q1, a2, b2, e2, p2, q2):  # pragma: no cover - compiled
     """Damped 2-D Newton from (u1, u2): (|r1 - r2|^2, u1, u2) at the local minimum.
 
@@ -139,7 +141,7 @@ def _moid_refine(u1, u2, a1, b1, e1, p1, q1, a2, b2, e2, p2, q2):  # pragma: no 
     return f, u1, u2
 
 
-@njit(cache=True, inline="always")
+@njit(**_FAST, inline="always")
 def _min_along(r0, r1, r2, wx, wy, a2, b2, e2, p2, q2, u, s, c):  # pragma: no cover - compiled
     """Minimum over u of |r - r2(u)|^2 by safeguarded Newton from u, with (s, c) = (sin u, cos u):
     (value, u, sin u, cos u).
@@ -184,7 +186,7 @@ def _min_along(r0, r1, r2, wx, wy, a2, b2, e2, p2, q2, u, s, c):  # pragma: no c
     return d0 * d0 + d1 * d1 + d2 * d2, best_u, best_s, best_c
 
 
-@njit(cache=True, inline="always")
+@njit(**_FAST, inline="always")
 def _parabola(vm, best, vp):  # pragma: no cover - compiled
     """Offset (cells) and value of the parabola's minimum through three cells around a discrete minimum."""
     curv = vp - 2.0 * best + vm
@@ -193,13 +195,13 @@ def _parabola(vm, best, vp):  # pragma: no cover - compiled
     return 0.0, best
 
 
-@njit(cache=True)
+@njit(**_FAST)
 def workspace_size(ng):  # pragma: no cover - compiled
     """Length of the float64 work array of :func:`moid_pair` for a grid of ``ng`` anomalies."""
     return 20 * ng + (ng + 2) * (ng + 2) + 3 * _NSEED + 2 * MOID_MAX_SEEDS
 
 
-@njit(cache=True)
+@njit(**_FAST)
 def moid_pair(a1, e1, p1, q1, a2, e2, p2, q2, cos_t, sin_t, ws, wi, wb):  # pragma: no cover - compiled
     """MOID [au] of two elliptic orbits and the eccentric anomalies [rad] where it is reached.
 
@@ -417,7 +419,7 @@ def moid_pair(a1, e1, p1, q1, a2, e2, p2, q2, cos_t, sin_t, ws, wi, wb):  # prag
     return math.sqrt(max(best_f, 0.0)), best_u1, best_u2
 
 
-@njit(cache=True, parallel=True)
+@njit(**_FAST, parallel=True)
 def moid_kernel(a1, e1, p1, q1, a2, e2, p2, q2, cos_t, sin_t, out, u1_out, u2_out):  # pragma: no cover
     """MOID of pair k: orbits (a1[k], e1[k], p1[k], q1[k]) and (a2[k], ...); results in ``out``.
 
