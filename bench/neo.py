@@ -48,9 +48,10 @@ CPP_DISTLINK_US_PER_PAIR = 15.0  # docs/PERFORMANCE.md
 # Zen 3 (this machine: AMD EPYC, family 25): 2 FMA pipes x 4 doubles (AVX2; no AVX-512 in /proc/cpuinfo)
 PEAK_FLOPS_PER_CYCLE = 16
 ADD_LATENCY_CYCLES = 3
-# Per orbit in the vectorised stages of the two-body kernel, counted in its LLVM IR (numba 0.68):
-# 123 multiplications and 85 additions/subtractions (most fused into FMAs), 4 divisions, 2 square roots
-KEPLER_FLOPS = 208
+# Per orbit in the two-body kernel, counted in its LLVM IR (numba 0.68; the vectorised stages plus the
+# scalar strided stores): ~128 multiplications and ~89 additions/subtractions (most fused into FMAs),
+# 4 divisions, 2 square roots; besides ~15 compares and ~13 selects
+KEPLER_FLOPS = 215
 # Per grid cell of the MOID first pass (bare loop below): the cell (2 FMAs + 1 add), its column minimum
 # (compare + select) and row minimum, the 3x3 local-minimum test (8 minimums + compare)
 MOID_CELL_OPS = 5 + 3 + 9
