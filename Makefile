@@ -32,7 +32,13 @@ $(VENV)/.numba-warm: $(VENV)/.installed $(shell find libs/s2p -name '*.py' 2>/de
 	NUMBA_CACHE_DIR=$(NUMBA_CACHE) $(PY) -m s2p.warmup
 	@touch $@
 
+# jsonschema builds an RFC 3987 grammar when it is imported if rfc3987-syntax is installed: 1.4 s of CPU in
+# every lab, hub, Voila and papermill start, for an optional format check no Jupyter schema uses
+# (hub/workbench/labstart.py). Pip brings it with jupyter-events' extras: it is taken out after installs.
+SLOW_IMPORTS_OUT = @$(PIP) uninstall --quiet --yes rfc3987-syntax 2>/dev/null || true
+
 install: $(VENV)/.installed node_modules/.installed $(VENV)/.numba-warm ## create .venv and node_modules, compile the s2p kernels (what `up` and `test` need)
+	$(SLOW_IMPORTS_OUT)
 
 up: install ## start the workbench: dev IdP + hub on http://127.0.0.1:8000 (SPAWNER=local|docker|swarm)
 	@if [ "$(SPAWNER)" = docker ] || [ "$(SPAWNER)" = swarm ]; then $(VENV)/bin/workbench images build lab --if-missing; fi
@@ -52,6 +58,7 @@ test: install lint ## install what is missing, then run the whole suite
 
 bench: install ## run the benchmarks against their peers (needs `pip install -e .[bench]`)
 	$(PIP) install --quiet -e '.[bench]' || true
+	$(SLOW_IMPORTS_OUT)
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean: ## remove the local environments and caches (keeps data and state)

@@ -36,6 +36,7 @@ from traitlets.config import LoggingConfigurable
 
 from workbench.images.build import DEFAULT_IMAGE
 from workbench.spawners.profiles import ADMIN_GROUP, SEGMENTS, ProfilesMixin, user_groups
+from workbench.spawners.ready import until_listening
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -144,7 +145,17 @@ class LoopbackLabMixin(LoggingConfigurable):
     async def start(self) -> tuple[str, int]:
         self.port = free_loopback_port()
         self.volumes = self.user_volumes()  # type: ignore[attr-defined]
-        return await super().start()  # type: ignore[misc, no-any-return]
+        started = await super().start()  # type: ignore[misc]
+        await until_listening(
+            "127.0.0.1",
+            self.port,
+            running=self._lab_running,
+            timeout=self.http_timeout,  # type: ignore[attr-defined]
+        )
+        return started  # type: ignore[no-any-return]
+
+    async def _lab_running(self) -> bool:
+        return await self.poll() is None  # type: ignore[attr-defined, no-any-return]
 
     async def get_ip_and_port(self) -> tuple[str, int]:
         return "127.0.0.1", self.port

@@ -25,6 +25,7 @@ from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Unicode, default
 
 from workbench.settings import PROJECT_ROOT, Settings
+from workbench.spawners.ready import until_listening
 
 EXAMPLES_DIR = PROJECT_ROOT / "notebooks" / "examples"
 """Notebooks copied into every new user's directory as ``examples/``."""
@@ -121,7 +122,12 @@ class WorkbenchLocalSpawner(LocalProcessSpawner):
             raise ValueError(f"user name {self.user.name!r} does not map to a directory in {users}")
         seed_home(self.home_dir)
         self.notebook_dir = str(self.home_dir)
-        return await super().start()
+        ip, port = await super().start()
+        await until_listening(ip, port, running=self._process_running, timeout=self.http_timeout)
+        return ip, port
+
+    async def _process_running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     async def _signal(self, sig: int) -> bool:
         """Signal the server's whole process group (it leads one: ``start_new_session``)."""
