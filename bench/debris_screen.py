@@ -1,6 +1,7 @@
 """All-vs-all conjunction screening: ``s2p.debris.screen`` (and ``astroz.screen`` when importable).
 
     .venv/bin/python bench/debris_screen.py [--objects 25000] [--days 7] [--threshold 5] [--seed 2026]
+        [--alt-jitter 100] [--step S] [--peer-days 0.25] [--shipped] [--dask [1,2]] [--no-peer] [--save PATH]
 
 Catalogue: every object of the shipped CelesTrak files (``data/space_debris/tle/*.tle``, ~11,000
 real element sets: Starlink, GEO, stations, weather), scaled up to ``--objects`` by copies of real
@@ -17,6 +18,32 @@ wall time (the first, compiling call of the numba kernels is made beforehand on 
 reported separately) and the number of encounters. When ``astroz`` is importable, it screens the
 first ``--peer-days`` (default 0.25) of the same window with the same TLE text, and ours is timed
 again on that window: the printed ratio compares identical work in the same process run.
+
+Options beyond the catalogue and window above:
+
+``--shipped``
+    Screen the shipped catalogue as it is — every unique element set of ``data/space_debris/tle``
+    (~11,000 objects, no seeded copies) — against itself; ``--objects`` is then ignored. With the
+    default ``--days 7``: the whole shipped catalogue for a week.
+``--dask [N,N,...]``
+    After the in-process run, run the same screening (same catalogue, window and threshold) with
+    ``screen(..., client=...)`` on a ``dask.distributed`` ``LocalCluster`` of N separate worker
+    processes, one thread each and ``NUMBA_NUM_THREADS=1`` in each worker (default ``1,2``), and
+    print each wall time beside the in-process one, the speed-up over the 1-worker cluster and per
+    worker (speed-up / N), and whether the cluster's rows equal the in-process rows (same pairs and
+    TCAs; miss distances compared to 1 mm). Cluster start and the workers' numba cache load are
+    done before the clock starts and reported apart.
+``--no-peer``
+    Skip the ``astroz`` comparison even when it is importable.
+``--save PATH``
+    Write the in-process encounters to PATH (a pandas pickle), e.g. to compare two versions of the code.
+
+Examples::
+
+    .venv/bin/python bench/debris_screen.py                          # 25,000 objects x 7 days (default)
+    .venv/bin/python bench/debris_screen.py --dask                   # + dask, 1 and 2 worker processes
+    .venv/bin/python bench/debris_screen.py --shipped --dask 1,2     # shipped catalogue x 7 days, + dask
+    .venv/bin/python bench/debris_screen.py --days 1 --no-peer --save /tmp/ours.pkl
 """
 
 from __future__ import annotations
@@ -27,6 +54,7 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,20 +68,30 @@ def _checksum(line: str) -> int:
     return sum(int(c) if c.isdigit() else (1 if c == "-" else 0) for c in line[:68]) % 10
 
 
-def scaled_catalogue(n_objects: int, seed: int = 2026, alt_jitter_km: float = ALT_JITTER_KM) -> str:
-    """TLE text of the shipped catalogue scaled to ``n_objects`` (see the module docstring)."""
+def shipped_elements() -> tuple[list[str], list[str]]:
+    """Lines 1 and 2 of the shipped CelesTrak files, one element set per catalogue number (the
+    files overlap a little: the first occurrence is kept, files in name order)."""
     from s2p.debris import read_tle
 
     real = [read_tle(p) for p in sorted(TLE_DIR.glob("*.tle"))]
     line1 = [a for t in real for a in t.line1]
     line2 = [b for t in real for b in t.line2]
-    # one element set per catalogue number (the files overlap a little)
     seen: dict[str, int] = {}
     for k, a in enumerate(line1):
         seen.setdefault(a[2:7], k)
     keep = sorted(seen.values())
-    line1 = [line1[k] for k in keep]
-    line2 = [line2[k] for k in keep]
+    return [line1[k] for k in keep], [line2[k] for k in keep]
+
+
+def shipped_catalogue() -> str:
+    """TLE text of every unique shipped element set, unchanged (``--shipped``)."""
+    line1, line2 = shipped_elements()
+    return "".join(f"{a}\n{b}\n" for a, b in zip(line1, line2, strict=True))
+
+
+def scaled_catalogue(n_objects: int, seed: int = 2026, alt_jitter_km: float = ALT_JITTER_KM) -> str:
+    """TLE text of the shipped catalogue scaled to ``n_objects`` (see the module docstring)."""
+    line1, line2 = shipped_elements()
     out = [f"{a}\n{b}" for a, b in zip(line1[:n_objects], line2[:n_objects], strict=True)]
     rng = np.random.default_rng(seed)
     next_id = 70000
@@ -83,13 +121,26 @@ def main() -> None:
     ap.add_argument("--alt-jitter", type=float, default=ALT_JITTER_KM, help="copies' ±Δa [km]")
     ap.add_argument("--step", type=float, default=None, help="SGP4 node step [s] (default: screen's)")
     ap.add_argument("--peer-days", type=float, default=0.25, help="window given to astroz (and to us again)")
+    ap.add_argument("--shipped", action="store_true", help="the shipped catalogue as it is (no copies)")
+    ap.add_argument(
+        "--dask",
+        nargs="?",
+        const="1,2",
+        default=None,
+        metavar="N,N",
+        help="also run on a dask LocalCluster of N worker processes (1 thread each); default 1,2",
+    )
+    ap.add_argument("--no-peer", action="store_true", help="skip astroz even when importable")
+    ap.add_argument(
+        "--save", default=None, metavar="PATH", help="write our encounters to PATH (pandas pickle)"
+    )
     args = ap.parse_args()
 
     import numba
 
     from s2p.debris import read_tle, screen
 
-    text = scaled_catalogue(args.objects, args.seed, args.alt_jitter)
+    text = shipped_catalogue() if args.shipped else scaled_catalogue(args.objects, args.seed, args.alt_jitter)
     tles = read_tle(text)
     start = np.datetime64(str(tles.epoch.max())[:10], "ns")
     stop = start + np.timedelta64(int(args.days * 86400), "s")
@@ -108,7 +159,14 @@ def main() -> None:
         f"s2p.debris.screen : {ours_s:8.1f} s   {len(ours)} encounters   (CPU {ours_cpu:.1f} s over all "
         f"threads; load average now {os.getloadavg()[0]:.1f})"
     )
+    if args.save:
+        ours.to_pickle(args.save)
+    if args.dask:
+        workers = [int(w) for w in args.dask.split(",") if w.strip()]
+        run_dask(tles, start, stop, args.threshold, args.step, workers, ours, ours_s)
 
+    if args.no_peer:
+        return
     if importlib.util.find_spec("astroz") is None:
         print("astroz.screen     : not installed (pip install astroz) — no peer figure in this run")
         return
@@ -139,6 +197,80 @@ def main() -> None:
         f"({zero} of them at distance 0: co-located identical element sets, not minima)"
     )
     print(f"  ratio astroz / s2p  : {peer_s / ours_p_s:.2f}x")
+
+
+def same_rows(a: Any, b: Any, miss_tol_km: float = 1e-6) -> str:
+    """'' when the two encounter tables agree (same pairs and TCAs, miss within the tolerance),
+    else a short description of the difference."""
+    if len(a) != len(b):
+        return f"{len(a)} rows vs {len(b)}"
+    if len(a) == 0:
+        return ""
+    bad = (
+        (a["norad_a"].to_numpy() != b["norad_a"].to_numpy())
+        | (a["norad_b"].to_numpy() != b["norad_b"].to_numpy())
+        | (a["tca"].to_numpy() != b["tca"].to_numpy())
+        | (np.abs(a["miss_km"].to_numpy() - b["miss_km"].to_numpy()) > miss_tol_km)
+    )
+    return f"{int(bad.sum())} of {len(a)} rows differ" if bad.any() else ""
+
+
+def run_dask(
+    tles: Any,
+    start: Any,
+    stop: Any,
+    threshold: float,
+    step: float | None,
+    workers: list[int],
+    ours: Any,
+    ours_s: float,
+) -> None:
+    """The same screening on LocalClusters of ``workers`` processes (1 thread, 1 numba thread each)."""
+    from distributed import Client, LocalCluster
+
+    from s2p.debris import screen
+
+    print(
+        f"dask.distributed LocalCluster, worker processes with 1 thread each (in-process run: {ours_s:.1f} s):"
+    )
+    walls: dict[int, float] = {}
+    for n in workers:
+        t0 = time.perf_counter()
+        with (
+            LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env={"NUMBA_NUM_THREADS": "1"},
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            # load the numba kernels (compiled into the cache by the in-process run) on every worker
+            client.run(_warm_worker, tles[:50], start, threshold, step)
+            ready = time.perf_counter() - t0
+            t0, load0 = time.perf_counter(), os.getloadavg()[0]
+            got = screen(tles, start, stop, threshold_km=threshold, step=step, client=client, progress=False)
+            walls[n] = time.perf_counter() - t0
+        diff = same_rows(got, ours, 1e-6)
+        base = walls.get(1)
+        speed = (
+            f"speed-up {base / walls[n]:.2f}x over 1 worker, {base / walls[n] / n:.2f} per worker"
+            if base
+            else ""
+        )
+        print(
+            f"  {n} worker(s): {walls[n]:8.1f} s   {len(got)} encounters   {speed}   "
+            f"(cluster start + kernel load {ready:.1f} s; load average {load0:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after)"
+        )
+        print(f"    equals the in-process result: {'yes' if not diff else 'NO: ' + diff}")
+
+
+def _warm_worker(tles: Any, start: Any, threshold: float, step: float | None) -> int:
+    from s2p.debris import screen
+
+    return len(screen(tles, start, start + np.timedelta64(1, "h"), threshold_km=threshold, step=step))
 
 
 if __name__ == "__main__":
