@@ -241,6 +241,7 @@ def run_dask(
                 n_workers=n,
                 threads_per_worker=1,
                 processes=True,
+                host="127.0.0.1",  # loopback only
                 dashboard_address=None,
                 env={"NUMBA_NUM_THREADS": "1"},
             ) as cluster,
@@ -249,9 +250,11 @@ def run_dask(
             # load the numba kernels (compiled into the cache by the in-process run) on every worker
             client.run(_warm_worker, tles[:50], start, threshold, step)
             ready = time.perf_counter() - t0
+            cpu0 = client.run(time.process_time)
             t0, load0 = time.perf_counter(), os.getloadavg()[0]
             got = screen(tles, start, stop, threshold_km=threshold, step=step, client=client, progress=False)
             walls[n] = time.perf_counter() - t0
+            cpu = sum(c - cpu0[w] for w, c in client.run(time.process_time).items())
         diff = same_rows(got, ours, 1e-6)
         base = walls.get(1)
         speed = (
@@ -260,8 +263,8 @@ def run_dask(
             else ""
         )
         print(
-            f"  {n} worker(s): {walls[n]:8.1f} s   {len(got)} encounters   {speed}   "
-            f"(cluster start + kernel load {ready:.1f} s; load average {load0:.1f} before, "
+            f"  {n} worker(s): {walls[n]:8.1f} s   {len(got)} encounters   {speed}   (workers' CPU {cpu:.1f} s; "
+            f"cluster start + kernel load {ready:.1f} s; load average {load0:.1f} before, "
             f"{os.getloadavg()[0]:.1f} after)"
         )
         print(f"    equals the in-process result: {'yes' if not diff else 'NO: ' + diff}")
