@@ -217,9 +217,14 @@ def _threads() -> int:
     return int(numba.get_num_threads())
 
 
+def _chunk_len(n_objects: int) -> int:
+    """Node intervals per chunk (the chunk budget)."""
+    return max(8, _CHUNK_SAMPLE_BUDGET // max(n_objects, 1) - 1)
+
+
 def _chunks(k0: int, k1: int, n_objects: int) -> Iterator[tuple[int, int]]:
     """Interval ranges [a, b) of at most the chunk budget (each needs samples a..b)."""
-    per = max(8, _CHUNK_SAMPLE_BUDGET // max(n_objects, 1) - 1)
+    per = _chunk_len(n_objects)
     a = k0
     while a < k1:
         b = min(k1, a + per)
@@ -322,7 +327,9 @@ def screen(
         No encounter is missed at any step (the sieve's bounds account for it); the accuracy of
         TCA and miss distance (quintic interpolation, error ∝ step⁶) and the run time depend on it.
     client : distributed.Client, optional
-        Partition the window over the Dask cluster; the rows are identical to a local run.
+        Partition the window over the Dask cluster (whole chunks of the local run when there are
+        at least two per worker); the rows are identical to a local run (see :func:`_screen_dask`
+        for the one exception on short windows).
     progress : bool, optional
         Show a tqdm progress bar (notebook or terminal); default: on for runs of more than
         ~20 million object-samples.
@@ -393,6 +400,18 @@ def _bar(total: int, show: bool) -> Any:
     return tqdm(total=total, unit="step", desc="screening")
 
 
+def _dask_bounds(n_intervals: int, n_objects: int, workers: int) -> list[int]:
+    """Interval bounds of the parts of :func:`_screen_dask`."""
+    per = _chunk_len(n_objects)
+    n_chunks = -(-n_intervals // per)
+    if n_chunks >= 2 * workers:
+        # whole chunks: up to 8 parts per worker (dynamic balance), runs of chunks beyond that
+        n_parts = min(n_chunks, 8 * workers)
+        return [min(n_intervals, ((n_chunks * p) // n_parts) * per) for p in range(n_parts + 1)]
+    n_parts = min(n_intervals, 4 * workers)
+    return [(n_intervals * p) // n_parts for p in range(n_parts + 1)]
+
+
 def _screen_dask(
     client: Any,
     tles: TLESet,
@@ -405,13 +424,19 @@ def _screen_dask(
     D: float,
     progress: bool | None,
 ) -> pd.DataFrame:
-    """Split the interval range into contiguous parts (aligned on the global sample grid, so the
-    union of the parts' rows is exactly the local result) and run them on the cluster."""
+    """Split the interval range into contiguous parts on the global node grid and run them on the
+    cluster.
+
+    With at least two of the local run's chunks per worker, the parts are those chunks (or runs of
+    whole chunks), so each part screens exactly what the local run screens: the same rows, also for
+    an object left out of a chunk (see :func:`_screen_chunk`). A shorter window (fewer chunks than
+    that) is cut into ``4 × workers`` equal parts: the rows are still those of the local run except
+    that an object left out of a chunk is left out over that part's chunk instead.
+    """
     from distributed import as_completed
 
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    n_parts = min(n_intervals, 4 * workers)
-    bounds = [(n_intervals * p) // n_parts for p in range(n_parts + 1)]
+    bounds = _dask_bounds(n_intervals, len(tles), workers)
     [tles_f] = client.scatter([tles], broadcast=True)
     futures = [
         client.submit(_screen_range, tles_f, primary, t0, t1, H, m, a, b, D, None, pure=False)

@@ -205,6 +205,31 @@ def test_dask_cluster_returns_the_same_rows(processes: bool) -> None:
     pd.testing.assert_frame_equal(remote, local)
 
 
+@pytest.mark.slow
+def test_dask_parts_are_the_local_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many chunks per worker: the cluster screens whole local chunks (same rows by construction)."""
+    import distributed
+
+    from s2p.debris import screening
+
+    tles = _small()
+    # a budget of ~12 intervals per chunk: 6 h (90 intervals) make 8 chunks for 2 workers
+    monkeypatch.setattr(screening, "_CHUNK_SAMPLE_BUDGET", 13 * len(tles))
+    assert screening._chunk_len(len(tles)) == 12
+    stop = START + np.timedelta64(6, "h")
+    local = screen(tles, START, stop, threshold_km=THRESHOLD_KM)
+    bounds = screening._dask_bounds(90, len(tles), 2)
+    assert bounds == [0, 12, 24, 36, 48, 60, 72, 84, 90]  # the local run's chunks
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as c,
+        distributed.Client(c) as client,
+    ):
+        remote = screen(tles, START, stop, threshold_km=THRESHOLD_KM, client=client)
+    pd.testing.assert_frame_equal(remote, local)
+
+
 def test_arguments_are_checked() -> None:
     tles = _small()
     with pytest.raises(ValueError, match="after start"):
