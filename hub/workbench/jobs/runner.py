@@ -28,7 +28,7 @@ from typing import Any
 from workbench.jobs.executors import Execution, Executor, ExecutorError, Failure, RunSpec, execute
 from workbench.jobs.model import Job, JobError, utcnow
 from workbench.jobs.provenance import provenance_columns
-from workbench.jobs.reports import notebook_progress, read_json, write_report
+from workbench.jobs.reports import notebook_progress, prepare_reports, read_json, write_report
 from workbench.jobs.retries import retry_attempt
 from workbench.jobs.scraps import read_scraps
 from workbench.jobs.store import Run, Store
@@ -87,6 +87,7 @@ class Runner:
         self.kernel = kernel
         self.queue: asyncio.Queue[int] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._reports_ready: asyncio.Task[None] | None = None
         self._cancel: dict[int, asyncio.Event] = {}
         self._executions: dict[int, Execution] = {}
         self._stopping = False
@@ -119,6 +120,8 @@ class Runner:
             except Exception:  # a pool that cannot start leaves runs starting cold, not the service down
                 log.exception("warming up the %s executor", name)
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
+        # nbconvert's import and the report's exporter now, in a thread, rather than in the first run's wait
+        self._reports_ready = asyncio.create_task(asyncio.to_thread(prepare_reports))
 
     async def stop(self) -> None:
         """Stop: running runs are killed and recorded as failed (a restart re-runs nothing)."""
