@@ -328,7 +328,7 @@ def screen(
         TCA and miss distance (quintic interpolation, error ∝ step⁶) and the run time depend on it.
     client : distributed.Client, optional
         Partition the window over the Dask cluster (whole chunks of the local run when there are
-        at least two per worker); the rows are identical to a local run (see :func:`_screen_dask`
+        at least four per worker); the rows are identical to a local run (see :func:`_screen_dask`
         for the one exception on short windows).
     progress : bool, optional
         Show a tqdm progress bar (notebook or terminal); default: on for runs of more than
@@ -404,7 +404,7 @@ def _dask_bounds(n_intervals: int, n_objects: int, workers: int) -> list[int]:
     """Interval bounds of the parts of :func:`_screen_dask`."""
     per = _chunk_len(n_objects)
     n_chunks = -(-n_intervals // per)
-    if n_chunks >= 2 * workers:
+    if n_chunks >= 4 * workers:  # fewer: whole chunks would leave a worker idle too long
         # whole chunks: up to 8 parts per worker (dynamic balance), runs of chunks beyond that
         n_parts = min(n_chunks, 8 * workers)
         return [min(n_intervals, ((n_chunks * p) // n_parts) * per) for p in range(n_parts + 1)]
@@ -427,11 +427,12 @@ def _screen_dask(
     """Split the interval range into contiguous parts on the global node grid and run them on the
     cluster.
 
-    With at least two of the local run's chunks per worker, the parts are those chunks (or runs of
+    With at least four of the local run's chunks per worker, the parts are those chunks (or runs of
     whole chunks), so each part screens exactly what the local run screens: the same rows, also for
     an object left out of a chunk (see :func:`_screen_chunk`). A shorter window (fewer chunks than
-    that) is cut into ``4 × workers`` equal parts: the rows are still those of the local run except
-    that an object left out of a chunk is left out over that part's chunk instead.
+    that) is cut into ``4 × workers`` equal parts: the rows are still those of the local run, with
+    TCAs computed from another origin (a few ns apart), except that an object left out of a chunk
+    is left out over that part's chunk instead.
     """
     from distributed import as_completed
 

@@ -207,7 +207,7 @@ def test_dask_cluster_returns_the_same_rows(processes: bool) -> None:
 
 @pytest.mark.slow
 def test_dask_parts_are_the_local_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Many chunks per worker: the cluster screens whole local chunks (same rows by construction)."""
+    """Four or more chunks per worker: the cluster screens whole local chunks (same rows by construction)."""
     import distributed
 
     from s2p.debris import screening
