@@ -14,6 +14,7 @@ anomaly" is then Barker's ``M = n (t - tp)``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -286,7 +287,7 @@ HALLEY_CHECK = 1e-6
 # The SIMD stages: numpy's error model (a float division by zero is inf, not a raised exception, so no
 # branch per division: without it LLVM vectorises none of the loops) and FMA contraction only (no
 # reassociation, which would undo the two-part pi/2 reduction; no approximate reciprocals).
-_SIMD = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
+_SIMD: dict[str, Any] = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
 @njit(cache=True, inline="always")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -43,7 +44,7 @@ MOID_GRID = 32
 MOID_MAX_SEEDS = 24
 _NSEED = 8 * MOID_GRID  # capacity of the seed list
 # numpy's error model (no branch per division) and FMA contraction (no reassociation)
-_FAST = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
+_FAST: dict[str, Any] = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
 @njit(**_FAST, inline="always")
