@@ -14,7 +14,7 @@ from workbench.apps import pages
 from workbench.apps.handover import Launch, launch_from_json, launch_to_json
 from workbench.apps.hub import launch_for
 from workbench.apps.launch_container import ContainerVoila
-from workbench.apps.launch_local import UID_SPAN, tool_uid
+from workbench.apps.launch_local import UID_SPAN, private_numba_cache, tool_uid
 from workbench.apps.policy import decide
 from workbench.apps.sandbox import plan
 from workbench.apps.spec import AppSpec
@@ -217,3 +217,21 @@ def test_tool_container_holds_only_the_tool_and_the_data(tmp_path: Path) -> None
     assert ("HOME" in kwargs["environment"]) is (container_user() != JOVYAN)  # the image's user has one
     assert not [k for k in kwargs["environment"] if "JUPYTERHUB" in k or "TOKEN" in k or "SECRET" in k]
     assert f"--port={voila.port}" in kwargs["command"] and "--base_url=/services/tool/" in kwargs["command"]
+
+
+def test_a_sandboxed_tool_gets_its_own_copy_of_the_warmed_numba_cache(tmp_path: Path) -> None:
+    source = tmp_path / "numba-cache" / "neo_abc"
+    source.mkdir(parents=True)
+    (source / "moid.nbi").write_bytes(b"index")
+    (source / "moid.nbc").write_bytes(b"code")
+    home = tmp_path / "home"
+    home.mkdir()
+    uid = os.geteuid()  # as root the copy is handed to the tool's uid; here: whoever runs the test
+    copy = private_numba_cache(home, uid, tmp_path / "numba-cache")
+    assert copy == home / ".numba-cache"
+    assert (copy / "neo_abc" / "moid.nbc").read_bytes() == b"code"
+    assert all(p.stat().st_uid == uid for p in [copy, *copy.rglob("*")])
+    # a tool's write lands in its copy, never in the environment's cache other tools and labs load
+    (copy / "neo_abc" / "moid.nbc").write_bytes(b"tampered")
+    assert (source / "moid.nbc").read_bytes() == b"code"
+    assert private_numba_cache(home / "other", uid, tmp_path / "absent") is None
