@@ -320,6 +320,9 @@ class WorkbenchAuthenticator(GenericOAuthenticator):
             reason = unreachable_reason(exc)
             if reason is None:
                 raise
+            self._idp_seen_at = float(
+                "-inf"
+            )  # the next login probes the IdP instead of trusting an old answer
             self.log.warning("The IdP %s does not answer while %s: %s", self.issuer, label, reason)
             raise IdPUnavailable(self.issuer, reason) from None
 
@@ -330,7 +333,8 @@ class WorkbenchAuthenticator(GenericOAuthenticator):
 
         A slow IdP (no answer within :data:`IDP_PROBE_TIMEOUT_S`, as under a burst of logins) is not
         down: the browser is sent there anyway. An answer is trusted for :data:`IDP_PROBE_CACHE_S`, so
-        a burst of logins costs the IdP one probe, not one each.
+        a burst of logins costs the IdP one probe, not one each; any request of the hub that finds the IdP
+        unreachable (a token refresh, say) ends that trust at once.
         """
         if not self.issuer or time.monotonic() - self._idp_seen_at < IDP_PROBE_CACHE_S:
             return
