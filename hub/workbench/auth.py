@@ -320,9 +320,8 @@ class WorkbenchAuthenticator(GenericOAuthenticator):
             reason = unreachable_reason(exc)
             if reason is None:
                 raise
-            self._idp_seen_at = float(
-                "-inf"
-            )  # the next login probes the IdP instead of trusting an old answer
+            # the next login probes the IdP instead of trusting an old answer
+            self._idp_seen_at = float("-inf")
             self.log.warning("The IdP %s does not answer while %s: %s", self.issuer, label, reason)
             raise IdPUnavailable(self.issuer, reason) from None
 
