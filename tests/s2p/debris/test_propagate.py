@@ -69,3 +69,23 @@ def test_empty_set():
     tles = read_tle(STATIONS)[:0]
     r, v, err = sgp4(tles, ["2026-05-31", "2026-06-01"])
     assert r.shape == (0, 2, 3) and err.shape == (0, 2)
+
+
+def test_sgp4_fills_given_arrays_and_checks_them():
+    tles = read_tle(STATIONS)[:4]
+    times = tles.epoch.max() + np.arange(0, 600, 60).astype("timedelta64[m]")
+    want = sgp4(tles, times)
+    # stale contents (an earlier batch, an error code) must not survive
+    out = (np.full((4, 10, 3), 7.0), np.full((4, 10, 3), 7.0), np.full((4, 10), 3, dtype=np.int8))
+    got = sgp4(tles, times, out=out)
+    for g, w, o in zip(got, want, out, strict=True):
+        assert np.shares_memory(g, o)
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(ValueError, match=r"out v must be a float64 array of shape \(4, 10, 3\)"):
+        sgp4(tles, times, out=(out[0], np.empty((4, 9, 3)), out[2]))
+    with pytest.raises(ValueError, match="out err must be a int8 array"):
+        sgp4(tles, times, out=(out[0], out[1], np.zeros((4, 10))))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        sgp4(tles, times, out=(np.empty((4, 3, 10)).transpose(0, 2, 1), out[1], out[2]))
+    with pytest.raises(TypeError, match="tuple"):
+        sgp4(tles, times, out=out[0])
