@@ -10,7 +10,8 @@ interpolated states (cheap: 36 multiply-adds per object), so that SGP4 — the e
 at the coarse step only.
 
 - :func:`prepare` — sample-major states, two-body + J2 accelerations (WGS72, as SGP4), validity;
-- :func:`object_bounds` — per object: speed bound and radial shell valid at all times (proofs inside);
+- :func:`object_bounds` — per object: speed bound, radial shell valid at all times (proofs inside),
+  interpolation error and deviation from the gravity model;
 - :func:`_check_pair` — the exact (float64) pair tests of the sieve (:mod:`s2p.debris._screen_sieve`);
 - :func:`refine` — local minima of the distance on a candidate interval from the relative quintic.
 """
@@ -28,8 +29,15 @@ ACC_MAX_KMS2 = 1.01 * 398600.4418 / 6378.137**2
 R_EARTH_KM = 6378.137
 # WGS72, the constants SGP4 and the TLEs use, for the interpolation's acceleration model.
 _MU = 398600.8
+MU_KM3_S2 = _MU
 _RE = 6378.135
 _J2 = 0.001082616
+
+# Bound of the operator norm of the gradient of :func:`_gravity` at radius ρ, in units of μ/ρ³: 2 for
+# the point mass (eigenvalues 2, −1, −1), plus the J2 term's, ≤ 30·J2·(R⊕/ρ)² ≈ 0.033 above the
+# Earth's surface; 2.1 covers both. Two points at most L apart on a chord that stays at radius ≥ ρ
+# thus differ in modelled acceleration by at most GRAD_MAX_MU·μ/ρ³·L (the tidal acceleration).
+GRAD_MAX_MU = 2.1
 
 # Quintic Hermite basis on x ∈ [0, 1]: rows p0, H·v0, H²·a0, p1, H·v1, H²·a1; columns x⁰..x⁵.
 HERMITE5 = np.array(
@@ -44,21 +52,31 @@ HERMITE5 = np.array(
 )
 
 
+@njit(cache=True, inline="always")
+def _gravity(x, y, z):  # pragma: no cover - compiled
+    """Two-body + J2 acceleration [km/s²] at (x, y, z) [km] (WGS72, TEME z ≈ the Earth's axis): the
+    model that :func:`prepare` puts at the nodes and that :func:`object_bounds` compares the
+    interpolants with (see ``GRAD_MAX_MU``)."""
+    r2 = x * x + y * y + z * z
+    k = -_MU / (r2 * math.sqrt(r2))
+    f = 1.5 * _J2 * _RE * _RE / r2
+    zz = 5.0 * z * z / r2
+    return k * x * (1.0 + f * (1.0 - zz)), k * y * (1.0 + f * (1.0 - zz)), k * z * (1.0 + f * (3.0 - zz))
+
+
 @njit(cache=True, parallel=True)
-def prepare(r_in, v_in, err):  # pragma: no cover - compiled
-    """SGP4 output ``(N, T, 3)`` → sample-major states ``(T, N, 3)``, accelerations, validity, and
-    each object's bounding box of valid positions — one parallel pass (a numpy transpose, the
-    finiteness reductions and a boolean-indexed box were ~10 % of a run, all on one core).
+def prepare(r_in, v_in, err, r, v, a, valid):  # pragma: no cover - compiled
+    """SGP4 output ``(N, T, 3)`` → sample-major states ``r``, ``v`` ``(T, N, 3)``, accelerations
+    ``a``, validity ``valid`` ``(T, N)`` (all four filled in place: the caller reuses them from chunk
+    to chunk), and returns each object's bounding box of valid positions — one parallel pass (a numpy
+    transpose, the finiteness reductions and a boolean-indexed box were ~10 % of a run, all on one
+    core).
 
     Acceleration: two-body + J2 (WGS72; TEME z ≈ the Earth's axis). It only shapes the
     interpolant: an error δa moves it by ≤ 0.018 δa H², so the neglected J3+, drag and lunisolar
     terms (≲ 1e-8 km/s² in LEO) cost ≲ 1 cm at H = 240 s.
     """
     N, T = err.shape
-    r = np.empty((T, N, 3))
-    v = np.empty((T, N, 3))
-    a = np.zeros((T, N, 3))
-    valid = np.zeros((T, N), dtype=np.bool_)
     lo = np.full((N, 3), np.inf)
     hi = np.full((N, 3), -np.inf)
     for i in prange(N):
@@ -70,18 +88,13 @@ def prepare(r_in, v_in, err):  # pragma: no cover - compiled
                 ok = ok and math.isfinite(r_in[i, s, ax]) and math.isfinite(v_in[i, s, ax])
             valid[s, i] = ok
             if not ok:
+                a[s, i, 0] = a[s, i, 1] = a[s, i, 2] = 0.0
                 continue
             x, y, z = r_in[i, s, 0], r_in[i, s, 1], r_in[i, s, 2]
-            r2 = x * x + y * y + z * z
-            k = -_MU / (r2 * math.sqrt(r2))
-            f = 1.5 * _J2 * _RE * _RE / r2
-            zz = 5.0 * z * z / r2
-            a[s, i, 0] = k * x * (1.0 + f * (1.0 - zz))
-            a[s, i, 1] = k * y * (1.0 + f * (1.0 - zz))
-            a[s, i, 2] = k * z * (1.0 + f * (3.0 - zz))
+            a[s, i, 0], a[s, i, 1], a[s, i, 2] = _gravity(x, y, z)
             lo[i, 0], lo[i, 1], lo[i, 2] = min(lo[i, 0], x), min(lo[i, 1], y), min(lo[i, 2], z)
             hi[i, 0], hi[i, 1], hi[i, 2] = max(hi[i, 0], x), max(hi[i, 1], y), max(hi[i, 2], z)
-    return r, v, a, valid, lo, hi
+    return lo, hi
 
 
 @njit(cache=True, inline="always")
@@ -94,15 +107,36 @@ def _weights(x, w, dw):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
-def _interp(r, v, a, k, i, H, w, dw, out_p, out_v):  # pragma: no cover - compiled
-    """Interpolated position [km] and velocity [km/s] of object i in node interval k."""
+def _weights_d2(x, w2):  # pragma: no cover - compiled
+    """Second x-derivatives of the weights of :func:`_weights` at x."""
+    for b in range(6):
+        c = HERMITE5[b]
+        w2[b] = 2.0 * c[2] + x * (6.0 * c[3] + x * (12.0 * c[4] + x * 20.0 * c[5]))
+
+
+@njit(cache=True, inline="always")
+def _state_weights(x, H, wp, wv):  # pragma: no cover - compiled
+    """Weights of (p0, v0, a0, p1, v1, a1) giving the interpolant's position (``wp``) and velocity
+    (``wv``) at x: :func:`_weights` with the powers of H folded in, so that :func:`_interp` is 36
+    multiply-adds per object and no division."""
+    w = np.empty(6)
+    dw = np.empty(6)
+    _weights(x, w, dw)
+    scale = (1.0, H, H * H, 1.0, H, H * H)
+    for b in range(6):
+        wp[b] = w[b] * scale[b]
+        wv[b] = dw[b] * scale[b] / H
+
+
+@njit(cache=True, inline="always", fastmath={"contract"})
+def _interp(r, v, a, k, i, wp, wv, out_p, out_v):  # pragma: no cover - compiled
+    """Interpolated position [km] and velocity [km/s] of object i in node interval k, with the
+    weights of :func:`_state_weights`."""
     for ax in range(3):
-        d = (r[k, i, ax], H * v[k, i, ax], H * H * a[k, i, ax], r[k + 1, i, ax], H * v[k + 1, i, ax],
-             H * H * a[k + 1, i, ax])  # fmt: skip
-        out_p[ax] = w[0] * d[0] + w[1] * d[1] + w[2] * d[2] + w[3] * d[3] + w[4] * d[4] + w[5] * d[5]
-        out_v[ax] = (
-            dw[0] * d[0] + dw[1] * d[1] + dw[2] * d[2] + dw[3] * d[3] + dw[4] * d[4] + dw[5] * d[5]
-        ) / H
+        r0, v0, a0 = r[k, i, ax], v[k, i, ax], a[k, i, ax]
+        r1, v1, a1 = r[k + 1, i, ax], v[k + 1, i, ax], a[k + 1, i, ax]
+        out_p[ax] = wp[0] * r0 + wp[1] * v0 + wp[2] * a0 + wp[3] * r1 + wp[4] * v1 + wp[5] * a1
+        out_v[ax] = wv[0] * r0 + wv[1] * v0 + wv[2] * a0 + wv[3] * r1 + wv[4] * v1 + wv[5] * a1
 
 
 # objects per parallel block of object_bounds (its work arrays stay in L1/L2)
@@ -127,25 +161,45 @@ def object_bounds(r, v, a, valid, H, m):  # pragma: no cover - compiled
     two-interval prediction error scaled by 2⁻⁶ if larger; the caller multiplies it by a safety
     factor.
 
+    Model deviation ``nu_i`` [km/s²]: the largest ``|p̈ − g(p)|`` of the interpolant p against the
+    gravity model g (:func:`_gravity`) at ``x = ¼, ½, ¾`` of every interval. It is 0 at the nodes
+    (there p̈ is g by construction) and a smooth bump in between (SGP4's drag, J3+ and lunisolar
+    terms, and the interpolation error of p̈); the sieve doubles it as a safety factor.
+
     Layout: parallel over blocks of ``_OB_BLOCK`` objects, samples outer and the block's objects
     inner, so that each node's states are read contiguously (a loop over one object's samples reads
     one cache line per 600 kB stride: 3.6x slower on 25,000 objects); the sub-step weights are
-    tabulated once and only velocities are interpolated. Same arithmetic per object as a per-object
-    loop (squared speeds compared, one square root), so the bounds are bit-identical.
+    tabulated once, the powers of H folded in, and only velocities are interpolated (positions and
+    accelerations at the three points of ``nu``), each node's data read once per axis.
     """
     T, N = valid.shape
     vmax = np.zeros(N)
     rlo = np.full(N, np.inf)
     rhi = np.full(N, -np.inf)
     eps = np.zeros(N)
+    nu = np.zeros(N)
     h = H / m
-    # velocity weights of the m - 1 inner sub-steps, and the position weights of the midpoint
-    W = np.empty((max(m - 1, 1), 6))
+    # weights of the node data (p0, v0, a0, p1, v1, a1), the powers of H folded in: velocity at the
+    # m − 1 inner sub-steps (W), position (W0) and acceleration (W2) at x = 1/4, 1/2, 3/4 (model
+    # deviation); position weights of the midpoint of a double interval (wm, step 2H)
+    ms = max(m - 1, 1)
+    W = np.zeros((ms, 6))
+    W0 = np.empty((3, 6))
+    W2 = np.empty((3, 6))
     w = np.empty(6)
     dw = np.empty(6)
+    w2 = np.empty(6)
+    scale = (1.0, H, H * H, 1.0, H, H * H)
     for sub in range(1, m):
         _weights(sub / m, w, dw)
-        W[sub - 1, :] = dw
+        for c in range(6):
+            W[sub - 1, c] = dw[c] * scale[c] / H
+    for j in range(3):
+        _weights(0.25 * (j + 1), w, dw)
+        _weights_d2(0.25 * (j + 1), w2)
+        for c in range(6):
+            W0[j, c] = w[c] * scale[c]
+            W2[j, c] = w2[c] * scale[c] / (H * H)
     _weights(0.5, w, dw)
     wm = w.copy()
     nb = (N + _OB_BLOCK - 1) // _OB_BLOCK
@@ -158,6 +212,10 @@ def object_bounds(r, v, a, valid, H, m):  # pragma: no cover - compiled
         hi = np.full(n, -np.inf)
         rdot = np.zeros(n)
         e2max = np.zeros(n)
+        nu2 = np.zeros(n)
+        vq = np.empty(ms)
+        pp = np.empty((3, 3))
+        pa = np.empty((3, 3))
         for s in range(T):
             for i in range(i0, i1):
                 if not valid[s, i]:
@@ -170,19 +228,25 @@ def object_bounds(r, v, a, valid, H, m):  # pragma: no cover - compiled
                 hi[i - i0] = max(hi[i - i0], rho)
                 rdot[i - i0] = max(rdot[i - i0], abs(x * vx + y * vy + z * vz) / rho)
                 if s + 1 < T and valid[s + 1, i]:
-                    for sub in range(m - 1):
-                        qq = 0.0
-                        for ax in range(3):
-                            d0 = r[s, i, ax]
-                            d1 = H * v[s, i, ax]
-                            d2 = H * H * a[s, i, ax]
-                            d3 = r[s + 1, i, ax]
-                            d4 = H * v[s + 1, i, ax]
-                            d5 = H * H * a[s + 1, i, ax]
+                    vq[:] = 0.0
+                    for ax in range(3):
+                        d0, d1, d2 = r[s, i, ax], v[s, i, ax], a[s, i, ax]
+                        d3, d4, d5 = r[s + 1, i, ax], v[s + 1, i, ax], a[s + 1, i, ax]
+                        for sub in range(m - 1):
                             c = W[sub]
-                            q = (c[0] * d0 + c[1] * d1 + c[2] * d2 + c[3] * d3 + c[4] * d4 + c[5] * d5) / H
-                            qq += q * q
-                        v2[i - i0] = max(v2[i - i0], qq)
+                            q = c[0] * d0 + c[1] * d1 + c[2] * d2 + c[3] * d3 + c[4] * d4 + c[5] * d5
+                            vq[sub] += q * q
+                        for j in range(3):
+                            c = W0[j]
+                            pp[j, ax] = c[0] * d0 + c[1] * d1 + c[2] * d2 + c[3] * d3 + c[4] * d4 + c[5] * d5
+                            c = W2[j]
+                            pa[j, ax] = c[0] * d0 + c[1] * d1 + c[2] * d2 + c[3] * d3 + c[4] * d4 + c[5] * d5
+                    for sub in range(m - 1):
+                        v2[i - i0] = max(v2[i - i0], vq[sub])
+                    for j in range(3):
+                        gx, gy, gz = _gravity(pp[j, 0], pp[j, 1], pp[j, 2])
+                        e = (pa[j, 0] - gx) ** 2 + (pa[j, 1] - gy) ** 2 + (pa[j, 2] - gz) ** 2
+                        nu2[i - i0] = max(nu2[i - i0], e)
                 # Empirical check of that estimate on this object's own nodes: the interpolant over two
                 # intervals (step 2H) predicts the middle node; its miss, /2⁶ for step H, must not exceed
                 # the estimate (it guards eccentric orbits, where ω⁶ρ can underestimate r⁽⁶⁾ at perigee).
@@ -210,7 +274,8 @@ def object_bounds(r, v, a, valid, H, m):  # pragma: no cover - compiled
                 omega = vb / max(lo[k], R_EARTH_KM)
                 eps[i] = (omega * H) ** 6 * hi[k] / 46080.0
             eps[i] = max(eps[i], math.sqrt(e2max[k]) / 64.0)
-    return vmax, rlo, rhi, eps
+            nu[i] = math.sqrt(nu2[k])
+    return vmax, rlo, rhi, eps, nu
 
 
 @njit(cache=True, inline="always")

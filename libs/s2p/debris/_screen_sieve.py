@@ -15,7 +15,7 @@ import numpy as np
 from numba import float32, int32, njit, prange, uint64
 
 from s2p import _numba_cache
-from s2p.debris._screen_kernels import ACC_MAX_KMS2, _check_pair, _interp, _weights
+from s2p.debris._screen_kernels import _check_pair, _interp, _state_weights
 
 _numba_cache.drop_stale(__file__, "_screen_kernels.py")
 
@@ -264,8 +264,8 @@ def _scan_around(
 
 @njit(cache=True, parallel=True)
 def sieve(
-    r, v, a, valid, vmax, rlo, rhi, primary, all_vs_all, D, H, m, pad, cell, vcut, x0, xmax, nblocks, cap
-):  # pragma: no cover
+    r, v, a, valid, vmax, rlo, rhi, primary, all_vs_all, D, H, m, pad, curv, cell, vcut, x0, xmax, nblocks, cap
+):  # pragma: no cover  # fmt: skip
     """Candidate node intervals ``(i, j, k)`` of a chunk, from ``m`` sub-steps per interval.
 
     Why no encounter is missed. Let ``|d_ij(t)| ≤ D`` and ``s`` be the sub-step nearest to ``t``
@@ -280,9 +280,10 @@ def sieve(
     ``⌈L_i/cell⌉`` columns and z cells (``L_i = D' + (V_i + vcut) h/2``) and with every other fast
     object. The tests applied next only drop pairs that provably stay farther than ``D``: shells
     (:func:`object_bounds`), ``L_ij``, and the linear-motion bound — ``d(t_s + τ) = d(t_s) + ḋ(t_s) τ
-    + e`` with ``|e| ≤ ½·2a_max τ² ≤ a_max h²/4`` for ``|τ| ≤ h/2``, so the segment ``d̃ + ḋ̃ τ`` must
-    come within ``reach = D' + a_max h²/4 + pad`` of the origin; in the grid sweep it is first applied
-    in float32 with a radius that covers the rounding (:func:`float32_reach`). Survivors name every
+    + e`` with ``|e| ≤ curv`` for ``|τ| ≤ h/2``, so the segment ``d̃ + ḋ̃ τ`` must come within ``reach =
+    D' + curv + pad`` of the origin (``curv``: the caller's curvature bound, tidal or ``a_max h²/4``,
+    see :func:`s2p.debris.screening._curvature_km`); in the grid sweep it is first applied in float32
+    with a radius that covers the rounding (:func:`float32_reach`). Survivors name every
     node interval overlapping ``[t_s − h/2, t_s + h/2]``. Primaries mode (``all_vs_all`` false): every
     object is in the grid (``vcut`` ≥ all speeds) and each primary scans its 3×3 columns.
 
@@ -304,7 +305,7 @@ def sieve(
     h = H / m
     half = 0.5 * h
     Dp = D + pad
-    reach = Dp + ACC_MAX_KMS2 * h * h / 4.0 + pad
+    reach = Dp + curv + pad
     inv_cell = 1.0 / cell
     gx = _gmap(xmax, inv_cell, x0)
     offx = int(math.ceil(gx)) + 1
@@ -331,6 +332,8 @@ def sieve(
         s1 = (n_sub * (b + 1)) // nblocks
         P = np.empty((N, 3))
         U = np.empty((N, 3))
+        # float32 states by object (padded to 8): the sorted gather below reads one cache line each
+        F = np.empty((N, 8), dtype=np.float32)
         ocol = np.empty(N, dtype=np.int32)
         oiz = np.empty(N, dtype=np.int32)
         order = np.empty(N, dtype=np.int32)
@@ -357,7 +360,7 @@ def sieve(
             q = s - k * m
             if k == T - 1:  # the chunk's last node
                 k, q = T - 2, m
-            _weights(q / m, w, dw)
+            _state_weights(q / m, H, w, dw)
             # node intervals touched by [t_s − h/2, t_s + h/2]
             k_lo = max(k - 1 if q == 0 else k, 0)
             k_hi = min(k + 1 if q == m else k, T - 2)
@@ -376,7 +379,7 @@ def sieve(
                 else:
                     if not ok[k, i]:
                         continue
-                    _interp(r, v, a, k, i, H, w, dw, P[i], U[i])
+                    _interp(r, v, a, k, i, w, dw, P[i], U[i])
                 if fast[i] or (not all_vs_all and primary[i]):
                     others[nother] = i
                     nother += 1
@@ -387,6 +390,12 @@ def sieve(
                 iz = _index(ZSUB * _gmap(P[i, 2], inv_cell, x0), offz, nz)
                 ocol[i] = ix * nx + iy
                 oiz[i] = iz
+                F[i, 0] = P[i, 0]
+                F[i, 1] = P[i, 1]
+                F[i, 2] = P[i, 2]
+                F[i, 3] = U[i, 0]
+                F[i, 4] = U[i, 1]
+                F[i, 5] = U[i, 2]
                 zstart[iz + 1] += 1
                 cstart[ix * nx + iy + 1] += 1
                 order[nlive] = i
@@ -412,12 +421,12 @@ def sieve(
             for p in range(nlive):
                 i = order[p]
                 ids[p] = i
-                X[p] = P[i, 0]
-                Y[p] = P[i, 1]
-                Z[p] = P[i, 2]
-                VX[p] = U[i, 0]
-                VY[p] = U[i, 1]
-                VZ[p] = U[i, 2]
+                X[p] = F[i, 0]
+                Y[p] = F[i, 1]
+                Z[p] = F[i, 2]
+                VX[p] = F[i, 3]
+                VY[p] = F[i, 4]
+                VZ[p] = F[i, 5]
                 IZ[p] = oiz[i]
                 COL[p] = ocol[i]
             if all_vs_all:

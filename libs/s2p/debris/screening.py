@@ -10,12 +10,13 @@ its proof of "no missed event"):
 2. *sampling* — :func:`s2p.debris.sgp4` at the node ``step`` (default 240 s), chunk by chunk
    (bounded memory); between nodes each trajectory is its quintic Hermite interpolant (position,
    velocity, and a two-body + J2 acceleration at both ends), within ~5 cm of SGP4 in LEO;
-3. *spatial-grid sieve* — every sub-step ``h ≤ 30 s`` (interpolated states), a dense grid of cells
+3. *spatial-grid sieve* — every sub-step ``h ≤ 48 s`` (interpolated states), a dense grid of cells
    no smaller than ``L = D' + 2 V_cut · h/2`` (``V_cut`` bounds the speed of all but the fastest
    0.1 % of the objects, which are compared over their own wider neighbourhood; ``D'`` is the
    threshold plus the interpolation allowance) finds every pair closer than ``D' + (V_i + V_j)·h/2``
    — the only pairs that can be within ``D`` at a time whose nearest sub-step is this one, since
-   ``|ḋ| ≤ V_i + V_j``; a linear-motion bound (remainder ``≤ a_max τ²``), first in float32 SIMD with a
+   ``|ḋ| ≤ V_i + V_j``; a linear-motion bound (remainder ``≤ ½ τ² |d̈|``, with ``|d̈|`` the tidal
+   acceleration of objects this close plus their deviation from the gravity model), first in float32 SIMD with a
    rounding allowance, then exact, removes most of them (proofs: :func:`~s2p.debris._screen_sieve.sieve`);
 4. *TCA refinement* — on each candidate node interval, the roots of d/dt |d|² = 0 of the relative
    quintic give TCA, miss distance and relative speed at each local minimum below the threshold.
@@ -51,10 +52,13 @@ DEFAULT_STEP_S = 240.0
 is within ≈ 5 cm of SGP4 in LEO at this step (error ∝ step⁶), so SGP4 — the costly part — runs at
 this step only."""
 
-SIEVE_STEP_S = 30.0
+SIEVE_STEP_S = 48.0
 """Largest sieve sub-step [s]: the grid runs every ``step/ceil(step/SIEVE_STEP_S)`` seconds on
 interpolated states; it balances the per-sub-step grid cost (∝ 1/h) against the neighbours per
-object (∝ h² in a shell). Measured on 25,000 objects (bench catalogue): 30 s beat 20, 40 and 60 s."""
+object (∝ h² in a shell) and the linear-motion bound's curvature term (∝ h², see
+:func:`_curvature_km`). Measured on 25,000 objects × 1 day (bench catalogue, best of 3 in one
+process): 48 s took 2.6 s of sieve, 40 s 3.0 s, 30 s 3.8 s; 60 s was as fast (2.5 s) but doubled
+the candidates to refine. (With the coarse ``a_max`` curvature bound, 30 s was best.)"""
 
 _CHUNK_SAMPLE_BUDGET = 6_000_000  # objects × samples per chunk: ~0.6 GB of float64 states
 _SPEED_MAX_KMS = 11.5  # escape speed at the Earth's surface is 11.19 km/s
@@ -81,13 +85,36 @@ def _as_datetime64(t: Any, what: str) -> np.datetime64:
     return out
 
 
-def _sample(tles: TLESet, times: np.ndarray) -> tuple[np.ndarray, ...]:
+class _Buffers:
+    """Work arrays reused from chunk to chunk of one run: the SGP4 output and the sample-major
+    states are ~0.7 GB per chunk at the sample budget, whose fresh allocation (page faults on first
+    touch) cost ~0.1 s a chunk."""
+
+    def __init__(self) -> None:
+        self._flat: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+        size = math.prod(shape)
+        flat = self._flat.get(name)
+        if flat is None or flat.size < size or flat.dtype != dtype:
+            flat = self._flat[name] = np.empty(size, dtype=dtype)
+        return flat[:size].reshape(shape)
+
+
+def _sample(tles: TLESet, times: np.ndarray, buf: _Buffers | None = None) -> tuple[np.ndarray, ...]:
     """SGP4 states sample-major ``(T, N, 3)``, model accelerations, validity ``(T, N)`` and the
-    per-object boxes of valid positions (``lo``, ``hi``: ``(N, 3)``)."""
+    per-object boxes of valid positions (``lo``, ``hi``: ``(N, 3)``). With ``buf``, the arrays are
+    its (valid until the next call with the same ``buf``)."""
     from s2p import debris
 
-    r, v, err = debris.sgp4(tles, times)
-    return K.prepare(np.ascontiguousarray(r), np.ascontiguousarray(v), np.ascontiguousarray(err))
+    buf = _Buffers() if buf is None else buf
+    N, T = len(tles), len(times)
+    out = (buf.get("r_in", (N, T, 3)), buf.get("v_in", (N, T, 3)), buf.get("err", (N, T), np.int8))
+    r_in, v_in, err = debris.sgp4(tles, times, out=out)
+    r, v, a = buf.get("r", (T, N, 3)), buf.get("v", (T, N, 3)), buf.get("a", (T, N, 3))
+    valid = buf.get("valid", (T, N), np.bool_)
+    lo, hi = K.prepare(r_in, v_in, err, r, v, a, valid)
+    return r, v, a, valid, lo, hi
 
 
 def _grid(
@@ -129,13 +156,46 @@ def _grid(
     return vcut, cell, lo, xmax
 
 
+def _curvature_km(h: float, Dp: float, vmax: np.ndarray, rlo: np.ndarray, nu: np.ndarray) -> float:
+    """Bound [km] of ``|d̃(t_s + τ) − d̃(t_s) − d̃'(t_s) τ|``, ``|τ| ≤ h/2``, for the relative
+    interpolant d̃ of any pair that comes within ``Dp`` in the sub-step's window (the sieve's
+    linear-motion bound, :func:`~s2p.debris._screen_sieve.sieve`).
+
+    Taylor: ``≤ ½ (h/2)² max |d̃''|``. The coarse bound takes ``|d̃''| ≤ 2 a_max`` (``a_max h²/4``:
+    2.2 km at h = 30 s). The tidal bound uses that the two objects are close during the whole window:
+    ``|d̃| ≤ L = Dp + (V_i + V_j) h`` there, and ``p̃'' = g(p̃) + ν`` with ``|ν| ≤ nu`` (the model
+    deviation of :func:`~s2p.debris._screen_kernels.object_bounds`, doubled), so ``|d̃''| ≤
+    G·L + 2·2 nu_max`` with ``G`` the gravity gradient bound on the chord between them (radius ≥
+    ``√(ρ_lo² − L²/4)``, ``ρ_lo`` the lowest shell less the interpolation allowance): 0.2 km at
+    h = 30 s in LEO. The smaller of the two is returned (each alone is a bound).
+    """
+    coarse = K.ACC_MAX_KMS2 * h * h / 4.0
+    if vmax.size == 0:
+        return coarse
+    L = Dp + 2.0 * float(vmax.max()) * h
+    rho = float(rlo.min()) - _EPS_MAX_KM
+    rho_c2 = rho * rho - 0.25 * L * L
+    if not (np.isfinite(rho_c2) and rho_c2 > (0.5 * K.R_EARTH_KM) ** 2):
+        return coarse
+    G = K.GRAD_MAX_MU * K.MU_KM3_S2 / rho_c2**1.5
+    tidal = 0.5 * (0.5 * h) ** 2 * (G * L + 4.0 * float(nu.max()))
+    return min(coarse, tidal)
+
+
 def _screen_chunk(
-    tles: TLESet, primary: np.ndarray | None, t_first: np.datetime64, H: float, m: int, n_nodes: int, D: float
+    tles: TLESet,
+    primary: np.ndarray | None,
+    t_first: np.datetime64,
+    H: float,
+    m: int,
+    n_nodes: int,
+    D: float,
+    buf: _Buffers | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Encounters on the ``n_nodes − 1`` node intervals after ``t_first``: (i, j, offset_s, miss, speed)."""
     offsets_ns = np.round(np.arange(n_nodes) * H * 1e9).astype(np.int64)
-    r, v, a, valid, box_lo, box_hi = _sample(tles, t_first + offsets_ns.astype("timedelta64[ns]"))
-    vmax, rlo, rhi, eps = K.object_bounds(r, v, a, valid, H, m)
+    r, v, a, valid, box_lo, box_hi = _sample(tles, t_first + offsets_ns.astype("timedelta64[ns]"), buf)
+    vmax, rlo, rhi, eps, nu = K.object_bounds(r, v, a, valid, H, m)
     # SGP4 output that is no orbit above the Earth (faster than escape speed at the surface) or
     # that the interpolant cannot follow (erratic states, typically just before decay) would set
     # the grid radius for everyone: such objects are left out of this chunk, with a warning.
@@ -148,7 +208,7 @@ def _screen_chunk(
             stacklevel=4,
         )
         valid[:, bad] = False
-        vmax[bad], eps[bad], rlo[bad], rhi[bad] = 0.0, 0.0, np.inf, -np.inf
+        vmax[bad], eps[bad], nu[bad], rlo[bad], rhi[bad] = 0.0, 0.0, 0.0, np.inf, -np.inf
     alive = valid.any(axis=0)
     if alive.sum() < 2:
         return _NO_ROWS
@@ -158,6 +218,7 @@ def _screen_chunk(
     vcut, cell, x0, xmax = _grid(
         vmax[alive], box_lo[alive], box_hi[alive], D + pad, h, primary is None, len(tles)
     )
+    curv = _curvature_km(h, D + pad, vmax[alive], rlo[alive], nu[alive])
     prim = np.zeros(len(tles), dtype=np.bool_) if primary is None else primary
     nblocks = max(1, min((n_nodes - 1) * m + 1, 4 * _threads()))
     # output rows per block: generous (12 bytes a row) so that a rerun after an overflow, which
@@ -178,6 +239,7 @@ def _screen_chunk(
             H,
             m,
             pad,
+            curv,
             cell,
             vcut,
             x0,
@@ -246,9 +308,10 @@ def _screen_range(
 ) -> pd.DataFrame:
     """Encounters on global node intervals [k0, k1) of the node grid ``start + k·H``."""
     parts = []
+    buf = _Buffers()
     for a, b in _chunks(k0, k1, len(tles)):
         t_first = start + np.timedelta64(int(round(a * H * 1e9)), "ns")
-        i, j, off, miss, speed = _screen_chunk(tles, primary, t_first, H, m, b - a + 1, D)
+        i, j, off, miss, speed = _screen_chunk(tles, primary, t_first, H, m, b - a + 1, D, buf)
         tca = t_first + np.round(off * 1e9).astype(np.int64).astype("timedelta64[ns]")
         keep = (tca >= start) & (tca < stop)
         parts.append(
