@@ -29,15 +29,8 @@ ACC_MAX_KMS2 = 1.01 * 398600.4418 / 6378.137**2
 R_EARTH_KM = 6378.137
 # WGS72, the constants SGP4 and the TLEs use, for the interpolation's acceleration model.
 _MU = 398600.8
-MU_KM3_S2 = _MU
 _RE = 6378.135
 _J2 = 0.001082616
-
-# Bound of the operator norm of the gradient of :func:`_gravity` at radius ρ, in units of μ/ρ³: 2 for
-# the point mass (eigenvalues 2, −1, −1), plus the J2 term's, ≤ 30·J2·(R⊕/ρ)² ≈ 0.033 above the
-# Earth's surface; 2.1 covers both. Two points at most L apart on a chord that stays at radius ≥ ρ
-# thus differ in modelled acceleration by at most GRAD_MAX_MU·μ/ρ³·L (the tidal acceleration).
-GRAD_MAX_MU = 2.1
 
 # Quintic Hermite basis on x ∈ [0, 1]: rows p0, H·v0, H²·a0, p1, H·v1, H²·a1; columns x⁰..x⁵.
 HERMITE5 = np.array(
@@ -56,12 +49,21 @@ HERMITE5 = np.array(
 def _gravity(x, y, z):  # pragma: no cover - compiled
     """Two-body + J2 acceleration [km/s²] at (x, y, z) [km] (WGS72, TEME z ≈ the Earth's axis): the
     model that :func:`prepare` puts at the nodes and that :func:`object_bounds` compares the
-    interpolants with (see ``GRAD_MAX_MU``)."""
+    interpolants with (see :func:`gravity_gradient_bound`)."""
     r2 = x * x + y * y + z * z
     k = -_MU / (r2 * math.sqrt(r2))
     f = 1.5 * _J2 * _RE * _RE / r2
     zz = 5.0 * z * z / r2
     return k * x * (1.0 + f * (1.0 - zz)), k * y * (1.0 + f * (1.0 - zz)), k * z * (1.0 + f * (3.0 - zz))
+
+
+def gravity_gradient_bound(rho: float) -> float:
+    """Bound [1/s²] of the operator norm of the gradient of :func:`_gravity` at radius ≥ ``rho``
+    [km]: 2 μ/ρ³ for the point mass (eigenvalues 2, −1, −1), plus the J2 term's, ≤ 30·J2·(R⊕/ρ)² μ/ρ³
+    ≈ 0.033 μ/ρ³ above the Earth's surface; 2.1 μ/ρ³ covers both. Two points at most L apart on a
+    chord that stays at radius ≥ ρ thus differ in modelled acceleration by at most this times L
+    (the tidal acceleration)."""
+    return 2.1 * _MU / rho**3
 
 
 @njit(cache=True, parallel=True)
@@ -191,14 +193,11 @@ def object_bounds(r, v, a, valid, H, m):  # pragma: no cover - compiled
     w2 = np.empty(6)
     scale = (1.0, H, H * H, 1.0, H, H * H)
     for sub in range(1, m):
-        _weights(sub / m, w, dw)
-        for c in range(6):
-            W[sub - 1, c] = dw[c] * scale[c] / H
+        _state_weights(sub / m, H, w, W[sub - 1])
     for j in range(3):
-        _weights(0.25 * (j + 1), w, dw)
+        _state_weights(0.25 * (j + 1), H, W0[j], dw)
         _weights_d2(0.25 * (j + 1), w2)
         for c in range(6):
-            W0[j, c] = w[c] * scale[c]
             W2[j, c] = w2[c] * scale[c] / (H * H)
     _weights(0.5, w, dw)
     wm = w.copy()

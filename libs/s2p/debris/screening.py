@@ -177,7 +177,7 @@ def _curvature_km(h: float, Dp: float, vmax: np.ndarray, rlo: np.ndarray, nu: np
     rho_c2 = rho * rho - 0.25 * L * L
     if not (np.isfinite(rho_c2) and rho_c2 > (0.5 * K.R_EARTH_KM) ** 2):
         return coarse
-    G = K.GRAD_MAX_MU * K.MU_KM3_S2 / rho_c2**1.5
+    G = K.gravity_gradient_bound(math.sqrt(rho_c2))
     tidal = 0.5 * (0.5 * h) ** 2 * (G * L + 4.0 * float(nu.max()))
     return min(coarse, tidal)
 
