@@ -254,9 +254,11 @@ def _screen_chunk(
     if counts.sum() == 0:
         return _NO_ROWS
     raw = np.concatenate([out[b, : counts[b]] for b in range(nblocks)]).astype(np.int64)
-    # one int64 key per (i, j, k) row: a 1-D unique is ~10x faster than np.unique(axis=0)
+    # one int64 key per (i, j, k) row, sorted and deduplicated: ~10x faster than np.unique(axis=0),
+    # and a sort is ~10x faster than numpy 2's hash-based 1-D np.unique
     n_obj, n_int = np.int64(len(tles)), np.int64(n_nodes)
-    keys = np.unique((raw[:, 0] * n_obj + raw[:, 1]) * n_int + raw[:, 2])
+    keys = np.sort((raw[:, 0] * n_obj + raw[:, 1]) * n_int + raw[:, 2])
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     cand = np.empty((keys.size, 3), dtype=np.int32)
     cand[:, 2] = keys % n_int
     cand[:, 1] = (keys // n_int) % n_obj
