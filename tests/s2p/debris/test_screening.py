@@ -251,3 +251,33 @@ def test_progress_bar_on_request(capsys: pytest.CaptureFixture[str]) -> None:
     assert "screening" in err and "30/30" in err  # 2 h of 240 s node intervals
     screen(tles, START, START + np.timedelta64(2, "h"), progress=False)
     assert "screening" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("w_km", [3.0, 0.02])
+def test_refine_finds_both_minima_of_a_curved_pass(w_km: float) -> None:
+    """A relative path d(s) = (L(s² − 1), w s, 0), s = 4(t − H/2)/H ∈ [−2, 2] over one node interval
+    (a parabola round the other object, exactly a quintic: the interpolant reproduces it), has two
+    minima at s = ±√(1 − w²/2L²) with miss √(w² − w⁴/4L²): refine must find both, to 1e-12 of the
+    interval, with the relative speed there."""
+    from s2p.debris import _screen_kernels as K
+
+    H, L = 240.0, 100.0
+    r = np.zeros((2, 2, 3))
+    v = np.zeros((2, 2, 3))
+    a = np.zeros((2, 2, 3))
+    for k, s in enumerate((-2.0, 2.0)):  # the nodes t = 0 and t = H of object 1
+        r[k, 1] = (L * (s * s - 1.0), w_km * s, 0.0)
+        v[k, 1] = (8.0 * L * s / H, 4.0 * w_km / H, 0.0)
+        a[k, 1] = (32.0 * L / H**2, 0.0, 0.0)
+    cand = np.array([[0, 1, 0]], dtype=np.int32)
+    xs, miss, speed = K.refine(r, v, a, cand, H, 5.0)
+    found = np.isfinite(xs)
+    assert found.sum() == 2
+    s_min = np.sqrt(1.0 - w_km**2 / (2.0 * L * L))
+    for x, d, u, s in zip(xs[found], miss[found], speed[found], (-s_min, s_min), strict=True):
+        assert abs(x - (0.5 + s / 4.0)) < 1e-12
+        assert abs(d - np.sqrt(w_km**2 - w_km**4 / (4.0 * L * L))) < 1e-9
+        assert abs(u - np.hypot(8.0 * L * s / H, 4.0 * w_km / H)) < 1e-12
+    # above the threshold: nothing
+    xs, _, _ = K.refine(r, v, a, cand, H, 0.5 * w_km)
+    assert not np.isfinite(xs).any()
