@@ -14,6 +14,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 from sgp4.api import Satrec, SatrecArray
 
+from s2p.debris import _screen_kernels as K
 from s2p.debris import read_tle, screen
 from s2p.debris.tle import TLESet
 from tests.support import DATA
@@ -259,8 +260,6 @@ def test_refine_finds_both_minima_of_a_curved_pass(w_km: float) -> None:
     (a parabola round the other object, exactly a quintic: the interpolant reproduces it), has two
     minima at s = ±√(1 − w²/2L²) with miss √(w² − w⁴/4L²): refine must find both, to 1e-12 of the
     interval, with the relative speed there."""
-    from s2p.debris import _screen_kernels as K
-
     H, L = 240.0, 100.0
     r = np.zeros((2, 2, 3))
     v = np.zeros((2, 2, 3))
